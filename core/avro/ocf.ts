@@ -1,0 +1,328 @@
+/**
+ * SysFlow reader for Avro object container files.
+ *
+ * Blocks are the unit of delivery: nextBlock() returns the records of one block. Damage is never
+ * fatal once the header is read: a corrupt block (bad sync marker, bad deflate data, undecodable
+ * datum) is reported, counted and skipped up to the next sync marker; a truncated file delivers every
+ * record whose bytes are complete, then reports where it ended.
+ */
+import { inflateRawSync, constants as zc } from 'node:zlib';
+import { DecodeError, InputError } from './errors.js';
+import { Tap } from './tap.js';
+import { compileSysFlowSchema, type BranchInfo } from './compile.js';
+import { type ByteSource, BufferSource, FileSource } from './source.js';
+import type { SysFlowRecord } from '../sysflow/types.js';
+import type avro from 'avsc';
+
+const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]);
+const SYNC_SIZE = 16;
+const MAX_HEADER = 64 << 20;
+const MAX_BLOCK = 256 << 20;
+const MAX_BLOCK_RECORDS = 50_000_000;
+
+export type Codec = 'null' | 'deflate';
+
+export interface OcfHeader {
+  codec: Codec;
+  /** The writer schema JSON, as embedded. */
+  schema: unknown;
+  sync: Buffer;
+  metadata: Map<string, Buffer>;
+  branches: BranchInfo[];
+  avscType: avro.Type;
+  /** Byte size of the header, sync marker included. */
+  size: number;
+}
+
+export interface ReadWarning {
+  file: string;
+  /** Byte offset in the file where the problem starts. */
+  offset: number;
+  kind: 'corrupt' | 'truncated' | 'trailing';
+  message: string;
+}
+
+export interface ReadStats {
+  blocks: number;
+  records: number;
+  corruptBlocks: number;
+  /** Records declared by damaged blocks that could not be delivered. */
+  lostRecords: number;
+  skippedBytes: number;
+  unknownRecords: number;
+  truncated: boolean;
+}
+
+export interface OcfBlock {
+  /** File offset of the block. */
+  offset: number;
+  records: SysFlowRecord[];
+}
+
+export interface ReaderOptions {
+  onWarning?: (w: ReadWarning) => void;
+}
+
+export class SysFlowFileReader {
+  readonly header: OcfHeader;
+  readonly stats: ReadStats = { blocks: 0, records: 0, corruptBlocks: 0, lostRecords: 0, skippedBytes: 0, unknownRecords: 0, truncated: false };
+  private pos: number;
+  private done = false;
+  private readonly decode: (t: Tap) => SysFlowRecord | null;
+  private readonly tap = new Tap(Buffer.alloc(0));
+  readonly warnings: ReadWarning[] = [];
+
+  /** Open a file; throws InputError (one line naming the file) when it is not a usable SysFlow file. */
+  static open(path: string, opts: ReaderOptions = {}): SysFlowFileReader {
+    let src: ByteSource;
+    try {
+      src = new FileSource(path);
+    } catch (e) {
+      throw new InputError(`${path}: cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      return new SysFlowFileReader(path, src, opts);
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+
+  static fromBuffer(name: string, buf: Buffer, opts: ReaderOptions = {}): SysFlowFileReader {
+    return new SysFlowFileReader(name, new BufferSource(buf), opts);
+  }
+
+  private constructor(readonly file: string, private readonly src: ByteSource, private readonly opts: ReaderOptions) {
+    const { header, decode } = this.readHeader();
+    this.header = header;
+    this.decode = decode;
+    this.pos = header.size;
+  }
+
+  get size(): number {
+    return this.src.size;
+  }
+
+  /** Current byte offset (start of the next block). */
+  get offset(): number {
+    return this.pos;
+  }
+
+  private fail(msg: string): never {
+    throw new InputError(`${this.file}: ${msg}`);
+  }
+
+  private readHeader(): { header: OcfHeader; decode: (t: Tap) => SysFlowRecord | null } {
+    const size = this.src.size;
+    if (size === 0) this.fail('empty file, not an Avro object container file');
+    const head = this.src.view(0, Math.min(size, MAX_HEADER));
+    if (head.length < 4 || !head.subarray(0, 4).equals(MAGIC)) this.fail('not an Avro object container file (bad magic bytes)');
+    const t = new Tap(head, 4, head.length);
+    const metadata = new Map<string, Buffer>();
+    try {
+      let n: number;
+      while ((n = t.readBlockCount(2)) !== 0) {
+        for (let i = 0; i < n; i++) {
+          const k = t.readString();
+          metadata.set(k, t.readBytes());
+        }
+      }
+      if (t.pos + SYNC_SIZE > head.length) throw new DecodeError('sync marker missing', t.pos);
+    } catch (e) {
+      if (e instanceof DecodeError) this.fail(`truncated or corrupt Avro header at byte ${e.pos} (${e.message})`);
+      throw e;
+    }
+    const sync = Buffer.from(head.subarray(t.pos, t.pos + SYNC_SIZE));
+    const codecName = metadata.get('avro.codec')?.toString('utf8') ?? 'null';
+    if (codecName !== 'null' && codecName !== 'deflate') this.fail(`unsupported Avro codec '${codecName}' (supported: null, deflate)`);
+    const schemaBytes = metadata.get('avro.schema');
+    if (!schemaBytes) this.fail('Avro header has no avro.schema');
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaBytes.toString('utf8'));
+    } catch (e) {
+      this.fail(`avro.schema is not valid JSON (${(e as Error).message})`);
+    }
+    let compiled;
+    try {
+      compiled = compileSysFlowSchema(schema);
+    } catch (e) {
+      this.fail(`unusable writer schema: ${(e as Error).message}`);
+    }
+    const header = { codec: codecName, schema, sync, metadata, branches: compiled.branches, avscType: compiled.avscType, size: t.pos + SYNC_SIZE } as OcfHeader;
+    return { header, decode: compiled.decode };
+  }
+
+  private warn(kind: ReadWarning['kind'], offset: number, message: string): void {
+    const w = { file: this.file, offset, kind, message };
+    this.warnings.push(w);
+    this.opts.onWarning?.(w);
+  }
+
+  /** Offset of the next sync marker at or after `from`, or -1. */
+  private findSync(from: number): number {
+    const sync = this.header.sync;
+    const step = 1 << 20;
+    for (let p = from; p < this.src.size; p += step - SYNC_SIZE) {
+      const v = this.src.view(p, step);
+      const i = v.indexOf(sync);
+      if (i >= 0) return p + i;
+      if (v.length < step) break;
+    }
+    return -1;
+  }
+
+  /** Skip a damaged block starting at `start`; resume after the next sync marker (or stop). */
+  private skipCorrupt(start: number, declared: number, reason: string, kept: number): void {
+    this.stats.corruptBlocks++;
+    const next = this.findSync(start + 1);
+    const lost = Math.max(0, declared - kept);
+    this.stats.lostRecords += lost;
+    const where = `corrupt block at byte ${start} (${reason})`;
+    const keptMsg = kept > 0 ? `; kept ${kept} records decoded before the damage` : '';
+    if (next < 0) {
+      this.stats.skippedBytes += this.src.size - start;
+      this.warn('corrupt', start, `${where}${keptMsg}; no later sync marker, ${this.src.size - start} bytes skipped to end of file`);
+      this.done = true;
+      return;
+    }
+    this.stats.skippedBytes += next + SYNC_SIZE - start;
+    this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to the next sync marker at byte ${next}`);
+    this.pos = next + SYNC_SIZE;
+  }
+
+  /**
+   * Decode up to `count` datums from data. Returns the records and, if decoding stopped early, the
+   * error. Unknown union branches are dropped and counted.
+   */
+  private decodeData(data: Buffer, count: number, out: SysFlowRecord[]): DecodeError | null {
+    const t = this.tap;
+    t.reset(data, 0, data.length);
+    const decode = this.decode;
+    for (let i = 0; i < count; i++) {
+      let rec: SysFlowRecord | null;
+      try {
+        rec = decode(t);
+      } catch (e) {
+        if (e instanceof DecodeError) return new DecodeError(`record ${i + 1} of ${count}: ${e.message}`, e.pos);
+        return new DecodeError(`record ${i + 1} of ${count}: ${(e as Error).message}`, t.pos);
+      }
+      if (rec === null) this.stats.unknownRecords++;
+      else out.push(rec);
+    }
+    if (t.pos !== data.length) return new DecodeError(`${data.length - t.pos} undecoded bytes after ${count} records`, t.pos);
+    return null;
+  }
+
+  /** The next block's records, or null at end of input. */
+  nextBlock(): OcfBlock | null {
+    while (!this.done) {
+      const start = this.pos;
+      const size = this.src.size;
+      if (start >= size) {
+        this.done = true;
+        return null;
+      }
+      const head = this.src.view(start, 20);
+      const t = new Tap(head, 0, head.length);
+      let count: number;
+      let bytes: number;
+      try {
+        count = t.readLong();
+        bytes = t.readLong();
+      } catch {
+        if (start + head.length >= size && head.length < 20) {
+          this.truncated(start, `end of file inside a block header (${size - start} bytes left)`);
+          return null;
+        }
+        this.skipCorrupt(start, 0, 'unreadable block header', 0);
+        continue;
+      }
+      if (count < 0 || count > MAX_BLOCK_RECORDS || bytes < 0 || bytes > MAX_BLOCK) {
+        this.skipCorrupt(start, 0, `implausible block header: ${count} records in ${bytes} bytes`, 0);
+        continue;
+      }
+      const dataStart = start + t.pos;
+      const dataEnd = dataStart + bytes;
+      if (dataEnd + SYNC_SIZE > size) {
+        // Either the file is truncated or the size field is damaged: a later sync marker tells.
+        if (this.findSync(start + 1) >= 0) {
+          this.skipCorrupt(start, count, `block size ${bytes} runs past the end of the file`, 0);
+          continue;
+        }
+        return this.partialBlock(start, dataStart, count, bytes);
+      }
+      const view = this.src.view(dataStart, bytes + SYNC_SIZE);
+      if (!view.subarray(bytes).equals(this.header.sync)) {
+        this.skipCorrupt(start, count, 'sync marker mismatch', 0);
+        continue;
+      }
+      let data: Buffer;
+      if (this.header.codec === 'deflate') {
+        try {
+          data = inflateRawSync(view.subarray(0, bytes));
+        } catch (e) {
+          this.skipCorrupt(start, count, `deflate data: ${(e as Error).message}`, 0);
+          continue;
+        }
+      } else {
+        data = view.subarray(0, bytes);
+      }
+      const records: SysFlowRecord[] = [];
+      const err = this.decodeData(data, count, records);
+      this.stats.blocks++;
+      this.stats.records += records.length;
+      this.pos = dataEnd + SYNC_SIZE;
+      if (err) {
+        this.stats.corruptBlocks++;
+        const lost = count - records.length;
+        this.stats.lostRecords += Math.max(0, lost);
+        this.warn('corrupt', start, `corrupt block at byte ${start}: ${err.message}; kept ${records.length} of ${count} records`);
+      }
+      if (records.length === 0) continue;
+      return { offset: start, records };
+    }
+    return null;
+  }
+
+  private truncated(offset: number, what: string): void {
+    this.stats.truncated = true;
+    this.done = true;
+    this.warn('truncated', offset, `file truncated at byte ${this.src.size}: ${what}`);
+  }
+
+  /** The last block is cut short: deliver every record whose bytes are all present. */
+  private partialBlock(start: number, dataStart: number, count: number, bytes: number): OcfBlock | null {
+    const avail = Math.max(0, this.src.size - dataStart);
+    const raw = this.src.view(dataStart, avail);
+    let data: Buffer;
+    if (this.header.codec === 'deflate') {
+      try {
+        data = inflateRawSync(raw.subarray(0, Math.min(avail, bytes)), { finishFlush: zc.Z_SYNC_FLUSH });
+      } catch {
+        data = Buffer.alloc(0);
+      }
+    } else {
+      data = raw.subarray(0, Math.min(avail, bytes));
+    }
+    const records: SysFlowRecord[] = [];
+    this.decodeData(data, count, records);
+    this.stats.blocks++;
+    this.stats.records += records.length;
+    this.stats.lostRecords += count - records.length;
+    this.truncated(start, `block at byte ${start} declares ${count} records in ${bytes} bytes, ${avail} present; ${records.length} complete records kept`);
+    return records.length ? { offset: start, records } : null;
+  }
+
+  /** All remaining records (convenience for small inputs and tests). */
+  readAll(): SysFlowRecord[] {
+    const out: SysFlowRecord[] = [];
+    for (let b = this.nextBlock(); b; b = this.nextBlock()) for (const r of b.records) out.push(r);
+    return out;
+  }
+
+  close(): void {
+    this.done = true;
+    this.src.close();
+  }
+}

@@ -1,0 +1,201 @@
+import { DecodeError } from './errors.js';
+
+const TWO27 = 134217728;
+const TWO47_MOD_1E9 = 488355328; // 2^47 mod 1e9
+const TWO27_MOD_1E9 = 134217728; // 2^27 mod 1e9 (2^27 < 1e9)
+
+type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
+
+/**
+ * Cursor over an Avro binary buffer. Reads never go past `end`: a read that would is a DecodeError,
+ * so a corrupt datum cannot allocate huge strings or spin.
+ */
+export class Tap {
+  buf: Utf8Buffer;
+  pos: number;
+  end: number;
+  /** Exact value mod 1e9 of the last readWide() (see core/sysflow/i64.ts). */
+  ns = 0;
+
+  constructor(buf: Buffer, pos = 0, end = buf.length) {
+    this.buf = buf as Utf8Buffer;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  reset(buf: Buffer, pos: number, end: number): void {
+    this.buf = buf as Utf8Buffer;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  private overrun(what: string): never {
+    throw new DecodeError(`${what} runs past the end of the data`, this.pos);
+  }
+
+  /** Zig-zag varint; exact for |v| < 2^53 (Avro int, and every long that is not a timestamp). */
+  readLong(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (pos >= this.end) this.overrun('integer');
+    let b = buf[pos++]!;
+    let n = b & 0x7f;
+    if (b < 0x80) {
+      this.pos = pos;
+      return (n >>> 1) ^ -(n & 1);
+    }
+    let shift = 7;
+    do {
+      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+      b = buf[pos++]!;
+      n |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b >= 0x80 && shift < 28);
+    if (b < 0x80) {
+      this.pos = pos;
+      return (n >>> 1) ^ -(n & 1);
+    }
+    // Beyond 28 bits: continue in floating point (exact up to 2^53).
+    let f = n;
+    let mul = 268435456;
+    let count = 4;
+    do {
+      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+      if (++count > 10) { this.pos = pos; throw new DecodeError('varint longer than 10 bytes', pos); }
+      b = buf[pos++]!;
+      f += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b >= 0x80);
+    this.pos = pos;
+    return f % 2 === 0 ? f / 2 : -(f + 1) / 2;
+  }
+
+  /**
+   * A long that may exceed 2^53 (timestamps, OID createTS): returns the nearest double and leaves
+   * the exact value mod 1e9 in `this.ns`.
+   */
+  readWide(): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    let b = 0;
+    let lo = 0;
+    let shift = 0;
+    do {
+      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b >= 0x80 && shift < 28);
+    let hi = 0;
+    if (b >= 0x80) {
+      let mul = 1;
+      let count = 4;
+      do {
+        if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+        if (++count > 10) { this.pos = pos; throw new DecodeError('varint longer than 10 bytes', pos); }
+        b = buf[pos++]!;
+        hi += (b & 0x7f) * mul;
+        mul *= 128;
+      } while (b >= 0x80);
+    }
+    this.pos = pos;
+    // raw = hi·2^28 + lo; zig-zag: |v| = hi·2^27 + m
+    const negative = (lo & 1) === 1;
+    const m = negative ? (lo + 1) / 2 : lo >>> 1;
+    const h1 = Math.floor(hi / 1048576);
+    const h0 = hi - h1 * 1048576;
+    const r = (h1 * TWO47_MOD_1E9 + h0 * TWO27_MOD_1E9 + m) % 1e9;
+    const mag = hi * TWO27 + m;
+    if (negative) {
+      this.ns = r === 0 ? 0 : 1e9 - r;
+      return -mag;
+    }
+    this.ns = r;
+    return mag;
+  }
+
+  readBoolean(): boolean {
+    if (this.pos >= this.end) this.overrun('boolean');
+    const b = this.buf[this.pos++]!;
+    if (b > 1) throw new DecodeError(`invalid boolean byte ${b}`, this.pos - 1);
+    return b === 1;
+  }
+
+  readString(): string {
+    const len = this.readLong();
+    const start = this.pos;
+    const end = start + len;
+    if (len < 0) throw new DecodeError(`negative string length ${len}`, start);
+    if (end > this.end) this.overrun(`string of ${len} bytes`);
+    this.pos = end;
+    const buf = this.buf;
+    if (len < 16) {
+      let s = '';
+      for (let i = start; i < end; i++) {
+        const c = buf[i]!;
+        if (c > 0x7f) return buf.utf8Slice(start, end);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return buf.utf8Slice(start, end);
+  }
+
+  /** Avro `bytes` as a copy. */
+  readBytes(): Buffer {
+    const len = this.readLong();
+    const start = this.pos;
+    if (len < 0) throw new DecodeError(`negative bytes length ${len}`, start);
+    if (start + len > this.end) this.overrun(`bytes of ${len}`);
+    this.pos = start + len;
+    return Buffer.from(this.buf.subarray(start, start + len));
+  }
+
+  /** `fixed` as lowercase hex (FOIDs are map keys and print as hex). */
+  readFixedHex(size: number): string {
+    const start = this.pos;
+    if (start + size > this.end) this.overrun(`fixed(${size})`);
+    this.pos = start + size;
+    return this.buf.hexSlice(start, start + size);
+  }
+
+  skipFixed(size: number): void {
+    if (this.pos + size > this.end) this.overrun(`fixed(${size})`);
+    this.pos += size;
+  }
+
+  readFloat(): number {
+    if (this.pos + 4 > this.end) this.overrun('float');
+    const v = this.buf.readFloatLE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  readDouble(): number {
+    if (this.pos + 8 > this.end) this.overrun('double');
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** Block count of an array/map; a negative count is followed by the block's byte size. */
+  readBlockCount(minItemBytes: number): number {
+    let n = this.readLong();
+    if (n < 0) {
+      n = -n;
+      this.readLong();
+    }
+    if (minItemBytes > 0 && n * minItemBytes > this.end - this.pos) {
+      throw new DecodeError(`block of ${n} items cannot fit in the remaining ${this.end - this.pos} bytes`, this.pos);
+    }
+    return n;
+  }
+
+  /** Union branch or enum index, range-checked. */
+  readIndex(limit: number, what: string): number {
+    const at = this.pos;
+    const i = this.readLong();
+    if (i < 0 || i >= limit || !Number.isInteger(i)) throw new DecodeError(`${what} index ${i} out of range 0..${limit - 1}`, at);
+    return i;
+  }
+}
