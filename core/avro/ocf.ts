@@ -63,6 +63,13 @@ export interface ReaderOptions {
   onWarning?: (w: ReadWarning) => void;
 }
 
+/** At most half the bytes of a 16-byte marker differ (random data: probability < 1e-15). */
+function nearSync(marker: Buffer, sync: Buffer): boolean {
+  let diff = 0;
+  for (let i = 0; i < SYNC_SIZE; i++) if (marker[i] !== sync[i]) diff++;
+  return diff <= SYNC_SIZE / 2;
+}
+
 export class SysFlowFileReader {
   readonly header: OcfHeader;
   readonly stats: ReadStats = { blocks: 0, records: 0, corruptBlocks: 0, lostRecords: 0, skippedBytes: 0, unknownRecords: 0, truncated: false };
@@ -84,7 +91,9 @@ export class SysFlowFileReader {
       return new SysFlowFileReader(path, src, opts);
     } catch (e) {
       src.close();
-      throw e;
+      if (e instanceof InputError) throw e;
+      // A read error (e.g. EISDIR: a directory opens but cannot be read) is unusable input too.
+      throw new InputError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
 
@@ -172,10 +181,13 @@ export class SysFlowFileReader {
     return -1;
   }
 
-  /** Skip a damaged block starting at `start`; resume after the next sync marker (or stop). */
-  private skipCorrupt(start: number, declared: number, reason: string, kept: number): void {
+  /**
+   * Skip a damaged block starting at `start`; resume after the next sync marker (or stop).
+   * `ownMarker` ≥ 0: the block's own (damaged) sync marker is at that offset; resume after it.
+   */
+  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1): void {
     this.stats.corruptBlocks++;
-    const next = this.findSync(start + 1);
+    const next = ownMarker >= 0 ? ownMarker : this.findSync(start + 1);
     const lost = Math.max(0, declared - kept);
     this.stats.lostRecords += lost;
     const where = `corrupt block at byte ${start} (${reason})`;
@@ -187,7 +199,8 @@ export class SysFlowFileReader {
       return;
     }
     this.stats.skippedBytes += next + SYNC_SIZE - start;
-    this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to the next sync marker at byte ${next}`);
+    const marker = ownMarker >= 0 ? 'its damaged sync marker' : 'the next sync marker';
+    this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to ${marker} at byte ${next}`);
     this.pos = next + SYNC_SIZE;
   }
 
@@ -253,8 +266,12 @@ export class SysFlowFileReader {
         return this.partialBlock(start, dataStart, count, bytes);
       }
       const view = this.src.view(dataStart, bytes + SYNC_SIZE);
-      if (!view.subarray(bytes).equals(this.header.sync)) {
-        this.skipCorrupt(start, count, 'sync marker mismatch', 0);
+      const marker = view.subarray(bytes);
+      if (!marker.equals(this.header.sync)) {
+        // A marker at exactly the declared place that still matches in most bytes is this block's own
+        // marker, damaged: skip this block only. Searching for the next marker instead would land at
+        // the end of the following block and lose that intact block too.
+        this.skipCorrupt(start, count, 'sync marker mismatch', 0, nearSync(marker, this.header.sync) ? dataEnd : -1);
         continue;
       }
       let data: Buffer;

@@ -55,9 +55,11 @@ export class Tap {
       this.pos = pos;
       return (n >>> 1) ^ -(n & 1);
     }
-    // Beyond 28 bits: continue in floating point (exact up to 2^53).
-    let f = n;
-    let mul = 268435456;
+    // Beyond 28 bits: continue in floating point on raw/2, with the sign taken from bit 0 (raw itself
+    // can exceed 2^53 when |v| < 2^53, and its low bit would be rounded away). Exact up to |v| = 2^53.
+    const negative = (n & 1) === 1;
+    let f = n >>> 1;
+    let mul = 134217728; // 2^27: raw/2 = (n >>> 1) + Σ (b & 0x7f)·2^(27+7j)
     let count = 4;
     do {
       if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
@@ -67,7 +69,7 @@ export class Tap {
       mul *= 128;
     } while (b >= 0x80);
     this.pos = pos;
-    return f % 2 === 0 ? f / 2 : -(f + 1) / 2;
+    return negative ? -f - 1 : f;
   }
 
   /**

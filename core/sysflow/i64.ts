@@ -12,6 +12,7 @@
 
 export const NS_PER_SEC = 1e9;
 const SAFE = Number.MAX_SAFE_INTEGER;
+const TWO32 = 4294967296;
 
 /** Euclidean v mod 1e9 for a safe integer. */
 export function nsOfSafe(v: number): number {
@@ -60,13 +61,23 @@ export function parseExact(text: string): { d: number; ns: number } | null {
   const nsv = Number(nsDigits);
   if (!neg) return { d: fromSecNs(sec, nsv), ns: nsv };
   // -(sec·1e9 + nsv)
-  if (nsv === 0) return { d: -fromSecNs(sec, 0), ns: 0 };
+  if (nsv === 0) return { d: sec === 0 ? 0 : -fromSecNs(sec, 0), ns: 0 }; // '-0' is 0, not -0
   return { d: -fromSecNs(sec, nsv), ns: NS_PER_SEC - nsv };
 }
 
-/** Nearest double of sec·1e9 + ns (0 ≤ ns < 1e9, |sec| < 2^32): sec·1e9 is exact, one rounding. */
+/** Nearest double of sec·1e9 + ns (0 ≤ ns < 1e9, |sec·1e9 + ns| < 2^63), rounded once. */
 export function fromSecNs(sec: number, ns: number): number {
-  return sec * NS_PER_SEC + ns;
+  // |sec| < 2^32: sec·1e9 = sec·1953125·2^9 is exact, so there is one rounding.
+  if (sec < TWO32 && sec > -TWO32) return sec * NS_PER_SEC + ns;
+  // Beyond, sec·1e9 may not be a double (two roundings would be wrong): rounding is symmetric, so
+  // work on |v|, split it exactly as hi·2^32 + lo (lo < 2^32) and round once in the final sum.
+  if (sec < 0) return ns === 0 ? -fromSecNs(-sec, 0) : -fromSecNs(-sec - 1, NS_PER_SEC - ns);
+  const a = Math.floor(sec / 65536); // sec = a·2^16 + b
+  const x = a * NS_PER_SEC; // < 2^48: exact
+  const xh = Math.floor(x / 65536);
+  const low = (x - xh * 65536) * 65536 + (sec - a * 65536) * NS_PER_SEC + ns; // < 2^48: exact
+  const carry = Math.floor(low / TWO32);
+  return (xh + carry) * TWO32 + (low - carry * TWO32);
 }
 
 /** Add whole seconds to a (d, ns) value, exactly. */

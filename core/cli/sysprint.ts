@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/** `sysprint` command line. */
+import { createLogger } from '../log.js';
+import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
+import { runSysprint, PRINTABLE_TYPES, type OutputFormat } from '../sysprint/sysprint.js';
+import { FIELDS } from '../sysprint/record.js';
+import { TextSink } from '../util/output.js';
+import { expandInputs } from '../util/paths.js';
+import { InputError } from '../avro/errors.js';
+import { VERSION } from '../version.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'o', alias: ['output'], value: 'FORMAT', help: 'output format: str (table, default), json (JSON lines), csv' },
+  { name: 'w', alias: ['write'], value: 'FILE', help: 'write output to FILE instead of stdout' },
+  { name: 'f', alias: ['types'], value: 'TYPES', help: `print only these record types, comma-separated (${PRINTABLE_TYPES.join(',')})` },
+  { name: 'c', alias: ['fields'], value: 'FIELDS', help: 'print only these fields, comma-separated, in this order (see -l)' },
+  { name: 'l', alias: ['list'], boolean: true, help: 'list the output fields and exit' },
+  { name: 'q', alias: ['quiet'], boolean: true, help: 'no warnings or progress on stderr, only errors' },
+  { name: 'version', boolean: true, help: 'print the version and exit' },
+  { name: 'h', alias: ['help'], boolean: true, help: 'show this help' },
+];
+
+const USAGE = `Usage: sysprint [-o str|json|csv] [-w OUTFILE] [-f TYPES] [-c FIELDS] PATH...
+
+Prints the flows and events of SysFlow traces, joined with their process, parent, container, pod
+and file entities. PATH is a trace file or a directory (every file below it, in natural order).
+
+${usageTable(FLAGS)}
+`;
+
+function main(argv: string[]): number {
+  let parsed;
+  try {
+    parsed = parseArgs(argv, FLAGS);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sysprint: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const { flags, positional } = parsed;
+  if (flags.has('h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.has('version')) {
+    process.stdout.write(`sysprint ${VERSION}\n`);
+    return 0;
+  }
+  if (flags.has('l')) {
+    for (const f of FIELDS) process.stdout.write(`${f.key.padEnd(22)}${f.header}\n`);
+    return 0;
+  }
+  const quiet = flags.has('q');
+  const log = createLogger('sysprint', quiet ? 'error' : 'info');
+  const format = String(flags.get('o') ?? 'str') as OutputFormat;
+  if (!['str', 'json', 'csv'].includes(format)) {
+    log.error(`unknown output format '${format}' (use str, json or csv)`);
+    return 2;
+  }
+  if (positional.length === 0) {
+    process.stderr.write(`sysprint: no input PATH given\n${USAGE}`);
+    return 2;
+  }
+  let files: string[];
+  try {
+    files = expandInputs(positional);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    log.error(`${err.path ?? positional[0]}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
+    return 1;
+  }
+  const outPath = flags.get('w');
+  let sink: TextSink;
+  try {
+    sink = new TextSink(typeof outPath === 'string' ? outPath : 1);
+  } catch (e) {
+    log.error(`${String(outPath)}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 1;
+  }
+  const split = (v: string | true | undefined) => (typeof v === 'string' ? v.split(',').filter((s) => s.trim() !== '') : undefined);
+  const showProgress = !quiet && process.stderr.isTTY === true;
+  let lastTick = 0;
+  try {
+    const result = runSysprint(
+      {
+        format,
+        files,
+        types: split(flags.get('f')),
+        columns: split(flags.get('c')),
+        progress: showProgress
+          ? (file, n, pos, size) => {
+              const now = Date.now();
+              if (now - lastTick < 250) return;
+              lastTick = now;
+              process.stderr.write(`\r\x1b[Ksysprint: ${file}: ${n} records (${Math.round((100 * pos) / Math.max(1, size))}%)`);
+            }
+          : undefined,
+      },
+      sink,
+      log,
+    );
+    sink.close();
+    if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
+    return result.failedFiles > 0 ? 1 : 0;
+  } catch (e) {
+    sink.close();
+    if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
+    if (e instanceof InputError) {
+      log.error(e.message);
+      return 2;
+    }
+    log.error(`internal error: ${(e as Error).message}`);
+    if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,273 @@
+/**
+ * The sysprint record: 75 fields per flow/event, with the exact values and defaults of upstream
+ * sysprint 0.6.1 (sysflow-format.md §4.2). Values are written into a reused array in flat-key order;
+ * the JSON, CSV and table writers render from it.
+ *
+ * Where upstream crashes we do better and document it (README "sysprint"): legacy L4/L7 files
+ * (their "ProcessFlow" records are ProcessEvents, see core/avro/compile.ts) and NetworkEvents, which
+ * print as events (their `ret`) with their network fields filled.
+ */
+import type { EntityCache } from '../sysflow/cache.js';
+import { ipStr, opFlagsStr } from '../sysflow/flags.js';
+import { exactToString } from '../sysflow/i64.js';
+import type { Container, File, Pod, Process, Service, SFHeader, SysFlowEvent } from '../sysflow/types.js';
+import { SF_TYPE_CODES, SfType } from '../sysflow/types.js';
+import { isoFromNs } from './isotime.js';
+
+/** How a field renders: plain JSON value, an exact integer held as digits, or the tags tuple. */
+export type FieldKind = 'value' | 'exact' | 'tags';
+
+export interface FieldDef {
+  key: string;
+  kind: FieldKind;
+  header: string;
+  width: number;
+}
+
+const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): FieldDef => ({ key, kind, header, width });
+
+/** Output fields in upstream order (also the CSV header). Header/width are the `-o str` columns. */
+export const FIELDS: readonly FieldDef[] = [
+  F('version', 'API version', 8), F('type', 'T', 2), F('state', 'State', 12), F('opflags', 'Op Flags', 14),
+  F('opflags_bitmap', 'Op Flags', 5), F('ret', 'Ret', 4), F('ts', 'Start Time', 26), F('ts_uts', 'Start Time', 21, 'exact'),
+  F('endts', 'End Time', 26), F('endts_uts', 'End Time', 21, 'exact'),
+  F('proc.pid', 'PID', 8), F('proc.tid', 'TID', 8), F('proc.uid', 'UID', 5), F('proc.user', 'User', 8),
+  F('proc.gid', 'GID', 5), F('proc.group', 'Group', 8), F('proc.cwd', 'Cwd', 20), F('proc.exe', 'Cmd', 20),
+  F('proc.args', 'Args', 20), F('proc.tty', 'TTY', 5), F('proc.entry', 'Entry', 5), F('proc.env', 'Env', 30),
+  F('proc.createts', 'Proc. Creation Time', 21, 'exact'),
+  F('pproc.pid', 'PPID', 8), F('pproc.gid', 'PGID', 5), F('pproc.uid', 'PUID', 5), F('pproc.group', 'PGroup', 8),
+  F('pproc.tty', 'PTTY', 5), F('pproc.entry', 'PEntry', 5), F('pproc.env', 'PEnv', 30), F('pproc.user', 'PUser', 8),
+  F('pproc.cwd', 'PCwd', 20), F('pproc.exe', 'PCmd', 20), F('pproc.args', 'PArgs', 20),
+  F('pproc.createts', 'PProc. Creation Time', 21, 'exact'),
+  F('file.fd', 'FD', 5), F('file.path', 'Path', 30), F('file.newpath', 'New Path', 30), F('file.type', 'File Type', 8),
+  F('file.openflags', 'Open Flags', 5),
+  F('net.proto', 'Proto', 5), F('net.sport', 'SPort', 5), F('net.dport', 'DPort', 5), F('net.sip', 'SIP', 16), F('net.dip', 'DIP', 16),
+  F('res', 'Resource', 45),
+  F('flow.rbytes', 'NoBRead', 8), F('flow.rops', 'NoOpsRead', 8), F('flow.wbytes', 'NoBWrite', 8), F('flow.wops', 'NoOpsWrite', 8),
+  F('pf.nthreads', 'NoThreads', 8), F('pf.nexits', 'NoThrExits', 8), F('pf.nerrors', 'NoThrErrs', 8),
+  F('container.id', 'Cont ID', 12), F('container.name', 'Cont Name', 12), F('container.imageid', 'Image ID', 12),
+  F('container.image', 'Image Name', 12), F('container.type', 'Cont Type', 8), F('container.privileged', 'Privileged', 5),
+  F('pod.id', 'Pod Id', 12), F('pod.name', 'Pod Name', 30), F('pod.nname', 'Pod Node Name', 12), F('pod.hostip', 'Pod Host IP', 16),
+  F('pod.internalip', 'Pod Intern IP', 16), F('pod.ns', 'Pod Namespace', 12), F('pod.rstrtcnt', 'Rstrt Cnt', 9),
+  F('pod.services', 'Pod Services', 100),
+  F('node.id', 'Node ID', 12), F('node.ip', 'Node IP', 16), F('filename', 'File name', 15), F('schema', 'SF Schema', 8),
+  F('tags', 'Tags', 10, 'tags'),
+  F('k8s.action', 'K8s EV Action', 25), F('k8s.kind', 'K8s EV Comp Type', 26), F('k8s.msg', 'K8s EV Msg', 100),
+];
+
+export const FIELD_INDEX = new Map(FIELDS.map((f, i) => [f.key, i]));
+
+/** A field value: JSON scalars, lists of IP strings / services, or digits for 'exact' fields. */
+export type Value = null | boolean | number | string | readonly unknown[];
+
+/** Everything a line is made from: the event and the entities the cache joined to it. */
+export interface EventContext {
+  rec: SysFlowEvent;
+  header: SFHeader | null;
+  proc: Process | undefined;
+  pproc: Process | undefined;
+  cont: Container | undefined;
+  pod: Pod | undefined;
+  file1: File | undefined;
+  file2: File | undefined;
+}
+
+/** Resolve an event's entities the way upstream's FlattenedSFReader does. */
+export function resolve(cache: EntityCache, rec: SysFlowEvent, ctx: EventContext): EventContext {
+  ctx.rec = rec;
+  ctx.header = cache.header;
+  ctx.file1 = undefined;
+  ctx.file2 = undefined;
+  if (rec.sfType === SfType.KE) {
+    ctx.proc = ctx.pproc = undefined;
+    ctx.cont = undefined;
+    ctx.pod = undefined;
+    return ctx;
+  }
+  const proc = cache.process(rec.procOID);
+  ctx.proc = proc;
+  ctx.pproc = proc ? cache.parent(proc) : undefined;
+  ctx.cont = cache.container(proc);
+  ctx.pod = cache.pod(ctx.cont);
+  if (rec.sfType === SfType.FF) ctx.file1 = cache.file(rec.fileOID);
+  else if (rec.sfType === SfType.FE) {
+    ctx.file1 = cache.file(rec.fileOID);
+    ctx.file2 = cache.file(rec.newFileOID);
+  }
+  return ctx;
+}
+
+export function newContext(): EventContext {
+  return { rec: null as unknown as SysFlowEvent, header: null, proc: undefined, pproc: undefined, cont: undefined, pod: undefined, file1: undefined, file2: undefined };
+}
+
+function envStr(env: string[] | undefined): string {
+  if (!env || env.length === 0) return '';
+  let s = '';
+  let first = true;
+  for (const e of env) {
+    if (!e || e === '=') continue;
+    s = first ? e : s + ';' + e;
+    first = false;
+  }
+  return s;
+}
+
+const ipList = (ips: number[]): string[] => ips.map(ipStr);
+
+function services(list: Service[]): unknown[] {
+  return list.map((s) => ({
+    name: s.name,
+    id: s.id,
+    namespace: s.namespace,
+    portList: s.portList.map((p) => ({ port: p.port, targetPort: p.targetPort, nodePort: p.nodePort, proto: p.proto })),
+    clusterIP: s.clusterIP.map(ipStr),
+  }));
+}
+
+const orBlank = <T>(v: T | undefined): T | '' => (v === undefined ? '' : v);
+
+/** Fill `v` (length FIELDS.length) with the sysprint values of one event. */
+export function fillValues(ctx: EventContext, v: Value[]): void {
+  const rec = ctx.rec;
+  const t = rec.sfType;
+  const { proc, pproc, cont, pod, file1, file2, header } = ctx;
+  // Upstream: PE and FE (and K8sEvent) are "events", the rest "flows". We also treat NE as an event.
+  const isEvt = t === SfType.PE || t === SfType.FE || t === SfType.NE || t === SfType.KE;
+  const isFlow = t === SfType.NF || t === SfType.FF || t === SfType.PF;
+  const hasOp = t !== SfType.KE;
+  const opFlags = hasOp ? (rec as { opFlags: number }).opFlags : 0;
+  let i = 0;
+  v[i++] = '4';
+  v[i++] = SF_TYPE_CODES[t] ?? '?';
+  v[i++] = proc ? proc.state : file1 ? file1.state : '';
+  v[i++] = hasOp ? opFlagsStr(opFlags) : '';
+  v[i++] = hasOp ? opFlags : '';
+  v[i++] = isEvt && 'ret' in rec ? rec.ret : null;
+  v[i++] = isoFromNs(rec.ts);
+  v[i++] = exactToString(rec.ts, rec.tsNs);
+  if (isFlow) {
+    const f = rec as { endTs: number; endTsNs: number };
+    v[i++] = isoFromNs(f.endTs);
+    v[i++] = exactToString(f.endTs, f.endTsNs);
+  } else {
+    v[i++] = '';
+    v[i++] = null;
+  }
+  // proc
+  if (proc) {
+    v[i++] = proc.oid.hpid;
+    v[i++] = t !== SfType.PF && t !== SfType.KE ? (rec as { tid: number }).tid : null;
+    v[i++] = proc.uid;
+    v[i++] = proc.userName;
+    v[i++] = proc.gid;
+    v[i++] = proc.groupName;
+    v[i++] = orBlank(proc.cwd);
+    v[i++] = proc.exe;
+    v[i++] = proc.exeArgs;
+    v[i++] = orBlank(proc.tty);
+    v[i++] = orBlank(proc.entry);
+    v[i++] = envStr(proc.env);
+    v[i++] = exactToString(proc.oid.createTS, proc.oid.createTSNs);
+  } else {
+    v[i++] = null;
+    v[i++] = t !== SfType.PF && t !== SfType.KE ? (rec as { tid: number }).tid : null;
+    v[i++] = null; v[i++] = ''; v[i++] = null; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
+    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = null;
+  }
+  // pproc
+  if (pproc) {
+    v[i++] = pproc.oid.hpid;
+    v[i++] = pproc.gid;
+    v[i++] = pproc.uid;
+    v[i++] = pproc.groupName;
+    v[i++] = orBlank(pproc.tty);
+    v[i++] = orBlank(pproc.entry);
+    v[i++] = envStr(pproc.env);
+    v[i++] = pproc.userName;
+    v[i++] = orBlank(pproc.cwd);
+    v[i++] = pproc.exe;
+    v[i++] = pproc.exeArgs;
+    v[i++] = exactToString(pproc.oid.createTS, pproc.oid.createTSNs);
+  } else {
+    v[i++] = null; v[i++] = null; v[i++] = null;
+    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
+  }
+  // file
+  const fd = (rec as { fd?: number }).fd;
+  v[i++] = (t === SfType.FF || t === SfType.NF) && fd !== undefined ? fd : '';
+  v[i++] = file1 ? file1.path : '';
+  v[i++] = file2 ? file2.path : '';
+  v[i++] = file1 ? String.fromCharCode(file1.restype) : '';
+  v[i++] = t === SfType.FF ? orBlank(rec.openFlags) : '';
+  // net
+  if (t === SfType.NF || t === SfType.NE) {
+    v[i++] = rec.proto;
+    v[i++] = rec.sport;
+    v[i++] = rec.dport;
+    v[i++] = ipStr(rec.sip);
+    v[i++] = ipStr(rec.dip);
+  } else {
+    v[i++] = ''; v[i++] = null; v[i++] = null; v[i++] = ''; v[i++] = '';
+  }
+  // res
+  if (t === SfType.FF || t === SfType.FE) {
+    const p1 = file1 ? file1.path : '';
+    v[i++] = file2 ? p1 + ', ' + file2.path : p1;
+  } else if (t === SfType.NF || t === SfType.NE) {
+    v[i++] = `${ipStr(rec.sip)}:${rec.sport}-${ipStr(rec.dip)}:${rec.dport}`;
+  } else v[i++] = '';
+  // flow
+  if (t === SfType.NF || t === SfType.FF) {
+    v[i++] = rec.numRRecvBytes;
+    v[i++] = rec.numRRecvOps;
+    v[i++] = rec.numWSendBytes;
+    v[i++] = rec.numWSendOps;
+  } else {
+    v[i++] = null; v[i++] = null; v[i++] = null; v[i++] = null;
+  }
+  if (t === SfType.PF) {
+    v[i++] = rec.numThreadsCloned;
+    v[i++] = rec.numThreadsExited;
+    v[i++] = rec.numCloneErrors;
+  } else {
+    v[i++] = null; v[i++] = null; v[i++] = null;
+  }
+  // container
+  if (cont) {
+    v[i++] = cont.id;
+    v[i++] = cont.name;
+    v[i++] = cont.imageid;
+    v[i++] = cont.image;
+    v[i++] = cont.type;
+    v[i++] = orBlank(cont.privileged);
+  } else {
+    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
+  }
+  // pod
+  if (pod) {
+    v[i++] = pod.id;
+    v[i++] = pod.name;
+    v[i++] = pod.nodeName;
+    v[i++] = ipList(pod.hostIP);
+    v[i++] = ipList(pod.internalIP);
+    v[i++] = pod.namespace;
+    v[i++] = pod.restartCount;
+    v[i++] = services(pod.services);
+  } else {
+    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = null; v[i++] = '';
+  }
+  // node, filename, schema, tags
+  v[i++] = header ? header.exporter : '';
+  v[i++] = header ? orBlank(header.ip) : '';
+  v[i++] = header ? orBlank(header.filename) : '';
+  v[i++] = header ? header.version : '';
+  v[i++] = '';
+  if (t === SfType.KE) {
+    v[i++] = rec.action;
+    v[i++] = rec.kind;
+    v[i++] = rec.message;
+  } else {
+    v[i++] = ''; v[i++] = ''; v[i++] = '';
+  }
+}
