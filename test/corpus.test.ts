@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SysFlowFileReader } from '../core/avro/ocf.js';
 import { runSysprint } from '../core/sysprint/sysprint.js';
-import { StringSink } from '../core/util/output.js';
+import { MemorySink } from '../core/util/bytes.js';
 import { createLogger } from '../core/log.js';
 import { exactToString } from '../core/sysflow/i64.js';
 import { SF_TYPE_CODES, SfType } from '../core/sysflow/types.js';
@@ -34,7 +34,7 @@ for (const trace of listTraces()) {
     const expected = facts.byType.replace('PF*=', 'PE=').split(' ').map((kv) => kv.split('=') as [string, string]);
     for (const [code, n] of expected) assert.equal(counts.get(code) ?? 0, Number(n), `${code} records`);
 
-    const sink = new StringSink();
+    const sink = new MemorySink();
     runSysprint({ format: 'json', files: [tracePath(trace)] }, sink, log);
     const lines = sink.text().split('\n');
     lines.pop();

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSysprint } from '../core/sysprint/sysprint.js';
-import { StringSink } from '../core/util/output.js';
+import { MemorySink } from '../core/util/bytes.js';
 import { createLogger } from '../core/log.js';
 import { CORPUS_NOTE, listOracle, readOracle, tracePath, HAVE_SHARED } from './helpers/corpus.js';
 
@@ -15,7 +15,7 @@ const log = createLogger('test', 'silent');
 const UPSTREAM_FAILS = new Set(['sf-apis/data/objectstore/data/play/mon.1544763379']);
 
 function sysprint(trace: string, format: 'json' | 'csv'): string {
-  const sink = new StringSink();
+  const sink = new MemorySink();
   const r = runSysprint({ format, files: [tracePath(trace)] }, sink, log);
   assert.equal(r.failedFiles, 0);
   return sink.text();

@@ -168,6 +168,28 @@ export class SysFlowFileReader {
     this.opts.onWarning?.(w);
   }
 
+  /**
+   * Is `marker`, found at `at` where a block's header puts its sync marker, that block's own marker,
+   * damaged? Yes if it still matches in most bytes, or if a block follows it whose header puts its
+   * marker exactly on an intact one.
+   */
+  private isOwnMarker(marker: Buffer, at: number): boolean {
+    if (nearSync(marker, this.header.sync)) return true;
+    const next = at + SYNC_SIZE;
+    const head = this.src.view(next, 20);
+    const t = new Tap(head, 0, head.length);
+    let bytes: number;
+    try {
+      if (t.readLong() < 0) return false;
+      bytes = t.readLong();
+    } catch {
+      return false;
+    }
+    if (bytes < 0 || bytes > MAX_BLOCK) return false;
+    const end = next + t.pos + bytes;
+    return end + SYNC_SIZE <= this.src.size && this.src.view(end, SYNC_SIZE).equals(this.header.sync);
+  }
+
   /** Offset of the next sync marker at or after `from`, or -1. */
   private findSync(from: number): number {
     const sync = this.header.sync;
@@ -268,10 +290,9 @@ export class SysFlowFileReader {
       const view = this.src.view(dataStart, bytes + SYNC_SIZE);
       const marker = view.subarray(bytes);
       if (!marker.equals(this.header.sync)) {
-        // A marker at exactly the declared place that still matches in most bytes is this block's own
-        // marker, damaged: skip this block only. Searching for the next marker instead would land at
-        // the end of the following block and lose that intact block too.
-        this.skipCorrupt(start, count, 'sync marker mismatch', 0, nearSync(marker, this.header.sync) ? dataEnd : -1);
+        // If the marker at the declared place is this block's own, damaged, skip this block only:
+        // searching for the next marker would land at the end of the following, intact block.
+        this.skipCorrupt(start, count, 'sync marker mismatch', 0, this.isOwnMarker(marker, dataEnd) ? dataEnd : -1);
         continue;
       }
       let data: Buffer;

@@ -4,7 +4,7 @@ import { createLogger } from '../log.js';
 import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
 import { runSysprint, PRINTABLE_TYPES, type OutputFormat } from '../sysprint/sysprint.js';
 import { FIELDS } from '../sysprint/record.js';
-import { TextSink } from '../util/output.js';
+import { FileSink } from '../util/bytes.js';
 import { expandInputs } from '../util/paths.js';
 import { InputError } from '../avro/errors.js';
 import { VERSION } from '../version.js';
@@ -72,9 +72,9 @@ function main(argv: string[]): number {
     return 1;
   }
   const outPath = flags.get('w');
-  let sink: TextSink;
+  let sink: FileSink;
   try {
-    sink = new TextSink(typeof outPath === 'string' ? outPath : 1);
+    sink = new FileSink(typeof outPath === 'string' ? outPath : 1);
   } catch (e) {
     log.error(`${String(outPath)}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     return 1;

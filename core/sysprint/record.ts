@@ -22,9 +22,43 @@ export interface FieldDef {
   kind: FieldKind;
   header: string;
   width: number;
+  /** Liveness group (G below): when the group is not live for a record, the value is its fixed default. */
+  group: number;
 }
 
-const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): FieldDef => ({ key, kind, header, width });
+/**
+ * Field groups. fillValues returns a shape: the record type (bits 0–3) plus one bit per live group.
+ * Records of one shape render the dead groups identically, which lets writers pre-render them.
+ */
+export const G = {
+  LIVE: 0, // always varies
+  CONST: 1, // never varies (version, tags)
+  TYPE: 2, // fixed by the record type
+  OP: 3, RET: 4, END: 5, PROC: 6, TID: 7, PPROC: 8, FD: 9, FILE1: 10, FILE2: 11, OPEN: 12, NET: 13,
+  RES: 14, FLOW: 15, PF: 16, CONT: 17, POD: 18, HDR: 19, HDRIP: 20, HDRFILE: 21, K8S: 22,
+} as const;
+const bit = (g: number) => 1 << (g + 1); // bits 4.. hold groups ≥ 3
+
+/** Is field f constant for records of this shape? */
+export function isConstant(f: FieldDef, shape: number): boolean {
+  if (f.group === G.LIVE) return false;
+  if (f.group === G.CONST || f.group === G.TYPE) return true;
+  return (shape & bit(f.group)) === 0;
+}
+
+const GROUP_OF: Record<string, number> = {
+  version: G.CONST, tags: G.CONST, type: G.TYPE, state: G.LIVE, ts: G.LIVE, ts_uts: G.LIVE,
+  opflags: G.OP, opflags_bitmap: G.OP, ret: G.RET, endts: G.END, endts_uts: G.END, 'proc.tid': G.TID,
+  'file.fd': G.FD, 'file.path': G.FILE1, 'file.type': G.FILE1, 'file.newpath': G.FILE2, 'file.openflags': G.OPEN,
+  res: G.RES, 'node.id': G.HDR, schema: G.HDR, 'node.ip': G.HDRIP, filename: G.HDRFILE,
+};
+const PREFIX_GROUP: Record<string, number> = {
+  proc: G.PROC, pproc: G.PPROC, net: G.NET, flow: G.FLOW, pf: G.PF, container: G.CONT, pod: G.POD, k8s: G.K8S,
+};
+
+const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): FieldDef => ({
+  key, kind, header, width, group: GROUP_OF[key] ?? PREFIX_GROUP[key.split('.')[0]!] ?? G.LIVE,
+});
 
 /** Output fields in upstream order (also the CSV header). Header/width are the `-o str` columns. */
 export const FIELDS: readonly FieldDef[] = [
@@ -127,8 +161,8 @@ function services(list: Service[]): unknown[] {
 
 const orBlank = <T>(v: T | undefined): T | '' => (v === undefined ? '' : v);
 
-/** Fill `v` (length FIELDS.length) with the sysprint values of one event. */
-export function fillValues(ctx: EventContext, v: Value[]): void {
+/** Fill `v` (length FIELDS.length) with the sysprint values of one event; returns its shape. */
+export function fillValues(ctx: EventContext, v: Value[]): number {
   const rec = ctx.rec;
   const t = rec.sfType;
   const { proc, pproc, cont, pod, file1, file2, header } = ctx;
@@ -137,13 +171,42 @@ export function fillValues(ctx: EventContext, v: Value[]): void {
   const isFlow = t === SfType.NF || t === SfType.FF || t === SfType.PF;
   const hasOp = t !== SfType.KE;
   const opFlags = hasOp ? (rec as { opFlags: number }).opFlags : 0;
+  const hasTid = t !== SfType.PF && t !== SfType.KE;
+  const hasRet = isEvt && 'ret' in rec;
+  const fd = (rec as { fd?: number }).fd;
+  const hasFd = (t === SfType.FF || t === SfType.NF) && fd !== undefined;
+  const hasOpen = t === SfType.FF && rec.openFlags !== undefined;
+  const isNet = t === SfType.NF || t === SfType.NE;
+  const hasRes = t === SfType.FF || t === SfType.FE || isNet;
+  const hasFlow = t === SfType.NF || t === SfType.FF;
+  let shape = t;
+  if (hasOp) shape |= bit(G.OP);
+  if (hasRet) shape |= bit(G.RET);
+  if (isFlow) shape |= bit(G.END);
+  if (proc) shape |= bit(G.PROC);
+  if (hasTid) shape |= bit(G.TID);
+  if (pproc) shape |= bit(G.PPROC);
+  if (hasFd) shape |= bit(G.FD);
+  if (file1) shape |= bit(G.FILE1);
+  if (file2) shape |= bit(G.FILE2);
+  if (hasOpen) shape |= bit(G.OPEN);
+  if (isNet) shape |= bit(G.NET);
+  if (hasRes) shape |= bit(G.RES);
+  if (hasFlow) shape |= bit(G.FLOW);
+  if (t === SfType.PF) shape |= bit(G.PF);
+  if (cont) shape |= bit(G.CONT);
+  if (pod) shape |= bit(G.POD);
+  if (header) shape |= bit(G.HDR);
+  if (header && header.ip !== undefined) shape |= bit(G.HDRIP);
+  if (header && header.filename !== undefined) shape |= bit(G.HDRFILE);
+  if (t === SfType.KE) shape |= bit(G.K8S);
   let i = 0;
   v[i++] = '4';
   v[i++] = SF_TYPE_CODES[t] ?? '?';
   v[i++] = proc ? proc.state : file1 ? file1.state : '';
   v[i++] = hasOp ? opFlagsStr(opFlags) : '';
   v[i++] = hasOp ? opFlags : '';
-  v[i++] = isEvt && 'ret' in rec ? rec.ret : null;
+  v[i++] = hasRet ? (rec as { ret: number }).ret : null;
   v[i++] = isoFromNs(rec.ts);
   v[i++] = exactToString(rec.ts, rec.tsNs);
   if (isFlow) {
@@ -157,7 +220,7 @@ export function fillValues(ctx: EventContext, v: Value[]): void {
   // proc
   if (proc) {
     v[i++] = proc.oid.hpid;
-    v[i++] = t !== SfType.PF && t !== SfType.KE ? (rec as { tid: number }).tid : null;
+    v[i++] = hasTid ? (rec as { tid: number }).tid : null;
     v[i++] = proc.uid;
     v[i++] = proc.userName;
     v[i++] = proc.gid;
@@ -171,7 +234,7 @@ export function fillValues(ctx: EventContext, v: Value[]): void {
     v[i++] = exactToString(proc.oid.createTS, proc.oid.createTSNs);
   } else {
     v[i++] = null;
-    v[i++] = t !== SfType.PF && t !== SfType.KE ? (rec as { tid: number }).tid : null;
+    v[i++] = hasTid ? (rec as { tid: number }).tid : null;
     v[i++] = null; v[i++] = ''; v[i++] = null; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
     v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = null;
   }
@@ -194,12 +257,11 @@ export function fillValues(ctx: EventContext, v: Value[]): void {
     v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
   }
   // file
-  const fd = (rec as { fd?: number }).fd;
-  v[i++] = (t === SfType.FF || t === SfType.NF) && fd !== undefined ? fd : '';
+  v[i++] = hasFd ? fd! : '';
   v[i++] = file1 ? file1.path : '';
   v[i++] = file2 ? file2.path : '';
   v[i++] = file1 ? String.fromCharCode(file1.restype) : '';
-  v[i++] = t === SfType.FF ? orBlank(rec.openFlags) : '';
+  v[i++] = hasOpen ? (rec as { openFlags: number }).openFlags : '';
   // net
   if (t === SfType.NF || t === SfType.NE) {
     v[i++] = rec.proto;
@@ -270,4 +332,5 @@ export function fillValues(ctx: EventContext, v: Value[]): void {
   } else {
     v[i++] = ''; v[i++] = ''; v[i++] = '';
   }
+  return shape;
 }

@@ -1,6 +1,21 @@
 /** Renders sysprint values (core/sysprint/record.ts) as JSON lines, CSV rows or an aligned table. */
-import { FIELDS, type FieldDef, type Value } from './record.js';
+import { FIELDS, isConstant, type FieldDef, type Value } from './record.js';
 import { csvField, pyJsonString, pyJsonValue, pyStr } from './pyformat.js';
+import { ByteSink } from '../util/bytes.js';
+
+/** Builds template fragments. */
+class MemorySinkLite extends ByteSink {
+  private parts: Buffer[] = [];
+  protected emit(chunk: Buffer): void {
+    this.parts.push(Buffer.from(chunk));
+  }
+  take(): Buffer {
+    this.flush();
+    const b = Buffer.concat(this.parts);
+    this.parts = [];
+    return b;
+  }
+}
 
 /** Selected output columns: indices into FIELDS. */
 export type Columns = readonly number[];
@@ -10,25 +25,37 @@ export const ALL_COLUMNS: Columns = FIELDS.map((_, i) => i);
 /** Upstream's default `-o str` columns (with the ISO start time instead of the raw integer). */
 export const DEFAULT_TABLE_KEYS = ['ts', 'type', 'proc.exe', 'proc.args', 'pproc.pid', 'proc.pid', 'proc.tid', 'opflags', 'res', 'flow.rbytes', 'flow.wbytes', 'container.id'];
 
-function jsonOf(f: FieldDef, v: Value): string {
-  if (f.kind === 'tags') return '[]';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return f.kind === 'exact' && v !== '' ? v : pyJsonString(v);
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return pyJsonValue(v);
+const NULL = Buffer.from('null');
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const EMPTY_LIST = Buffer.from('[]');
+
+/** Output renderers write one record (with its line end) to a byte sink. */
+export interface Renderer {
+  header(): string;
+  /** `shape` is what fillValues returned for these values. */
+  write(v: readonly Value[], shape: number, out: ByteSink): void;
+}
+
+/** A line of one shape: constant runs pre-rendered, then the varying columns between them. */
+interface Template {
+  consts: Buffer[];
+  /** Positions in cols of the varying fields; consts[k] precedes dyn[k], the last const ends the line. */
+  dyn: number[];
 }
 
 /**
- * JSON lines nested on the dots of the keys, exactly as upstream (dotty_dict + json.dumps).
- * The text between values is precomputed per column set.
+ * JSON lines nested on the dots of the keys, exactly as upstream (dotty_dict + json.dumps). The
+ * text between values is pre-encoded per column set; values are encoded straight into the sink.
  */
-export class JsonRenderer {
-  private readonly prefix: string[];
-  private readonly suffix: string;
+export class JsonRenderer implements Renderer {
+  private readonly prefix: Buffer[];
+  private readonly suffix: Buffer;
+  private readonly kinds: FieldDef['kind'][];
 
   constructor(private readonly cols: Columns) {
     this.prefix = [];
+    this.kinds = cols.map((i) => FIELDS[i]!.kind);
     let group = '';
     let first = true;
     let firstInGroup = true;
@@ -37,7 +64,7 @@ export class JsonRenderer {
       const dot = key.indexOf('.');
       const g = dot < 0 ? '' : key.slice(0, dot);
       const name = dot < 0 ? key : key.slice(dot + 1);
-      let p = '';
+      let p = first ? '{' : '';
       if (g !== group) {
         if (group !== '') p += '}';
         if (g !== '') {
@@ -50,24 +77,70 @@ export class JsonRenderer {
       else p += (firstInGroup ? '' : ', ') + pyJsonString(name) + ': ';
       firstInGroup = false;
       first = false;
-      this.prefix.push(p);
+      this.prefix.push(Buffer.from(p, 'latin1'));
     }
-    this.suffix = (group !== '' ? '}' : '') + '}';
+    this.suffix = Buffer.from((group !== '' ? '}' : '') + '}\n', 'latin1');
   }
 
-  line(v: readonly Value[]): string {
-    const cols = this.cols;
-    let s = '{';
-    for (let j = 0; j < cols.length; j++) {
-      const i = cols[j]!;
-      s += this.prefix[j]! + jsonOf(FIELDS[i]!, v[i]!);
+  header(): string {
+    return '';
+  }
+
+  private readonly templates = new Map<number, Template>();
+
+  /** Render one value (no surrounding text) into a sink. */
+  private value(j: number, x: Value, out: ByteSink): void {
+    const kind = this.kinds[j];
+    if (kind === 'tags') out.bytes(EMPTY_LIST);
+    else if (x === null) out.bytes(NULL);
+    else if (typeof x === 'string') {
+      if (kind === 'exact' && x !== '') out.ascii(x);
+      else out.pyJsonString(x);
+    } else if (typeof x === 'number') out.number(x);
+    else if (typeof x === 'boolean') out.bytes(x ? TRUE : FALSE);
+    else out.ascii(pyJsonValue(x));
+  }
+
+  private template(v: readonly Value[], shape: number): Template {
+    const consts: Buffer[] = [];
+    const dyn: number[] = [];
+    const scratch = new MemorySinkLite();
+    for (let j = 0; j < this.cols.length; j++) {
+      scratch.bytes(this.prefix[j]!);
+      if (isConstant(FIELDS[this.cols[j]!]!, shape)) this.value(j, v[this.cols[j]!]!, scratch);
+      else {
+        consts.push(scratch.take());
+        dyn.push(j);
+      }
     }
-    return s + this.suffix;
+    scratch.bytes(this.suffix);
+    consts.push(scratch.take());
+    return { consts, dyn };
+  }
+
+  write(v: readonly Value[], shape: number, out: ByteSink): void {
+    let t = this.templates.get(shape);
+    if (t === undefined) {
+      t = this.template(v, shape);
+      this.templates.set(shape, t);
+    }
+    const { consts, dyn } = t;
+    const cols = this.cols;
+    for (let k = 0; k < dyn.length; k++) {
+      out.bytes(consts[k]!);
+      const j = dyn[k]!;
+      this.value(j, v[cols[j]!]!, out);
+    }
+    out.bytes(consts[dyn.length]!);
   }
 }
 
-export class CsvRenderer {
+export class CsvRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
+
+  write(v: readonly Value[], _shape: number, out: ByteSink): void {
+    out.write(this.line(v));
+  }
 
   header(): string {
     return this.cols.map((i) => csvField(FIELDS[i]!.key)).join(',') + '\r\n';
@@ -93,8 +166,12 @@ function fit(text: string, width: number): string {
   return '..' + flat.slice(flat.length - width + 2);
 }
 
-export class TableRenderer {
+export class TableRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
+
+  write(v: readonly Value[], _shape: number, out: ByteSink): void {
+    out.write(this.line(v));
+  }
 
   private widths(): number[] {
     return this.cols.map((i) => Math.max(FIELDS[i]!.width, i === 0 ? 1 : 0));

@@ -4,8 +4,8 @@ import { InputError } from '../avro/errors.js';
 import { EntityCache } from '../sysflow/cache.js';
 import { SF_TYPE_CODES, SfType, type SysFlowEvent } from '../sysflow/types.js';
 import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type Value } from './record.js';
-import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRenderer, type Columns } from './render.js';
-import type { LineSink } from '../util/output.js';
+import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRenderer, type Columns, type Renderer } from './render.js';
+import type { ByteSink } from '../util/bytes.js';
 import type { Logger } from '../log.js';
 
 export type OutputFormat = 'str' | 'json' | 'csv';
@@ -55,11 +55,12 @@ export function parseColumns(list: string[] | undefined, format: OutputFormat): 
   return cols;
 }
 
-export function runSysprint(opts: SysprintOptions, out: LineSink, log: Logger): SysprintResult {
+export function runSysprint(opts: SysprintOptions, out: ByteSink, log: Logger): SysprintResult {
   const types = parseTypes(opts.types);
   const cols = parseColumns(opts.columns, opts.format);
-  const renderer = opts.format === 'json' ? new JsonRenderer(cols) : opts.format === 'csv' ? new CsvRenderer(cols) : new TableRenderer(cols);
-  if (renderer instanceof CsvRenderer || renderer instanceof TableRenderer) out.write(renderer.header());
+  const renderer: Renderer = opts.format === 'json' ? new JsonRenderer(cols) : opts.format === 'csv' ? new CsvRenderer(cols) : new TableRenderer(cols);
+  const header = renderer.header();
+  if (header) out.write(header);
   const result: SysprintResult = { lines: 0, records: 0, failedFiles: 0, damagedFiles: 0 };
   const values: Value[] = new Array<Value>(FIELDS.length).fill(null);
   const ctx = newContext();
@@ -82,8 +83,7 @@ export function runSysprint(opts: SysprintOptions, out: LineSink, log: Logger): 
           const rec = recs[r]!;
           if (cache.update(rec) || !types.has(rec.sfType)) continue;
           resolve(cache, rec as SysFlowEvent, ctx);
-          fillValues(ctx, values);
-          out.write(renderer.line(values) + (opts.format === 'json' ? '\n' : ''));
+          renderer.write(values, fillValues(ctx, values), out);
           result.lines++;
           if (out.closedPipe) return result;
         }
