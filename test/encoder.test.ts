@@ -347,6 +347,23 @@ test('container layout: header metadata, sync, ~80 kB blocks, empty file', () =>
   assert.equal(empty.length, SysFlowFileReader.fromBuffer('empty', empty).header.size);
 });
 
+test('fields an older writer schema lacks are written as the documented defaults', () => {
+  const [h, p, nf] = syntheticRecords() as [SysFlowRecord, Process, NetworkFlow];
+  const recs: SysFlowRecord[] = [
+    { ...h, ip: undefined, filename: undefined } as SysFlowRecord,
+    { sfType: 1, id: 'c', name: 'n', image: 'i', imageid: 'd', type: 'CT_BPM', privileged: undefined, podId: undefined },
+    { ...p, tty: undefined, entry: undefined, cwd: undefined, env: undefined },
+    { ...nf, fd: undefined },
+    {
+      sfType: 6, procOID: p.oid, ts: 5, tsNs: 5, tid: 1, opFlags: 1, openFlags: undefined, endTs: 6, endTsNs: 6,
+      fileOID: '11'.repeat(20), fd: 3, numRRecvOps: 0, numWSendOps: 0, numRRecvBytes: 0, numWSendBytes: 0,
+    },
+  ];
+  const back = readBuf(SysFlowFileWriter.toBuffer(recs));
+  assert.deepStrictEqual(back.map(withDefaults), back, 'nothing left undefined');
+  assert.deepStrictEqual(back, recs.map(withDefaults));
+});
+
 test('a record that fails to encode leaves the block intact', () => {
   const recs = syntheticRecords();
   const sink = new MemorySink();

@@ -79,7 +79,13 @@ export class SysFlowFileWriter {
 
   /** Write to a new file (truncating an existing one). */
   static create(path: string, opts: OcfWriterOptions = {}): SysFlowFileWriter {
-    return new SysFlowFileWriter(new FdSink(openSync(path, 'w')), opts);
+    const sink = new FdSink(openSync(path, 'w'));
+    try {
+      return new SysFlowFileWriter(sink, opts);
+    } catch (e) {
+      sink.close();
+      throw e;
+    }
   }
 
   /** Encode records into an in-memory container. */

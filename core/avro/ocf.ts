@@ -118,7 +118,8 @@ export class SysFlowFileReader {
   }
 
   private fail(msg: string): never {
-    throw new InputError(`${this.file}: ${msg}`);
+    // One line: parser messages can quote the damaged input, line breaks and control bytes included.
+    throw new InputError(`${this.file}: ${msg.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')}`);
   }
 
   private readHeader(): { header: OcfHeader; decode: (t: Tap) => SysFlowRecord | null } {
@@ -169,13 +170,16 @@ export class SysFlowFileReader {
   }
 
   /**
-   * Is `marker`, found at `at` where a block's header puts its sync marker, that block's own marker,
-   * damaged? Yes if it still matches in most bytes, or if a block follows it whose header puts its
-   * marker exactly on an intact one.
+   * Is `marker`, found at `at` where the header of the block at `start` puts its sync marker, that
+   * block's own marker, damaged? Yes if it still matches in most bytes; or if there is no intact marker
+   * between `start` and `at` (else the header is what is damaged) and the block after `at` ends exactly
+   * on the next intact marker.
    */
-  private isOwnMarker(marker: Buffer, at: number): boolean {
+  private isOwnMarker(start: number, marker: Buffer, at: number): boolean {
     if (nearSync(marker, this.header.sync)) return true;
     const next = at + SYNC_SIZE;
+    const nextSync = this.findSync(start + 1);
+    if (nextSync < next) return false;
     const head = this.src.view(next, 20);
     const t = new Tap(head, 0, head.length);
     let bytes: number;
@@ -186,8 +190,7 @@ export class SysFlowFileReader {
       return false;
     }
     if (bytes < 0 || bytes > MAX_BLOCK) return false;
-    const end = next + t.pos + bytes;
-    return end + SYNC_SIZE <= this.src.size && this.src.view(end, SYNC_SIZE).equals(this.header.sync);
+    return next + t.pos + bytes === nextSync;
   }
 
   /** Offset of the next sync marker at or after `from`, or -1. */
@@ -292,7 +295,7 @@ export class SysFlowFileReader {
       if (!marker.equals(this.header.sync)) {
         // If the marker at the declared place is this block's own, damaged, skip this block only:
         // searching for the next marker would land at the end of the following, intact block.
-        this.skipCorrupt(start, count, 'sync marker mismatch', 0, this.isOwnMarker(marker, dataEnd) ? dataEnd : -1);
+        this.skipCorrupt(start, count, 'sync marker mismatch', 0, this.isOwnMarker(start, marker, dataEnd) ? dataEnd : -1);
         continue;
       }
       let data: Buffer;

@@ -106,7 +106,11 @@ export class Tap {
     const m = negative ? (lo + 1) / 2 : lo >>> 1;
     const h1 = Math.floor(hi / 1048576);
     const h0 = hi - h1 * 1048576;
-    const r = (h1 * TWO47_MOD_1E9 + h0 * TWO27_MOD_1E9 + m) % 1e9;
+    // x < 2^48, so floor division is exact enough; one correction step settles any rounding.
+    const x = h1 * TWO47_MOD_1E9 + h0 * TWO27_MOD_1E9 + m;
+    let r = x - Math.floor(x / 1e9) * 1e9;
+    if (r < 0) r += 1e9;
+    else if (r >= 1e9) r -= 1e9;
     const mag = hi * TWO27 + m;
     if (negative) {
       this.ns = r === 0 ? 0 : 1e9 - r;

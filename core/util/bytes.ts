@@ -4,6 +4,7 @@
  * ropes to flatten, no re-encoding, little garbage).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { exactToString, secOf } from '../sysflow/i64.js';
 
 const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 const DIGITS = new Uint8Array(24);
@@ -135,8 +136,101 @@ export abstract class ByteSink {
     this.pos = p;
   }
 
+  /** An exact 64-bit integer held as (nearest double, value mod 1e9): see core/sysflow/i64.ts. */
+  exact(d: number, ns: number): void {
+    if (d >= 0 && d <= 9007199254740991) {
+      if (d < 2147483648) this.number(d);
+      else this.ascii(String(d));
+      return;
+    }
+    if (d < 0) {
+      this.ascii(exactToString(d, ns));
+      return;
+    }
+    this.number(secOf(d, ns)); // < 2^31 for any date before 2038; larger values go through String()
+    this.ensure(9);
+    const buf = this.buf;
+    let p = this.pos + 9;
+    let v = ns;
+    for (let i = 0; i < 9; i++) {
+      const q = (v / 10) | 0;
+      buf[--p] = 48 + v - q * 10;
+      v = q;
+    }
+    this.pos += 9;
+  }
+
+  /**
+   * A JSON string as Go's encoders write it: ", \, \n, \r, \t escaped, other controls as \u00xx,
+   * < > & and U+2028/U+2029 escaped, everything else UTF-8 (lone surrogates become U+FFFD).
+   */
+  goJsonString(s: string): void {
+    const n = s.length;
+    this.ensure(n * 6 + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 34;
+    for (let i = 0; i < n; i++) {
+      let c = s.charCodeAt(i);
+      if (c >= 0x20 && c < 0x80) {
+        if (c === 34 || c === 92) {
+          buf[p++] = 92;
+          buf[p++] = c;
+        } else if (c === 60 || c === 62 || c === 38) {
+          buf[p++] = 92; buf[p++] = 117; buf[p++] = 48; buf[p++] = 48;
+          buf[p++] = HEX[c >> 4]!;
+          buf[p++] = HEX[c & 15]!;
+        } else buf[p++] = c;
+      } else if (c < 0x20) {
+        buf[p++] = 92;
+        if (c === 10) buf[p++] = 110;
+        else if (c === 13) buf[p++] = 114;
+        else if (c === 9) buf[p++] = 116;
+        else {
+          buf[p++] = 117; buf[p++] = 48; buf[p++] = 48;
+          buf[p++] = HEX[c >> 4]!;
+          buf[p++] = HEX[c & 15]!;
+        }
+      } else if (c === 0x2028 || c === 0x2029) {
+        buf[p++] = 92; buf[p++] = 117; buf[p++] = 50; buf[p++] = 48; buf[p++] = 50;
+        buf[p++] = c === 0x2028 ? 56 : 57;
+      } else {
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d < 0xe000) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+            i++;
+          } else c = 0xfffd;
+        } else if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
+        if (c < 0x800) {
+          buf[p++] = 0xc0 | (c >> 6);
+          buf[p++] = 0x80 | (c & 63);
+        } else if (c < 0x10000) {
+          buf[p++] = 0xe0 | (c >> 12);
+          buf[p++] = 0x80 | ((c >> 6) & 63);
+          buf[p++] = 0x80 | (c & 63);
+        } else {
+          buf[p++] = 0xf0 | (c >> 18);
+          buf[p++] = 0x80 | ((c >> 12) & 63);
+          buf[p++] = 0x80 | ((c >> 6) & 63);
+          buf[p++] = 0x80 | (c & 63);
+        }
+      }
+    }
+    buf[p++] = 34;
+    this.pos = p;
+  }
+
   close(): void {
     this.flush();
+  }
+}
+
+/** Discards everything (the `null` transport, benchmarks). */
+export class NullSink extends ByteSink {
+  bytesDiscarded = 0;
+  protected emit(chunk: Buffer): void {
+    this.bytesDiscarded += chunk.length;
   }
 }
 
@@ -145,11 +239,12 @@ export class FileSink extends ByteSink {
   private readonly fd: number;
   private readonly owned: boolean;
 
-  constructor(target: number | string, capacity?: number) {
+  /** A number target is a descriptor, closed on close() only when `own` is set. */
+  constructor(target: number | string, capacity?: number, own = false) {
     super(capacity);
     if (typeof target === 'number') {
       this.fd = target;
-      this.owned = false;
+      this.owned = own;
     } else {
       this.fd = openSync(target, 'w');
       this.owned = true;

@@ -213,7 +213,8 @@ export function ensureBenchTrace(opts: BenchTraceOptions = {}): BenchTrace {
   return { ...result, bytes: statSync(path).size, reused: false };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Skipped under `node --test dist/test/`, which executes every .js under a test/ directory.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && !process.env.NODE_TEST_CONTEXT) {
   const { values } = parseArgs({ options: { records: { type: 'string' }, shift: { type: 'string' } } });
   const t0 = performance.now();
   const trace = ensureBenchTrace({

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/** `sfprocessor` command line (flags as in sf-processor). */
+import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
+import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
+import { builtinRegistry } from '../plugins/builtin.js';
+import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { InputError } from '../avro/errors.js';
+import { initHashing } from '../util/xxh.js';
+import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
+import type { LevelWithSilent } from 'pino';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'config', value: 'FILE', help: 'pipeline configuration (default pipeline.json)' },
+  { name: 'driver', value: 'NAME', help: 'input driver: file (default), socket, or a plugin driver' },
+  { name: 'driverdir', value: 'DIR', help: 'directory of driver plugins' },
+  { name: 'plugdir', value: 'DIR', help: 'directory of processor/handler/encoder/transport plugins' },
+  { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, quiet' },
+  { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
+  { name: 'version', boolean: true, help: 'print the version and exit' },
+  { name: 'help', alias: ['h'], boolean: true, help: 'show this help' },
+];
+
+const USAGE = `Usage:
+  sfprocessor -version
+  sfprocessor -test [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] [PATH]
+  sfprocessor [-driver NAME] [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
+
+PATH is the input: a trace file or directory (file driver), a socket path (socket driver).
+Flags take one dash or two, and a value as the next argument or after '='.
+
+${usageTable(FLAGS)}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(argv, FLAGS);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sfprocessor: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const { flags, positional } = parsed;
+  if (flags.has('help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.has('version')) {
+    process.stdout.write(`Version: ${VERSION}, Avro Schema Version: ${AVRO_SCHEMA_VERSION}, Export Schema Version: ${JSON_SCHEMA_VERSION} (JSON), ${ECS_VERSION} (ECS)\n`);
+    return 0;
+  }
+  let level = String(flags.get('log') ?? 'info').toLowerCase();
+  if (level === 'quiet') level = 'silent';
+  if (level === 'health') level = 'warn';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    process.stderr.write(`sfprocessor: unknown log level '${flags.get('log')}' (use ${LOG_LEVELS.filter((l) => l !== 'silent').join(', ')}, quiet)\n`);
+    return 2;
+  }
+  const log = createLogger('sfprocessor', level as LevelWithSilent);
+  const testOnly = flags.has('test');
+  if (positional.length > 1) {
+    log.error(`one input PATH expected, got ${positional.length}: ${positional.join(' ')} (flags must start with '-')`);
+    return 2;
+  }
+  const path = positional[0];
+  if (!testOnly && path === undefined) {
+    process.stderr.write(`sfprocessor: no input PATH given\n\n${USAGE}`);
+    return 1;
+  }
+  try {
+    return await runProcessor({ config: String(flags.get('config') ?? 'pipeline.json'), driver: flags.get('driver') as string | undefined, path, testOnly, log });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof InputError) log.error(e.message);
+    else {
+      log.error((e as Error).message);
+      if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    }
+    return 1;
+  }
+}
+
+interface RunOptions {
+  config: string;
+  driver: string | undefined;
+  path: string | undefined;
+  testOnly: boolean;
+  log: Logger;
+}
+
+async function runProcessor(o: RunOptions): Promise<number> {
+  const registry = builtinRegistry();
+  const cfg = loadConfig(o.config, process.env, { version: VERSION, jsonschemaversion: String(JSON_SCHEMA_VERSION), ecsversion: ECS_VERSION, buildnumber: '1' });
+  // -driver names the driver; without it, the config's drivers section, else the file driver.
+  const driverName = o.driver ?? cfg.drivers[0]?.driver ?? 'file';
+  const driver = registry.drivers.get(driverName);
+  if (!driver) throw new ConfigError(`unknown driver '${driverName}' (available: ${registry.drivers.names().join(', ')})`);
+  const driverEntry = cfg.drivers.find((d) => d.driver === driverName);
+  if (cfg.drivers.length > 1) o.log.warn(`${cfg.file}: ${cfg.drivers.length} drivers configured; running '${driverName}' only`);
+  const types = validateGraph(cfg, registry, driver.outType);
+  if (driverEntry?.out && driverEntry.out.name !== cfg.plugins[0]!.in.name) {
+    throw new ConfigError(`${cfg.file}: driver #${driverEntry.index} (${driverName}), attribute 'out': channel '${driverEntry.out.name}' is not the first plugin's input '${cfg.plugins[0]!.in.name}'`);
+  }
+  const driverAttrs = driverEntry?.attrs ?? {};
+  await initHashing();
+  if (o.testOnly) {
+    if (o.path !== undefined || driverAttrs.path) driver.check?.(o.path, driverAttrs);
+    const pipeline = await Pipeline.build(cfg, registry, types, o.log);
+    await pipeline.close();
+    process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
+    return 0;
+  }
+  driver.check?.(o.path, driverAttrs);
+  const pipeline = await Pipeline.build(cfg, registry, types, o.log);
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 1) {
+      o.log.error(`${sig} again: exiting without draining`);
+      process.exit(1);
+    }
+    o.log.info(`${sig}: stopping input, draining the pipeline`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = Date.now();
+  const stats = await pipeline.run(driver, o.path, driverAttrs, abort.signal);
+  const secs = (Date.now() - started) / 1000;
+  o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${Math.round(stats.records / Math.max(secs, 1e-3))} records/s)${abort.signal.aborted ? ', stopped by signal' : ''}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    process.stderr.write(`sfprocessor: internal error: ${e.message}\n`);
+    process.exitCode = 70;
+  },
+);

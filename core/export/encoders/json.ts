@@ -1,0 +1,416 @@
+/**
+ * The `json` encoder: sf-processor's JSON record shape (compat §6.3) — same keys, same order, same
+ * sections — with its invalid-JSON cases fixed: records without a process get empty ancestry lists,
+ * pods with several IPs or services get commas, a parent that is not cached gives empty strings.
+ * Values are the trace's own (not trimmed, not quote-stripped), so they agree with sysprint.
+ */
+import type { ByteSink } from '../../util/bytes.js';
+import type { FlatRecord } from '../../flatten/flatrecord.js';
+import { SfType, type Process, type Pod, type FileFlow, type FileEvent, type NetworkFlow, type NetworkEvent, type ProcessFlow, type K8sEvent } from '../../sysflow/types.js';
+import { opFlagNames, openFlagNames, isOpenRead, isOpenWrite, containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
+import { baseName, dirName, splitSymlink } from '../../flatten/paths.js';
+import { ipStr } from '../../sysflow/flags.js';
+import { oidHash } from '../../util/xxh.js';
+import type { Encoder } from '../types.js';
+
+const B = (s: string) => Buffer.from(s, 'utf8');
+const K = {
+  endts: B(',"endts":'), opflags: B(',"opflags":'), ret: B(',"ret":'), ts: B(',"ts":'), type: B(',"type":'),
+  ke: B(',"ke":{"action":'), kind: B(',"kind":'), message: B(',"message":'),
+  container: B(',"container":{"id":'), cimage: B(',"image":'), cimageid: B(',"imageid":'), cname: B(',"name":'), cpriv: B(',"privileged":'), ctype: B(',"type":'),
+  file: B(',"file":{"directory":'), fd: B(',"fd":'), isr: B(',"is_open_read":'), isw: B(',"is_open_write":'), fname: B(',"name":'),
+  newdir: B(',"newdirectory":'), newname: B(',"newname":'), newoid: B(',"newoid":'), newpath: B(',"newpath":'), newsym: B(',"newsymlink":'),
+  oid: B(',"oid":'), openflags: B(',"openflags":'), path: B(',"path":'), symlink: B(',"symlink":'), ftype: B(',"type":'),
+  flow: B(',"flow":{"rbytes":'), rops: B(',"rops":'), wbytes: B(',"wbytes":'), wops: B(',"wops":'),
+  meta: B(',"meta":{"schema":'), tracename: B(',"tracename":'),
+  net: B(',"net":{"dip":'), dport: B(',"dport":'), ip: B(',"ip":['), port: B('],"port":['), proto: B('],"proto":'), sip: B(',"sip":'), sport: B(',"sport":'),
+  node: B(',"node":{"id":'), nip: B(',"ip":'),
+  pf: B(',"pf":{"nthreads":'), nexits: B(',"nexits":'), nerrors: B(',"nerrors":'),
+  pod: B(',"pod":{"hostip":'), pid: B(',"id":'), internalip: B(',"internalip":'), pname: B(',"name":'), pns: B(',"namespace":'),
+  nodename: B(',"nodename":'), restartcnt: B(',"restartcnt":'), services: B(',"services":'), pts: B(',"ts":'),
+  pproc: B(',"pproc":{"args":'), proc: B(',"proc":{"acmdline":'), aexe: B(',"aexe":'), aname: B(',"aname":'), apid: B(',"apid":'),
+  args: B(',"args":'), cmdline: B(',"cmdline":'), createts: B(',"createts":'), entry: B(',"entry":'), exe: B(',"exe":'),
+  gid: B(',"gid":'), group: B(',"group":'), name: B(',"name":'), poid: B(',"oid":'), ppid: B(',"pid":'), tid: B(',"tid":'),
+  tty: B(',"tty":'), uid: B(',"uid":'), user: B(',"user":'),
+  policies: B(',"policies":['), tags: B(',"tags":['),
+  close: B('}'), endLine: B('}\n'), comma: B(','), lbr: B('['), rbr: B(']'), emptyList: B('[]'),
+  t: B('true'), f: B('false'), zero: B('0'), emptyStr: B('""'), na: B('"NA"'), dot: B('"."'),
+};
+
+const oidMemo = new WeakMap<Process, string>();
+function procOid(p: Process): string {
+  let h = oidMemo.get(p);
+  if (h === undefined) {
+    h = oidHash(p.oid.hpid, p.oid.createTS, p.oid.createTSNs);
+    oidMemo.set(p, h);
+  }
+  return h;
+}
+
+function strList(out: ByteSink, xs: readonly string[]): void {
+  out.bytes(K.lbr);
+  for (let i = 0; i < xs.length; i++) {
+    if (i) out.bytes(K.comma);
+    out.goJsonString(xs[i]!);
+  }
+  out.bytes(K.rbr);
+}
+
+function bool(out: ByteSink, v: boolean | undefined): void {
+  out.bytes(v ? K.t : K.f);
+}
+
+const cmdline = (p: Process) => (p.exeArgs ? p.exe + ' ' + p.exeArgs : p.exe);
+
+export class JsonEncoder implements Encoder {
+  readonly name = 'json';
+  private readonly version: Buffer;
+
+  /** `schemaVersion` is the JSON export schema version written as the first key. */
+  constructor(schemaVersion: string) {
+    const v = /^\d+$/.test(schemaVersion) ? schemaVersion : JSON.stringify(schemaVersion);
+    this.version = B('{"version":' + v);
+  }
+
+  encode(r: FlatRecord, out: ByteSink): void {
+    const t = r.sfType;
+    const rec = r.rec;
+    out.bytes(this.version);
+    // top level: endts, opflags, ret, ts, type
+    out.bytes(K.endts);
+    if (t === SfType.FF || t === SfType.NF || t === SfType.PF) {
+      const f = rec as FileFlow | NetworkFlow | ProcessFlow;
+      out.exact(f.endTs, f.endTsNs);
+    } else if (t === SfType.KE) out.exact(rec.ts, rec.tsNs);
+    else out.bytes(K.zero);
+    out.bytes(K.opflags);
+    if (t === SfType.KE) out.bytes(K.emptyList);
+    else strList(out, opFlagNames((rec as { opFlags: number }).opFlags, t === SfType.NF || t === SfType.NE));
+    out.bytes(K.ret);
+    if (t === SfType.PE || t === SfType.FE || t === SfType.NE) out.number((rec as { ret: number }).ret);
+    else out.bytes(K.zero);
+    out.bytes(K.ts);
+    out.exact(rec.ts, rec.tsNs);
+    out.bytes(K.type);
+    out.goJsonString(SF_PROCESSOR_TYPE_CODES[t] ?? '');
+    if (t === SfType.KE) {
+      const ke = rec as K8sEvent;
+      out.bytes(K.ke);
+      out.goJsonString(ke.action);
+      out.bytes(K.kind);
+      out.goJsonString(ke.kind);
+      out.bytes(K.message);
+      out.goJsonString(ke.message);
+      out.bytes(K.close);
+      this.meta(r, out);
+      this.node(r, out);
+      this.results(r, out);
+      out.bytes(K.endLine);
+      return;
+    }
+    const c = r.container;
+    if (c && c.id !== '') {
+      out.bytes(K.container);
+      out.goJsonString(c.id);
+      out.bytes(K.cimage);
+      out.goJsonString(c.image);
+      out.bytes(K.cimageid);
+      out.goJsonString(c.imageid);
+      out.bytes(K.cname);
+      out.goJsonString(c.name);
+      out.bytes(K.cpriv);
+      out.number(c.privileged ? 1 : 0);
+      out.bytes(K.ctype);
+      out.goJsonString(containerTypeName(c.type));
+      out.bytes(K.close);
+    }
+    if (t === SfType.FF || t === SfType.FE) this.file(r, out);
+    if (t === SfType.FF || t === SfType.NF) {
+      const f = rec as FileFlow | NetworkFlow;
+      out.bytes(K.flow);
+      out.number(f.numRRecvBytes);
+      out.bytes(K.rops);
+      out.number(f.numRRecvOps);
+      out.bytes(K.wbytes);
+      out.number(f.numWSendBytes);
+      out.bytes(K.wops);
+      out.number(f.numWSendOps);
+      out.bytes(K.close);
+    }
+    this.meta(r, out);
+    if (t === SfType.NF || t === SfType.NE) this.net(rec as NetworkFlow | NetworkEvent, out);
+    this.node(r, out);
+    if (t === SfType.PF) {
+      const f = rec as ProcessFlow;
+      out.bytes(K.pf);
+      out.number(f.numThreadsCloned);
+      out.bytes(K.nexits);
+      out.number(f.numThreadsExited);
+      out.bytes(K.nerrors);
+      out.number(f.numCloneErrors);
+      out.bytes(K.close);
+    }
+    if (r.pod && r.pod.id !== '') this.pod(r.pod, out);
+    this.pproc(r, out);
+    this.proc(r, out);
+    this.results(r, out);
+    out.bytes(K.endLine);
+  }
+
+  private meta(r: FlatRecord, out: ByteSink): void {
+    out.bytes(K.meta);
+    out.number(r.header ? r.header.version : 0);
+    out.bytes(K.tracename);
+    const fn = r.header?.filename;
+    if (fn) out.goJsonString(baseName(fn));
+    else out.bytes(K.dot);
+    out.bytes(K.close);
+  }
+
+  private node(r: FlatRecord, out: ByteSink): void {
+    out.bytes(K.node);
+    out.goJsonString(r.header ? r.header.exporter : '');
+    out.bytes(K.nip);
+    const ip = r.header?.ip;
+    if (ip === undefined) out.bytes(K.na);
+    else out.goJsonString(ip);
+    out.bytes(K.close);
+  }
+
+  private file(r: FlatRecord, out: ByteSink): void {
+    const t = r.sfType;
+    const f = r.file;
+    const nf = r.newFile;
+    const p = splitSymlink(f ? f.path : '');
+    const np = splitSymlink(nf ? nf.path : '');
+    const ff = t === SfType.FF ? (r.rec as FileFlow) : null;
+    const openFlags = ff ? (ff.openFlags ?? 0) : 0;
+    out.bytes(K.file);
+    out.goJsonString(p.path === '' ? '.' : dirName(p.path));
+    out.bytes(K.fd);
+    out.number(ff ? ff.fd : 0);
+    out.bytes(K.isr);
+    bool(out, ff !== null && isOpenRead(openFlags));
+    out.bytes(K.isw);
+    bool(out, ff !== null && isOpenWrite(openFlags));
+    out.bytes(K.fname);
+    out.goJsonString(baseName(p.path));
+    out.bytes(K.newdir);
+    out.goJsonString(np.path === '' ? '.' : dirName(np.path));
+    out.bytes(K.newname);
+    out.goJsonString(baseName(np.path));
+    out.bytes(K.newoid);
+    out.goJsonString(t === SfType.FE ? ((r.rec as FileEvent).newFileOID ?? '') : '');
+    out.bytes(K.newpath);
+    out.goJsonString(nf ? nf.path : '');
+    out.bytes(K.newsym);
+    out.goJsonString(np.symlink);
+    out.bytes(K.oid);
+    out.goJsonString((r.rec as FileFlow | FileEvent).fileOID);
+    out.bytes(K.openflags);
+    strList(out, openFlagNames(openFlags));
+    out.bytes(K.path);
+    out.goJsonString(p.path);
+    out.bytes(K.symlink);
+    out.goJsonString(p.symlink);
+    out.bytes(K.ftype);
+    out.goJsonString(f ? String.fromCharCode(f.restype) : '');
+    out.bytes(K.close);
+  }
+
+  private net(n: NetworkFlow | NetworkEvent, out: ByteSink): void {
+    const sip = ipStr(n.sip);
+    const dip = ipStr(n.dip);
+    out.bytes(K.net);
+    out.goJsonString(dip);
+    out.bytes(K.dport);
+    out.number(n.dport);
+    out.bytes(K.ip);
+    out.goJsonString(sip);
+    out.bytes(K.comma);
+    out.goJsonString(dip);
+    out.bytes(K.port);
+    out.number(n.sport);
+    out.bytes(K.comma);
+    out.number(n.dport);
+    out.bytes(K.proto);
+    out.number(n.proto);
+    out.bytes(K.sip);
+    out.goJsonString(sip);
+    out.bytes(K.sport);
+    out.number(n.sport);
+    out.bytes(K.close);
+  }
+
+  private pod(p: Pod, out: ByteSink): void {
+    out.bytes(K.pod);
+    strList(out, p.hostIP.map(ipStr));
+    out.bytes(K.pid);
+    out.goJsonString(p.id);
+    out.bytes(K.internalip);
+    strList(out, p.internalIP.map(ipStr));
+    out.bytes(K.pname);
+    out.goJsonString(p.name);
+    out.bytes(K.pns);
+    out.goJsonString(p.namespace);
+    out.bytes(K.nodename);
+    out.goJsonString(p.nodeName);
+    out.bytes(K.restartcnt);
+    out.number(p.restartCount);
+    out.bytes(K.services);
+    out.bytes(K.lbr);
+    p.services.forEach((s, i) => {
+      if (i) out.bytes(K.comma);
+      out.ascii('{"id":');
+      out.goJsonString(s.id);
+      out.ascii(',"name":');
+      out.goJsonString(s.name);
+      out.ascii(',"namespace":');
+      out.goJsonString(s.namespace);
+      out.ascii(',"clusterIP":');
+      strList(out, s.clusterIP.map(ipStr));
+      out.ascii(',"ports":[');
+      s.portList.forEach((pt, j) => {
+        if (j) out.bytes(K.comma);
+        out.ascii(`{"port":${pt.port},"targetport":${pt.targetPort},"nodeport":${pt.nodePort},"proto":`);
+        out.goJsonString(pt.proto);
+        out.ascii('}');
+      });
+      out.ascii(']}');
+    });
+    out.bytes(K.rbr);
+    out.bytes(K.pts);
+    out.exact(p.ts, p.tsNs);
+    out.bytes(K.close);
+  }
+
+  /** Present when the process names a parent (pid ≠ 0); values from the cached parent, empty if not cached. */
+  private pproc(r: FlatRecord, out: ByteSink): void {
+    const poid = r.proc?.poid;
+    if (!poid || poid.hpid === 0) return;
+    const pp = r.pproc;
+    out.bytes(K.pproc);
+    out.goJsonString(pp ? pp.exeArgs : '');
+    out.bytes(K.cmdline);
+    out.goJsonString(pp ? cmdline(pp) : '');
+    out.bytes(K.createts);
+    out.exact(poid.createTS, poid.createTSNs);
+    out.bytes(K.entry);
+    bool(out, pp?.entry);
+    out.bytes(K.exe);
+    out.goJsonString(pp ? pp.exe : '');
+    out.bytes(K.gid);
+    out.number(pp ? pp.gid : 0);
+    out.bytes(K.group);
+    out.goJsonString(pp ? pp.groupName : '');
+    out.bytes(K.name);
+    out.goJsonString(pp ? baseName(pp.exe) : '');
+    out.bytes(K.poid);
+    out.goJsonString(pp ? procOid(pp) : oidHash(poid.hpid, poid.createTS, poid.createTSNs));
+    out.bytes(K.ppid);
+    out.number(poid.hpid);
+    out.bytes(K.tty);
+    bool(out, pp?.tty);
+    out.bytes(K.uid);
+    out.number(pp ? pp.uid : 0);
+    out.bytes(K.user);
+    out.goJsonString(pp ? pp.userName : '');
+    out.bytes(K.close);
+  }
+
+  private proc(r: FlatRecord, out: ByteSink): void {
+    const p = r.proc;
+    const tree = r.ptree;
+    const oid = (r.rec as { procOID: Process['oid'] }).procOID;
+    out.bytes(K.proc);
+    out.bytes(K.lbr);
+    for (let i = 0; i < tree.length; i++) {
+      if (i) out.bytes(K.comma);
+      out.goJsonString(cmdline(tree[i]!));
+    }
+    out.bytes(K.rbr);
+    out.bytes(K.aexe);
+    out.bytes(K.lbr);
+    for (let i = 0; i < tree.length; i++) {
+      if (i) out.bytes(K.comma);
+      out.goJsonString(tree[i]!.exe);
+    }
+    out.bytes(K.rbr);
+    out.bytes(K.aname);
+    out.bytes(K.lbr);
+    for (let i = 0; i < tree.length; i++) {
+      if (i) out.bytes(K.comma);
+      out.goJsonString(baseName(tree[i]!.exe));
+    }
+    out.bytes(K.rbr);
+    out.bytes(K.apid);
+    out.bytes(K.lbr);
+    for (let i = 0; i < tree.length; i++) {
+      if (i) out.bytes(K.comma);
+      out.number(tree[i]!.oid.hpid);
+    }
+    out.bytes(K.rbr);
+    out.bytes(K.args);
+    out.goJsonString(p ? p.exeArgs : '');
+    out.bytes(K.cmdline);
+    out.goJsonString(p ? p.exe + ' ' + p.exeArgs : ''); // sf-processor always adds the space here
+    out.bytes(K.createts);
+    out.exact(oid.createTS, oid.createTSNs);
+    out.bytes(K.entry);
+    bool(out, p?.entry);
+    out.bytes(K.exe);
+    out.goJsonString(p ? p.exe : '');
+    out.bytes(K.gid);
+    out.number(p ? p.gid : 0);
+    out.bytes(K.group);
+    out.goJsonString(p ? p.groupName : '');
+    out.bytes(K.name);
+    out.goJsonString(p ? baseName(p.exe) : '');
+    out.bytes(K.poid);
+    out.goJsonString(p ? procOid(p) : oidHash(oid.hpid, oid.createTS, oid.createTSNs));
+    out.bytes(K.ppid);
+    out.number(oid.hpid);
+    out.bytes(K.tid);
+    out.number(r.sfType === SfType.PF ? oid.hpid : (r.rec as { tid: number }).tid);
+    out.bytes(K.tty);
+    bool(out, p?.tty);
+    out.bytes(K.uid);
+    out.number(p ? p.uid : 0);
+    out.bytes(K.user);
+    out.goJsonString(p ? p.userName : '');
+    out.bytes(K.close);
+  }
+
+  private results(r: FlatRecord, out: ByteSink): void {
+    const rules = r.rules;
+    if (rules !== null && rules.length > 0) {
+      out.bytes(K.policies);
+      for (let i = 0; i < rules.length; i++) {
+        const rule = rules[i]!;
+        if (i) out.bytes(K.comma);
+        out.ascii('{"id":');
+        out.goJsonString(rule.name);
+        out.ascii(',"desc":');
+        out.goJsonString(rule.desc);
+        out.ascii(',"priority":');
+        out.number(rule.priority);
+        out.ascii('}');
+      }
+      out.bytes(K.rbr);
+    }
+    let nTags = r.tags ? r.tags.length : 0;
+    if (rules) for (const rule of rules) nTags += rule.tags.length;
+    if (nTags > 0) {
+      out.bytes(K.tags);
+      let first = true;
+      const emit = (tag: string) => {
+        if (!first) out.bytes(K.comma);
+        first = false;
+        out.goJsonString(tag);
+      };
+      if (r.tags) for (const tag of r.tags) emit(tag);
+      if (rules) for (const rule of rules) for (const tag of rule.tags) emit(tag);
+      out.bytes(K.rbr);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The `flattener` handler: each flow/event becomes a FlatRecord joined with its process, parent,
+ * container, pod and files. With `filter.enabled: on`, a time-decay rate limiter drops records that
+ * repeat the same behaviour (same process, user, op flags and resource) within `filter.maxage`
+ * seconds of its first sighting, as sf-processor does.
+ */
+import { FlatRecord } from './flatrecord.js';
+import type { EntityCache } from '../sysflow/cache.js';
+import { SfType, type Process, type SysFlowEvent } from '../sysflow/types.js';
+import type { Handler, HandlerFactory, PluginContext } from '../pipeline/types.js';
+
+class RateLimiter {
+  private readonly seen = new Map<string, number>();
+  dropped = 0;
+  constructor(private readonly maxAgeMs: number) {}
+
+  /** True if the record should be dropped. */
+  check(r: FlatRecord, now: number): boolean {
+    // Evict by first-seen time (Map order is insertion order).
+    for (const [k, t] of this.seen) {
+      if (now - t < this.maxAgeMs) break;
+      this.seen.delete(k);
+    }
+    const key = semanticKey(r);
+    if (this.seen.has(key)) {
+      this.dropped++;
+      return true;
+    }
+    this.seen.set(key, now);
+    return false;
+  }
+}
+
+function semanticKey(r: FlatRecord): string {
+  const p = r.proc;
+  const rec = r.rec as { opFlags?: number; sip?: number; dip?: number; dport?: number; proto?: number };
+  let k = `${p?.exe ?? ''}\u0000${p?.exeArgs ?? ''}\u0000${p?.uid ?? ''}\u0000${p?.gid ?? ''}\u0000${rec.opFlags ?? ''}\u0000${p?.tty ?? ''}`;
+  if (r.sfType === SfType.NF) k += `\u0000${rec.sip}\u0000${rec.dip}\u0000${rec.dport}\u0000${rec.proto}`;
+  else if (r.file) k += '\u0000' + r.file.path;
+  return k;
+}
+
+class Flattener implements Handler<FlatRecord> {
+  private readonly limiter: RateLimiter | null;
+  private ancestryFn: ((p: Process) => Process[]) | null = null;
+  private ancestryCache: EntityCache | null = null;
+
+  constructor(ctx: PluginContext) {
+    const enabled = (ctx.attrs['filter.enabled'] ?? 'off').toLowerCase() === 'on';
+    const raw = ctx.attrs['filter.maxage'];
+    let maxAge = 24 * 3600;
+    if (raw !== undefined) {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`attribute 'filter.maxage': expected a positive number of seconds, got '${raw}'`);
+      maxAge = n;
+    }
+    this.limiter = enabled ? new RateLimiter(maxAge * 1000) : null;
+    if (enabled) ctx.log.info(`rate limiter on, time decay ${maxAge} s`);
+  }
+
+  event(rec: SysFlowEvent, cache: EntityCache, out: FlatRecord[]): void {
+    if (this.ancestryCache !== cache) {
+      this.ancestryCache = cache;
+      this.ancestryFn = (p) => cache.ancestry(p, []);
+    }
+    let r: FlatRecord;
+    if (rec.sfType === SfType.KE) {
+      r = new FlatRecord(rec.sfType, rec, cache.header, undefined, undefined, undefined, undefined, undefined, undefined, null);
+    } else {
+      const proc = cache.process(rec.procOID);
+      const cont = cache.container(proc);
+      let file;
+      let newFile;
+      if (rec.sfType === SfType.FF) file = cache.file(rec.fileOID);
+      else if (rec.sfType === SfType.FE) {
+        file = cache.file(rec.fileOID);
+        newFile = cache.file(rec.newFileOID);
+      }
+      r = new FlatRecord(rec.sfType, rec, cache.header, proc, proc ? cache.parent(proc) : undefined, cont, cache.pod(cont), file, newFile, this.ancestryFn);
+    }
+    if (this.limiter && rec.sfType !== SfType.KE && this.limiter.check(r, Date.now())) return;
+    out.push(r);
+  }
+}
+
+export const flattenerHandler: HandlerFactory = {
+  name: 'flattener',
+  description: 'joins each flow/event with its entities into a flat record',
+  outType: 'flattenerchan',
+  attributes: {
+    'filter.enabled': 'on|off: drop records repeating a behaviour seen within filter.maxage (default off)',
+    'filter.maxage': 'seconds a behaviour is remembered by the rate limiter (default 86400)',
+  },
+  create: (ctx) => new Flattener(ctx),
+};

@@ -1,0 +1,277 @@
+/**
+ * Pipeline configuration: sf-processor's JSON format, validated as a whole before anything runs.
+ *
+ *   { "pipeline": [ { "processor": "...", "handler": "...", "in": "name type", "out": "name type" | [...], <attrs> } ],
+ *     "drivers":  [ { "driver": "...", "out": "name type", <attrs> } ] }
+ *
+ * Errors name the file, the plugin (index and processor) and the attribute.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Registry } from './registry.js';
+import type { Attributes } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ChannelSpec {
+  name: string;
+  type: string;
+}
+
+export interface PluginEntry {
+  index: number;
+  processor: string;
+  label: string;
+  in: ChannelSpec;
+  out: ChannelSpec[];
+  attrs: Record<string, string>;
+}
+
+export interface DriverEntry {
+  index: number;
+  driver: string;
+  out: ChannelSpec | null;
+  attrs: Record<string, string>;
+}
+
+export interface PipelineConfig {
+  file: string;
+  plugins: PluginEntry[];
+  drivers: DriverEntry[];
+}
+
+/** Values every plugin receives (sf-processor injects the same keys). */
+export interface Globals {
+  version: string;
+  jsonschemaversion: string;
+  ecsversion: string;
+  buildnumber: string;
+}
+
+const attrValue = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'object' }, { type: 'array', items: { type: 'string' } }] };
+const spec = { type: 'string', minLength: 1 };
+const SCHEMA = {
+  type: 'object',
+  required: ['pipeline'],
+  properties: {
+    pipeline: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['processor', 'in'],
+        properties: {
+          processor: { type: 'string', minLength: 1 },
+          handler: { type: 'string', minLength: 1 },
+          in: spec,
+          out: { anyOf: [spec, { type: 'array', items: spec, minItems: 1 }] },
+        },
+        additionalProperties: attrValue,
+      },
+    },
+    drivers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['driver'],
+        properties: { driver: { type: 'string', minLength: 1 }, out: spec },
+        additionalProperties: attrValue,
+      },
+    },
+  },
+  additionalProperties: true,
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateShape = ajv.compile(SCHEMA);
+
+function lineCol(text: string, pos: number): string {
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - before.lastIndexOf('\n');
+  return `line ${line}, column ${col}`;
+}
+
+function describeAjvError(e: ErrorObject, doc: Record<string, unknown>): string {
+  const parts = e.instancePath.split('/').slice(1);
+  let where = '';
+  if ((parts[0] === 'pipeline' || parts[0] === 'drivers') && parts[1] !== undefined) {
+    const list = doc[parts[0]] as Record<string, unknown>[];
+    const item = list[Number(parts[1])];
+    const name = parts[0] === 'pipeline' ? item?.processor : item?.driver;
+    where = `${parts[0] === 'pipeline' ? 'plugin' : 'driver'} #${parts[1]}${typeof name === 'string' ? ` (${name})` : ''}`;
+    if (parts[2]) where += `, attribute '${parts.slice(2).join('/')}'`;
+  } else where = parts.length ? `'${parts.join('.')}'` : 'top level';
+  if (e.keyword === 'required') return `${where}: missing '${(e.params as { missingProperty: string }).missingProperty}'`;
+  if (e.keyword === 'minItems') return `${where}: must not be empty`;
+  if (e.keyword === 'anyOf') return `${where}: must be a string (or a list of strings for 'out')`;
+  return `${where}: ${e.message ?? 'invalid'}`;
+}
+
+function parseSpec(text: string, where: string): ChannelSpec {
+  const words = text.trim().split(/\s+/);
+  if (words.length !== 2) throw new ConfigError(`${where}: channel must be "<name> <type>", got '${text}'`);
+  return { name: words[0]!, type: words[1]! };
+}
+
+const stringify = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/**
+ * `<PLUGIN>_<ATTR>=value` overrides: the variable name is lowercased and split at its first '_';
+ * the first part must equal a processor name, and every further '_' in the rest becomes '.':
+ * POLICYENGINE_MODE → policyengine.mode, EXPORTER_FILE_PATH → exporter.file.path.
+ */
+export function envOverrides(processor: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  const p = processor.toLowerCase();
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    const us = lower.indexOf('_');
+    if (us <= 0 || lower.slice(0, us) !== p) continue;
+    const attr = lower.slice(us + 1).replace(/_/g, '.');
+    if (attr) out[attr] = value;
+  }
+  return out;
+}
+
+/** Read, check the shape, apply environment overrides and globals. The graph is checked by validateGraph. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Globals): PipelineConfig {
+  let text: string;
+  try {
+    if (statSync(file).isDirectory()) throw new ConfigError(`${file}: is a directory, not a pipeline config file`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${file}: ${code === 'ENOENT' ? 'config file not found' : `cannot read config (${code ?? (e as Error).message})`}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const where = m ? ` at ${lineCol(text, Number(m[1]))}` : '';
+    throw new ConfigError(`${file}: invalid JSON${where}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: must be a JSON object with a "pipeline" array`);
+  // Top-level keys are case-insensitive, as in sf-processor.
+  const doc: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) doc[k.toLowerCase()] = v;
+  if (!validateShape(doc)) {
+    const msgs = (validateShape.errors ?? []).filter((e) => e.keyword !== 'type' || !e.instancePath.match(/\/out$/)).map((e) => describeAjvError(e, doc));
+    throw new ConfigError(`${file}: ${[...new Set(msgs)].join('; ')}`);
+  }
+  const plugins = (doc.pipeline as Record<string, unknown>[]).map((entry, index): PluginEntry => {
+    const processor = entry.processor as string;
+    const label = `plugin #${index} (${processor})`;
+    const attrs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(entry)) if (k !== 'in' && k !== 'out') attrs[k] = stringify(v);
+    Object.assign(attrs, envOverrides(processor, env));
+    Object.assign(attrs, globals);
+    attrs['cluster.id'] = env.CLUSTER_ID ?? '';
+    const outs = entry.out === undefined ? [] : Array.isArray(entry.out) ? (entry.out as string[]) : [entry.out as string];
+    return {
+      index,
+      processor,
+      label,
+      in: parseSpec(entry.in as string, `${file}: ${label}, attribute 'in'`),
+      out: outs.map((o) => parseSpec(o, `${file}: ${label}, attribute 'out'`)),
+      attrs,
+    };
+  });
+  const drivers = ((doc.drivers as Record<string, unknown>[] | undefined) ?? []).map((entry, index): DriverEntry => {
+    const attrs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(entry)) if (k !== 'out') attrs[k] = stringify(v);
+    return {
+      index,
+      driver: entry.driver as string,
+      out: typeof entry.out === 'string' ? parseSpec(entry.out, `${file}: driver #${index} (${String(entry.driver)}), attribute 'out'`) : null,
+      attrs,
+    };
+  });
+  return { file, plugins, drivers };
+}
+
+export interface ResolvedTypes {
+  inType: string;
+  outType: string | null;
+}
+
+/**
+ * The whole topology is checked before data flows: known processors, handlers and channel types;
+ * channel types agreeing with what each plugin reads and writes; every input fed; no channel with
+ * two writers or two readers or two types; no cycles. Returns the plugins' channel types.
+ */
+export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOutType: string): ResolvedTypes[] {
+  const f = cfg.file;
+  const fail = (msg: string): never => {
+    throw new ConfigError(`${f}: ${msg}`);
+  };
+  const channelType = new Map<string, string>();
+  const writer = new Map<string, number>();
+  const reader = new Map<string, number>();
+  const declare = (c: ChannelSpec, where: string) => {
+    if (!registry.channels.get(c.type)) fail(`${where}: unknown channel type '${c.type}' (known: ${registry.channels.names().join(', ')})`);
+    const prev = channelType.get(c.name);
+    if (prev !== undefined && prev !== c.type) fail(`${where}: channel '${c.name}' is declared as '${prev}' elsewhere and as '${c.type}' here`);
+    channelType.set(c.name, c.type);
+  };
+  const types: ResolvedTypes[] = [];
+  for (const p of cfg.plugins) {
+    const factory = registry.processors.get(p.processor);
+    if (!factory) fail(`${p.label}: unknown processor '${p.processor}' (known: ${registry.processors.names().join(', ')})`);
+    let inType = factory!.inType;
+    let outType = typeof factory!.outType === 'function' ? factory!.outType(p.attrs) : factory!.outType;
+    if (p.processor === 'sysflowreader' || p.attrs.handler !== undefined) {
+      const h = p.attrs.handler;
+      if (!h) fail(`${p.label}: missing 'handler' (known handlers: ${registry.handlers.names().join(', ')})`);
+      const hf = registry.handlers.get(h!);
+      if (!hf) fail(`${p.label}, attribute 'handler': unknown handler '${h}' (known: ${registry.handlers.names().join(', ')})`);
+      outType = hf!.outType;
+    }
+    declare(p.in, `${p.label}, attribute 'in'`);
+    if (p.in.type !== inType) fail(`${p.label}, attribute 'in': ${p.processor} reads '${inType}', but channel '${p.in.name}' is '${p.in.type}'`);
+    const r = reader.get(p.in.name);
+    if (r !== undefined) fail(`${p.label}, attribute 'in': channel '${p.in.name}' is already read by plugin #${r}; to send records to both, list several channels in the writer's 'out'`);
+    reader.set(p.in.name, p.index);
+    const seenOut = new Set<string>();
+    for (const o of p.out) {
+      declare(o, `${p.label}, attribute 'out'`);
+      if (seenOut.has(o.name)) fail(`${p.label}, attribute 'out': channel '${o.name}' is listed twice`);
+      seenOut.add(o.name);
+      if (outType === null) fail(`${p.label}, attribute 'out': ${p.processor} has no output`);
+      if (o.type !== outType) fail(`${p.label}, attribute 'out': ${p.processor} writes '${outType}', but channel '${o.name}' is '${o.type}'`);
+      const w = writer.get(o.name);
+      if (w !== undefined) fail(`${p.label}, attribute 'out': channel '${o.name}' is already written by plugin #${w}`);
+      writer.set(o.name, p.index);
+    }
+    types.push({ inType: inType!, outType: outType ?? null });
+  }
+  const root = cfg.plugins[0]!.in;
+  if (writer.has(root.name)) fail(`${cfg.plugins[0]!.label}, attribute 'in': the first plugin's input '${root.name}' is fed by the driver and must not be written by plugin #${writer.get(root.name)}`);
+  if (root.type !== driverOutType) fail(`${cfg.plugins[0]!.label}, attribute 'in': the driver writes '${driverOutType}', but channel '${root.name}' is '${root.type}'`);
+  for (const p of cfg.plugins.slice(1)) {
+    if (!writer.has(p.in.name)) fail(`${p.label}, attribute 'in': no plugin writes channel '${p.in.name}' (check the 'out' of the plugin before it)`);
+  }
+  // Cycles: follow writer → reader edges.
+  const next = new Map<number, number[]>();
+  for (const p of cfg.plugins) next.set(p.index, p.out.map((o) => reader.get(o.name)).filter((x): x is number => x !== undefined));
+  const state = new Map<number, 1 | 2>();
+  const visit = (i: number, path: number[]) => {
+    if (state.get(i) === 2) return;
+    if (state.get(i) === 1) fail(`channels form a cycle: plugins #${[...path.slice(path.indexOf(i)), i].join(' → #')}`);
+    state.set(i, 1);
+    for (const j of next.get(i) ?? []) visit(j, [...path, i]);
+    state.set(i, 2);
+  };
+  for (const p of cfg.plugins) visit(p.index, []);
+  return types;
+}
+
+export const attrsOf = (p: PluginEntry): Attributes => p.attrs;

@@ -1,0 +1,145 @@
+/**
+ * The running pipeline: typed RxJS channels carrying batches, one subscription per plugin.
+ *
+ * Lifecycle: build (every plugin created and configured, so bad settings fail before data flows) →
+ * run (the driver pushes batches; each push passes synchronously through the tree) → drain (end of
+ * input completes the root channel; completion cascades, each plugin's end() flushes it) → close.
+ *
+ * Backpressure: after each pushed batch the driver waits while any plugin reports ready() pending
+ * (a transport that cannot keep up), so a slow consumer pauses the input instead of growing memory.
+ */
+import { Subject } from 'rxjs';
+import type { Logger } from '../log.js';
+import type { Registry } from './registry.js';
+import type { PipelineConfig, ResolvedTypes } from './config.js';
+import type { DriverFactory, Emit, Processor } from './types.js';
+import type { SysFlowRecord } from '../sysflow/types.js';
+
+export interface RunStats {
+  batches: number;
+  records: number;
+  /** Times the driver waited for a slow consumer. */
+  waits: number;
+}
+
+interface Node {
+  label: string;
+  proc: Processor;
+}
+
+export class Pipeline {
+  private constructor(
+    private readonly cfg: PipelineConfig,
+    private readonly nodes: Node[],
+    private readonly log: Logger,
+  ) {}
+
+  static async build(cfg: PipelineConfig, registry: Registry, types: ResolvedTypes[], log: Logger): Promise<Pipeline> {
+    const nodes: Node[] = [];
+    try {
+      for (const p of cfg.plugins) {
+        const factory = registry.processors.get(p.processor)!;
+        const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
+        let proc: Processor;
+        try {
+          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs });
+        } catch (e) {
+          throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
+        }
+        nodes.push({ label: p.label, proc });
+      }
+    } catch (e) {
+      await Promise.allSettled(nodes.map((n) => n.proc.close?.()));
+      throw e;
+    }
+    void types;
+    return new Pipeline(cfg, nodes, log);
+  }
+
+  /** Run one driver to the end of its input (or until `signal` aborts), then drain and close. */
+  async run(driver: DriverFactory, path: string | undefined, attrs: Record<string, string>, signal: AbortSignal): Promise<RunStats> {
+    const subjects = new Map<string, Subject<unknown[]>>();
+    const subject = (name: string) => {
+      let s = subjects.get(name);
+      if (!s) subjects.set(name, (s = new Subject<unknown[]>()));
+      return s;
+    };
+    const ends: Promise<void>[] = [];
+    let failure: Error | null = null;
+    this.cfg.plugins.forEach((p, i) => {
+      const { proc, label } = this.nodes[i]!;
+      const outs = p.out.map((o) => subject(o.name));
+      const emit: Emit<unknown> =
+        outs.length === 0 ? () => {} : outs.length === 1 ? (b) => outs[0]!.next(b) : (b) => { for (const o of outs) o.next(b); };
+      ends.push(
+        new Promise<void>((resolve) => {
+          subject(p.in.name).subscribe({
+            next: (batch) => {
+              if (failure) return;
+              try {
+                proc.process(batch, emit);
+              } catch (e) {
+                failure = new Error(`${label}: ${(e as Error).message}`);
+              }
+            },
+            complete: () => {
+              Promise.resolve()
+                .then(() => (failure ? undefined : proc.end?.(emit)))
+                .catch((e: Error) => {
+                  failure ??= new Error(`${label}: ${e.message}`);
+                })
+                .finally(() => {
+                  for (const o of outs) o.complete();
+                  resolve();
+                });
+            },
+          });
+        }),
+      );
+    });
+    const root = subject(this.cfg.plugins[0]!.in.name);
+    const stats: RunStats = { batches: 0, records: 0, waits: 0 };
+    let lastYield = Date.now();
+    const push = async (batch: SysFlowRecord[]): Promise<void> => {
+      if (failure) throw failure;
+      stats.batches++;
+      stats.records += batch.length;
+      root.next(batch);
+      if (failure) throw failure;
+      let waits: Promise<void>[] | null = null;
+      for (const n of this.nodes) {
+        const w = n.proc.ready?.();
+        if (w) (waits ??= []).push(w);
+      }
+      if (waits) {
+        stats.waits++;
+        await Promise.all(waits);
+        lastYield = Date.now();
+      } else if (Date.now() - lastYield > 20) {
+        // Let signals and timers run during long synchronous stretches.
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = Date.now();
+      }
+      if (failure) throw failure;
+    };
+    let driverError: unknown = null;
+    try {
+      await driver.run(path, { log: this.log.child({ driver: driver.name }), attrs, signal, push });
+    } catch (e) {
+      driverError = e;
+    }
+    root.complete();
+    await Promise.all(ends);
+    await this.close();
+    if (driverError) throw driverError;
+    if (failure) throw failure;
+    return stats;
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.nodes.map((n) => n.proc.close?.()));
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'rejected') this.log.error(`${this.nodes[i]!.label}: ${(r.reason as Error).message}`);
+    }
+  }
+}

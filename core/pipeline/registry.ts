@@ -1,0 +1,34 @@
+/**
+ * Plugin registry: every processor, handler, channel type, driver, encoder and transport is looked
+ * up here by name. Built-ins register through the same calls as plugins loaded at run time.
+ */
+import type { ChannelType, DriverFactory, EncoderFactory, HandlerFactory, ProcessorFactory, TransportFactory } from './types.js';
+
+export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport';
+
+export class RegistryError extends Error {}
+
+class Table<T extends { name: string }> {
+  private readonly items = new Map<string, T>();
+  constructor(private readonly kind: PluginKind) {}
+  add(item: T): void {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(item.name)) throw new RegistryError(`invalid ${this.kind} name '${item.name}'`);
+    if (this.items.has(item.name)) throw new RegistryError(`${this.kind} '${item.name}' is already registered`);
+    this.items.set(item.name, item);
+  }
+  get(name: string): T | undefined {
+    return this.items.get(name);
+  }
+  names(): string[] {
+    return [...this.items.keys()].sort();
+  }
+}
+
+export class Registry {
+  readonly processors = new Table<ProcessorFactory>('processor');
+  readonly handlers = new Table<HandlerFactory>('handler');
+  readonly channels = new Table<ChannelType>('channel');
+  readonly drivers = new Table<DriverFactory>('driver');
+  readonly encoders = new Table<EncoderFactory>('encoder');
+  readonly transports = new Table<TransportFactory>('transport');
+}

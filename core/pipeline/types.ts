@@ -1,0 +1,95 @@
+/**
+ * Plugin contracts. Built-in and user plugins register the same way (core/pipeline/registry.ts):
+ * processors and handlers transform batches flowing through typed channels, drivers produce the
+ * first batches, encoders and transports serve the exporter.
+ */
+import type { Logger } from '../log.js';
+import type { Encoder, Transport } from '../export/types.js';
+import type { EntityCache } from '../sysflow/cache.js';
+import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
+
+/** Plugin attributes: strings, as in sf-processor configs (numbers and booleans are accepted and stringified). */
+export type Attributes = Readonly<Record<string, string>>;
+
+export interface PluginContext {
+  /** `#<index> <processor>` — how errors name the plugin. */
+  readonly label: string;
+  readonly log: Logger;
+  readonly attrs: Attributes;
+}
+
+/** Emits one output batch to every `out` channel of the plugin (fan-out). */
+export type Emit<T> = (batch: T[]) => void;
+
+export interface Processor<I = unknown, O = unknown> {
+  /** Handle one input batch; output goes through emit (zero, one or several batches). */
+  process(batch: readonly I[], emit: Emit<O>): void;
+  /** End of input: flush what is held back. Output may still be emitted. */
+  end?(emit: Emit<O>): void | Promise<void>;
+  /** While saturated (e.g. a slow transport), a promise that resolves when it can take more. */
+  ready?(): Promise<void> | null;
+  /** Release resources; called once after the pipeline drained (or failed). */
+  close?(): void | Promise<void>;
+}
+
+export interface ProcessorFactory {
+  readonly name: string;
+  readonly description: string;
+  /** Channel type read; null = the type is given by the handler (sysflowreader). */
+  readonly inType: string;
+  /** Channel type written, or null for sinks; a function when it depends on attributes (handler). */
+  readonly outType: string | null | ((attrs: Attributes) => string | null);
+  /** Attributes understood, for validation and docs: name → description. */
+  readonly attributes: Readonly<Record<string, string>>;
+  create(ctx: PluginContext): Processor | Promise<Processor>;
+}
+
+/** Handlers plug into the sysflowreader: entity-aware record → output record. */
+export interface Handler<O = unknown> {
+  /** An event record, after the cache has been updated with everything before it. */
+  event(rec: SysFlowEvent, cache: EntityCache, out: O[]): void;
+  end?(): void;
+}
+
+export interface HandlerFactory {
+  readonly name: string;
+  readonly description: string;
+  readonly outType: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  create(ctx: PluginContext): Handler;
+}
+
+export interface ChannelType {
+  readonly name: string;
+  /** What one element is. */
+  readonly element: string;
+}
+
+export interface DriverContext {
+  readonly log: Logger;
+  readonly attrs: Attributes;
+  /** Aborted on SIGINT/SIGTERM: stop reading, return; the pipeline then drains. */
+  readonly signal: AbortSignal;
+  /** Push one batch of records into the pipeline; resolves when the pipeline can take more. */
+  push(batch: SysFlowRecord[]): Promise<void>;
+}
+
+export interface DriverFactory {
+  readonly name: string;
+  readonly description: string;
+  readonly outType: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** Validate attributes and the input path without reading data (used by -test too). */
+  check?(path: string | undefined, attrs: Attributes): void;
+  run(path: string | undefined, ctx: DriverContext): Promise<void>;
+}
+
+export interface EncoderFactory {
+  readonly name: string;
+  create(attrs: Attributes): Encoder;
+}
+
+export interface TransportFactory {
+  readonly name: string;
+  create(attrs: Attributes, log: Logger): Transport | Promise<Transport>;
+}

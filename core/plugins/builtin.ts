@@ -1,0 +1,27 @@
+/** Registers the built-in plugins, through the same registry calls that plugins use. */
+import { Registry } from '../pipeline/registry.js';
+import { flattenerHandler } from '../flatten/flattener.js';
+import { readerFactory } from './reader.js';
+import { policyEngineFactory } from './policyengine.js';
+import { exporterFactory } from './exporter.js';
+import { JsonEncoder } from '../export/encoders/json.js';
+import { fileTransport, nullTransport, terminalTransport } from '../export/transports.js';
+import { fileDriver } from '../../drivers/file.js';
+import { JSON_SCHEMA_VERSION } from '../version.js';
+
+export function builtinRegistry(): Registry {
+  const r = new Registry();
+  r.channels.add({ name: 'sysflowchan', element: 'decoded SysFlow record (core/sysflow/types.ts)' });
+  r.channels.add({ name: 'flattenerchan', element: 'FlatRecord (core/flatten/flatrecord.ts)' });
+  r.channels.add({ name: 'eventchan', element: 'FlatRecord with policy results' });
+  r.handlers.add(flattenerHandler);
+  r.processors.add(readerFactory(r));
+  r.processors.add(policyEngineFactory);
+  r.processors.add(exporterFactory(r));
+  r.encoders.add({ name: 'json', create: (attrs) => new JsonEncoder(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)) });
+  r.transports.add(terminalTransport);
+  r.transports.add(fileTransport);
+  r.transports.add(nullTransport);
+  r.drivers.add(fileDriver);
+  return r;
+}

@@ -1,0 +1,19 @@
+/**
+ * sf-processor's OID strings: XXH64 (seed 0) of decimal pid followed by decimal createTS, as 16 hex
+ * digits. xxhash-wasm needs an async start, done once by initHashing() before records flow.
+ */
+import xxhash from 'xxhash-wasm';
+import { exactToString } from '../sysflow/i64.js';
+
+let h64: ((input: string) => string) | null = null;
+
+export async function initHashing(): Promise<void> {
+  if (h64) return;
+  const api = await xxhash();
+  h64 = (s: string) => api.h64ToString(s);
+}
+
+export function oidHash(pid: number, createTS: number, createTSNs: number): string {
+  if (!h64) throw new Error('initHashing() must complete before OIDs are hashed');
+  return h64(String(pid) + exactToString(createTS, createTSNs));
+}

@@ -1,0 +1,297 @@
+/**
+ * Decode throughput benchmark (`npm run bench`). Usage:
+ *   node dist/test/bench/bench.js [--out FILE] [--records N] [--runs N] [--modes a,b,...]
+ *
+ * Measures records/s of several named modes (MODES below; add a mode to extend) on the trace built
+ * by gen.ts. Each figure is the best of `runs` timed runs (default 3). Trace generation and block
+ * inflation for the pre-inflated modes happen before, outside the timing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { inflateRawSync } from 'node:zlib';
+import avro from 'avsc';
+import { compileSysFlowSchema, stripLogicalTypes } from '../../core/avro/compile.js';
+import { SysFlowFileReader } from '../../core/avro/ocf.js';
+import { Tap } from '../../core/avro/tap.js';
+import { ensureBenchTrace, repoRoot, type BenchTrace } from './gen.js';
+
+interface Block {
+  count: number;
+  data: Buffer;
+}
+
+interface Ctx {
+  root: string;
+  trace: BenchTrace;
+  /** Writer schema embedded in the trace. */
+  schema: unknown;
+  /** Inflated blocks, built on first use. */
+  blocks(): Block[];
+}
+
+interface Mode {
+  name: string;
+  /** Key in the --out JSON. */
+  key: string;
+  what: string;
+  /**
+   * One timed run: returns elapsed seconds for all ctx.trace.records records, or a string saying why
+   * the mode cannot run (reported as null). Throws on wrong results.
+   */
+  run(ctx: Ctx): number | string;
+  /** Seconds above which further runs are skipped (slow subprocess modes). */
+  budget?: number;
+}
+
+const now = (): number => performance.now() / 1000;
+
+function expectCount(mode: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${mode}: decoded ${got} records, expected ${want}`);
+}
+
+/** avsc long type with BigInt values (avsc README, "custom long types"). */
+const BigLong = avro.types.LongType.__with({
+  fromBuffer: (b: Buffer) => b.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(n);
+    return b;
+  },
+  fromJSON: BigInt,
+  toJSON: Number,
+  isValid: (n: unknown) => typeof n === 'bigint',
+  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+});
+
+const MODES: Mode[] = [
+  {
+    name: 'ref_decode',
+    key: 'ref_decode_rps',
+    what: 'avsc Type#decode, BigInt longs, pre-inflated blocks',
+    run(ctx) {
+      const schema = stripLogicalTypes(ctx.schema) as avro.Schema;
+      const type = avro.Type.forSchema(schema, { registry: { long: BigLong } } as Partial<avro.ForSchemaOptions>);
+      const blocks = ctx.blocks();
+      let n = 0;
+      const t0 = now();
+      for (const b of blocks) {
+        let pos = 0;
+        for (let i = 0; i < b.count; i++) {
+          const r = type.decode(b.data, pos) as { value: unknown; offset: number };
+          pos = r.offset;
+          if (r.value !== undefined) n++;
+        }
+        if (pos !== b.data.length) throw new Error(`ref_decode: block ends at ${pos} of ${b.data.length}`);
+      }
+      const dt = now() - t0;
+      expectCount('ref_decode', n, ctx.trace.records);
+      return dt;
+    },
+  },
+  {
+    name: 'decode',
+    key: 'decode_rps',
+    what: 'our compiled decoder + Tap, pre-inflated blocks (like for like with ref_decode)',
+    run(ctx) {
+      const { decode } = compileSysFlowSchema(ctx.schema);
+      const blocks = ctx.blocks();
+      const t = new Tap(Buffer.alloc(0));
+      let n = 0;
+      const t0 = now();
+      for (const b of blocks) {
+        t.reset(b.data, 0, b.data.length);
+        for (let i = 0; i < b.count; i++) if (decode(t) !== null) n++;
+        if (t.pos !== b.data.length) throw new Error(`decode: block ends at ${t.pos} of ${b.data.length}`);
+      }
+      const dt = now() - t0;
+      expectCount('decode', n, ctx.trace.records);
+      return dt;
+    },
+  },
+  {
+    name: 'decode_file',
+    key: 'decode_file_rps',
+    what: 'SysFlowFileReader open + nextBlock: file read + inflate + decode',
+    run(ctx) {
+      const t0 = now();
+      const r = SysFlowFileReader.open(ctx.trace.path);
+      let n = 0;
+      for (let b = r.nextBlock(); b; b = r.nextBlock()) n += b.records.length;
+      r.close();
+      const dt = now() - t0;
+      expectCount('decode_file', n, ctx.trace.records);
+      return dt;
+    },
+  },
+  {
+    name: 'inflate',
+    key: 'inflate_rps',
+    what: 'file read + inflateRawSync only (I/O + zlib share of decode_file)',
+    run(ctx) {
+      const t0 = now();
+      const n = inflateAll(ctx.trace.path).reduce((s, b) => s + b.count, 0);
+      const dt = now() - t0;
+      expectCount('inflate', n, ctx.trace.records);
+      return dt;
+    },
+  },
+  {
+    name: 'sysprint_json',
+    key: 'sysprint_json_rps',
+    what: '`node dist/core/cli/sysprint.js -o json -w <tmp> <trace>`, wall time',
+    budget: 50,
+    run(ctx) {
+      const cli = join(ctx.root, 'dist/core/cli/sysprint.js');
+      if (!existsSync(cli)) return 'missing: dist/core/cli/sysprint.js not built';
+      const dir = mkdtempSync(join(tmpdir(), 'sfbench-'));
+      try {
+        const out = join(dir, 'out.json');
+        const t0 = now();
+        const p = spawnSync(process.execPath, [cli, '-o', 'json', '-w', out, ctx.trace.path], {
+          stdio: ['ignore', 'ignore', 'pipe'], timeout: 170_000, maxBuffer: 1 << 20,
+        });
+        const dt = now() - t0;
+        if (p.error) return `failed: ${p.error.message}`;
+        if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${p.stderr.toString().trim().split('\n')[0] ?? ''}`;
+        if (!existsSync(out) || statSync(out).size === 0) return 'failed: no output written';
+        return dt;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
+
+/** Walk the container and inflate every block (the reader's job, done here without decoding). */
+function inflateAll(path: string): Block[] {
+  const r = SysFlowFileReader.open(path);
+  const { size: headerSize, sync, codec } = r.header;
+  r.close();
+  const buf = readFileSync(path);
+  const t = new Tap(buf, headerSize, buf.length);
+  const blocks: Block[] = [];
+  while (t.pos < buf.length) {
+    const count = t.readLong();
+    const bytes = t.readLong();
+    const raw = buf.subarray(t.pos, t.pos + bytes);
+    t.pos += bytes;
+    if (!buf.subarray(t.pos, t.pos + 16).equals(sync)) throw new Error(`${path}: sync marker mismatch at ${t.pos}`);
+    t.pos += 16;
+    blocks.push({ count, data: codec === 'deflate' ? inflateRawSync(raw) : Buffer.from(raw) });
+  }
+  return blocks;
+}
+
+/** A gc() for between runs, so one run's garbage is not collected on the next one's clock. */
+function gcFunction(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+interface Result {
+  mode: Mode;
+  runs: number[];
+  best: number | null;
+  rps: number | null;
+  note?: string;
+}
+
+function measure(mode: Mode, ctx: Ctx, runs: number, gc: () => void): Result {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    gc();
+    const r = mode.run(ctx);
+    if (typeof r === 'string') return { mode, runs: times, best: null, rps: null, note: r };
+    times.push(r);
+    if (mode.budget !== undefined && r > mode.budget && i + 1 < runs) {
+      return { mode, runs: times, best: Math.min(...times), rps: ctx.trace.records / Math.min(...times), note: `best of ${times.length}: a run took > ${mode.budget} s` };
+    }
+  }
+  const best = Math.min(...times);
+  return { mode, runs: times, best, rps: ctx.trace.records / best };
+}
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function printTable(ctx: Ctx, results: Result[], runs: number, inflatedBytes: number): void {
+  const t = ctx.trace;
+  console.log(`\nSysFlow decode benchmark: ${fmtInt(t.records)} records (${t.replicas} replicas of ${t.sources.length} fixture traces)`);
+  console.log(`trace ${relative(ctx.root, t.path)}: ${(t.bytes / 1e6).toFixed(1)} MB deflate, ${(inflatedBytes / 1e6).toFixed(1)} MB inflated; node ${process.version}`);
+  console.log(`each figure: best of ${runs} runs (wall time, records/s = all records / best run)\n`);
+  const rows = results.map((r) => [
+    r.mode.name,
+    r.rps === null ? 'null' : fmtInt(r.rps),
+    r.best === null ? '-' : r.best.toFixed(3),
+    r.runs.map((x) => x.toFixed(2)).join(' '),
+    r.note ? `${r.mode.what} [${r.note}]` : r.mode.what,
+  ]);
+  const head = ['mode', 'records/s', 'best s', 'runs s', 'what'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(line(head));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+  const ref = results.find((r) => r.mode.name === 'ref_decode')?.rps;
+  const ours = results.find((r) => r.mode.name === 'decode')?.rps;
+  if (ref && ours) console.log(`\ndecode / ref_decode = ${(ours / ref).toFixed(2)}× (target ≥ 1.5×)`);
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: { out: { type: 'string' }, records: { type: 'string' }, runs: { type: 'string' }, modes: { type: 'string' } },
+  });
+  const runs = values.runs ? Number(values.runs) : 3;
+  const wanted = values.modes ? values.modes.split(',') : MODES.map((m) => m.name);
+  const unknown = wanted.filter((w) => !MODES.some((m) => m.name === w));
+  if (unknown.length) throw new Error(`unknown mode(s) ${unknown.join(', ')}; known: ${MODES.map((m) => m.name).join(', ')}`);
+
+  const root = repoRoot();
+  const trace = ensureBenchTrace({ records: values.records ? Number(values.records) : undefined, log: (m) => console.error(m) });
+  const header = SysFlowFileReader.open(trace.path);
+  const schema = header.header.schema;
+  header.close();
+  let blocks: Block[] | undefined;
+  const ctx: Ctx = { root, trace, schema, blocks: () => (blocks ??= inflateAll(trace.path)) };
+  const gc = gcFunction();
+
+  const results: Result[] = [];
+  for (const mode of MODES.filter((m) => wanted.includes(m.name))) {
+    console.error(`running ${mode.name} …`);
+    results.push(measure(mode, ctx, runs, gc));
+  }
+  const inflatedBytes = ctx.blocks().reduce((s, b) => s + b.data.length, 0);
+  printTable(ctx, results, runs, inflatedBytes);
+
+  if (values.out) {
+    const json: Record<string, unknown> = {};
+    for (const m of MODES) {
+      const r = results.find((x) => x.mode === m);
+      if (r) json[m.key] = r.rps === null ? null : Math.round(r.rps);
+    }
+    Object.assign(json, {
+      records: trace.records,
+      node: process.version,
+      runs,
+      best_of: Object.fromEntries(results.map((r) => [r.mode.name, r.runs.length])),
+      notes: Object.fromEntries(results.filter((r) => r.note).map((r) => [r.mode.name, r.note])),
+      file_bytes: trace.bytes,
+      inflated_bytes: inflatedBytes,
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      trace: relative(root, trace.path),
+    });
+    writeFileSync(values.out, JSON.stringify(json, null, 2) + '\n');
+    console.log(`\nwrote ${values.out}`);
+  }
+}
+
+// `node --test dist/test/` also executes every .js under a test/ directory; do nothing there.
+if (process.env.NODE_TEST_CONTEXT) {
+  console.log('bench: skipped under node --test');
+} else {
+  main();
+}
