@@ -15,9 +15,11 @@ export interface MatchedRule {
   readonly tags: readonly string[];
 }
 
+const NO_TREE: readonly Process[] = Object.freeze([]);
+
 export class FlatRecord {
   /** Ancestors are computed on demand (JSON export, ancestry fields) and then kept. */
-  private tree: Process[] | null = null;
+  private tree: readonly Process[] | null = null;
   /** Rules matched by policy engines, in match order; null while none matched. */
   rules: MatchedRule[] | null = null;
   /** Context tags added by actions, before rule tags. */
@@ -34,12 +36,12 @@ export class FlatRecord {
     readonly pod: Pod | undefined,
     readonly file: File | undefined,
     readonly newFile: File | undefined,
-    private readonly ancestry: ((p: Process) => Process[]) | null,
+    private readonly ancestry: ((p: Process) => readonly Process[]) | null,
   ) {}
 
   /** The process and its cached ancestors, self first; empty when the process is unknown. */
-  get ptree(): Process[] {
-    if (this.tree === null) this.tree = this.proc && this.ancestry ? this.ancestry(this.proc) : [];
+  get ptree(): readonly Process[] {
+    if (this.tree === null) this.tree = this.proc && this.ancestry ? this.ancestry(this.proc) : NO_TREE;
     return this.tree;
   }
 

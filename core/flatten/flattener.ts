@@ -42,7 +42,7 @@ function semanticKey(r: FlatRecord): string {
 
 class Flattener implements Handler<FlatRecord> {
   private readonly limiter: RateLimiter | null;
-  private ancestryFn: ((p: Process) => Process[]) | null = null;
+  private ancestryFn: ((p: Process) => readonly Process[]) | null = null;
   private ancestryCache: EntityCache | null = null;
 
   constructor(ctx: PluginContext) {
@@ -61,7 +61,7 @@ class Flattener implements Handler<FlatRecord> {
   event(rec: SysFlowEvent, cache: EntityCache, out: FlatRecord[]): void {
     if (this.ancestryCache !== cache) {
       this.ancestryCache = cache;
-      this.ancestryFn = (p) => cache.ancestry(p, []);
+      this.ancestryFn = (p) => cache.ancestryOf(p);
     }
     let r: FlatRecord;
     if (rec.sfType === SfType.KE) {

@@ -97,6 +97,98 @@ function lineCol(text: string, pos: number): string {
   return `line ${line}, column ${col}`;
 }
 
+/** Offset of the first JSON syntax error in `text` (text.length when it ends early); only called for invalid JSON. */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const n = text.length;
+  class Stop {}
+  const stop = (): never => {
+    throw new Stop();
+  };
+  const ws = () => {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const lit = (word: string) => {
+    for (const c of word) if (text[i] === c) i++;
+    else stop();
+  };
+  const str = () => {
+    i++; // opening quote
+    for (;;) {
+      if (i >= n) stop();
+      const c = text.charCodeAt(i);
+      if (c === 34) return void i++;
+      if (c < 0x20) stop();
+      if (c === 92) {
+        i++;
+        if (i >= n) stop();
+        if (text[i] === 'u') {
+          for (let k = 1; k <= 4; k++) {
+            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
+              i += k;
+              stop();
+            }
+          }
+          i += 5;
+        } else if ('"\\/bfnrt'.includes(text[i]!)) i++;
+        else stop();
+      } else i++;
+    }
+  };
+  const num = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (!m || m[0] === '-') return stop();
+    i += m[0].length;
+  };
+  const value = (): void => {
+    ws();
+    if (i >= n) stop();
+    const c = text[i]!;
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') stop();
+        str();
+        ws();
+        if (text[i] !== ':') stop();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else stop();
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else stop();
+      }
+    }
+    if (c === '"') return str();
+    if (c === 't') return lit('true');
+    if (c === 'f') return lit('false');
+    if (c === 'n') return lit('null');
+    return num();
+  };
+  try {
+    value();
+    ws();
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e;
+  }
+  return Math.min(i, n);
+}
+
 function describeAjvError(e: ErrorObject, doc: Record<string, unknown>): string {
   const parts = e.instancePath.split('/').slice(1);
   let where = '';
@@ -155,9 +247,16 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Global
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    const m = /position (\d+)/.exec((e as Error).message);
-    const where = m ? ` at ${lineCol(text, Number(m[1]))}` : '';
-    throw new ConfigError(`${file}: invalid JSON${where}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+    // V8 gives a position for some errors only ("Unexpected token 'x', "<text>" is not valid JSON",
+    // "Unexpected end of JSON input" have none, and the former quotes the text, line breaks included).
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    const pos = m ? Number(m[1]) : jsonErrorOffset(text);
+    const reason = msg
+      .replace(/ in JSON at position \d+.*$/s, '')
+      .replace(/, ".*" is not valid JSON$/s, '')
+      .replace(/[\u0000-\u001f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+    throw new ConfigError(`${file}: invalid JSON at ${lineCol(text, pos)}: ${reason}`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: must be a JSON object with a "pipeline" array`);
   // Top-level keys are case-insensitive, as in sf-processor.
@@ -228,7 +327,9 @@ export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOut
     if (!factory) fail(`${p.label}: unknown processor '${p.processor}' (known: ${registry.processors.names().join(', ')})`);
     let inType = factory!.inType;
     let outType = typeof factory!.outType === 'function' ? factory!.outType(p.attrs) : factory!.outType;
-    if (p.processor === 'sysflowreader' || p.attrs.handler !== undefined) {
+    // Handlers plug into processors that declare a 'handler' attribute (sysflowreader); on any other
+    // processor a 'handler' key is an unused attribute and must not change its channel types.
+    if (p.processor === 'sysflowreader' || 'handler' in factory!.attributes) {
       const h = p.attrs.handler;
       if (!h) fail(`${p.label}: missing 'handler' (known handlers: ${registry.handlers.names().join(', ')})`);
       const hf = registry.handlers.get(h!);

@@ -66,6 +66,8 @@ class ProcessTable {
   private exitedHead = 0;
   private exitedSet = new WeakSet<Process>();
   size = 0;
+  /** Bumped on every change, so memoised ancestries know when to recompute. */
+  epoch = 0;
 
   constructor(private readonly limit: number, private readonly stats: CacheStats) {}
 
@@ -96,6 +98,7 @@ class ProcessTable {
       this.size++;
     }
     this.order.push(p);
+    this.epoch++;
     if (this.size > this.limit) this.evict();
     if (this.order.length - this.orderHead > 4 * this.limit + 1024) this.compactOrder();
   }
@@ -121,6 +124,7 @@ class ProcessTable {
     list.splice(i, 1);
     if (list.length === 0) this.byPid.delete(pid);
     this.size--;
+    this.epoch++;
     this.stats.evictedProcesses++;
   }
 
@@ -155,6 +159,7 @@ class ProcessTable {
   }
 
   clear(): void {
+    this.epoch++;
     this.byPid.clear();
     this.order = [];
     this.orderHead = 0;
@@ -237,6 +242,21 @@ export class EntityCache {
 
   file(foid: string | null | undefined): File | undefined {
     return foid == null ? undefined : this.files.get(foid);
+  }
+
+  private treeMemo = new WeakMap<Process, { epoch: number; tree: Process[] }>();
+
+  /**
+   * Ancestry, memoised per process while the process table is unchanged: records of one process
+   * share one (frozen) array, which lets encoders cache what they render from it.
+   */
+  ancestryOf(p: Process): readonly Process[] {
+    const m = this.treeMemo.get(p);
+    if (m !== undefined && m.epoch === this.processes.epoch) return m.tree;
+    const tree = this.ancestry(p, []);
+    Object.freeze(tree);
+    this.treeMemo.set(p, { epoch: this.processes.epoch, tree });
+    return tree;
   }
 
   /** The process and its ancestors, self first, stopping at a missing parent or a cycle. */

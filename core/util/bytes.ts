@@ -8,6 +8,10 @@ import { exactToString, secOf } from '../sysflow/i64.js';
 
 const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 const DIGITS = new Uint8Array(24);
+/** Buffer's native one-byte writer (a Node API not in @types/node). */
+type LatinBuffer = Buffer & { latin1Write(s: string, offset: number): number };
+const GO_NEEDS_ESCAPE = /[^\x20-\x7e]|["\\<>&]/;
+const PY_NEEDS_ESCAPE = /[^\x20-\x7e]|["\\]/;
 
 export abstract class ByteSink {
   protected buf: Buffer;
@@ -53,7 +57,7 @@ export abstract class ByteSink {
     if (this.pos + n > this.buf.length) this.ensure(n);
     const buf = this.buf;
     let p = this.pos;
-    if (n < 48) for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+    if (n < 16) for (let i = 0; i < n; i++) buf[p++] = b[i]!;
     else {
       buf.set(b, p);
       p += n;
@@ -106,6 +110,13 @@ export abstract class ByteSink {
   pyJsonString(s: string): void {
     const n = s.length;
     this.ensure(n * 6 + 2);
+    if (!PY_NEEDS_ESCAPE.test(s)) {
+      const buf = this.buf;
+      buf[this.pos++] = 34;
+      this.pos += (buf as LatinBuffer).latin1Write(s, this.pos);
+      buf[this.pos++] = 34;
+      return;
+    }
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = 34;
@@ -167,6 +178,14 @@ export abstract class ByteSink {
   goJsonString(s: string): void {
     const n = s.length;
     this.ensure(n * 6 + 2);
+    if (!GO_NEEDS_ESCAPE.test(s)) {
+      // Common case: printable ASCII without <, >, &, ", \ — one native copy.
+      const buf = this.buf;
+      buf[this.pos++] = 34;
+      this.pos += (buf as LatinBuffer).latin1Write(s, this.pos);
+      buf[this.pos++] = 34;
+      return;
+    }
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = 34;
@@ -283,5 +302,23 @@ export class MemorySink extends ByteSink {
   text(): string {
     this.flush();
     return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Renders small fragments once (memoised JSON pieces): render(fn) returns the bytes fn wrote. */
+export class Scratch extends ByteSink {
+  private parts: Buffer[] = [];
+  constructor() {
+    super(4096);
+  }
+  protected emit(chunk: Buffer): void {
+    this.parts.push(Buffer.from(chunk));
+  }
+  render(fn: (s: ByteSink) => void): Buffer {
+    fn(this);
+    this.flush();
+    const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    this.parts = [];
+    return b;
   }
 }

@@ -4,9 +4,9 @@
  * pods with several IPs or services get commas, a parent that is not cached gives empty strings.
  * Values are the trace's own (not trimmed, not quote-stripped), so they agree with sysprint.
  */
-import type { ByteSink } from '../../util/bytes.js';
+import { Scratch, type ByteSink } from '../../util/bytes.js';
 import type { FlatRecord } from '../../flatten/flatrecord.js';
-import { SfType, type Process, type Pod, type FileFlow, type FileEvent, type NetworkFlow, type NetworkEvent, type ProcessFlow, type K8sEvent } from '../../sysflow/types.js';
+import { SfType, type Process, type Pod, type Container, type File, type SFHeader, type FileFlow, type FileEvent, type NetworkFlow, type NetworkEvent, type ProcessFlow, type K8sEvent } from '../../sysflow/types.js';
 import { opFlagNames, openFlagNames, isOpenRead, isOpenWrite, containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName, splitSymlink } from '../../flatten/paths.js';
 import { ipStr } from '../../sysflow/flags.js';
@@ -62,9 +62,23 @@ function bool(out: ByteSink, v: boolean | undefined): void {
 
 const cmdline = (p: Process) => (p.exeArgs ? p.exe + ' ' + p.exeArgs : p.exe);
 
+/**
+ * Sections that depend only on an entity (header, container, pod, parent, process tree, file) are
+ * rendered once per entity object and then copied: entities are immutable and shared by the many
+ * records that refer to them, so most of a line is a memcpy.
+ */
 export class JsonEncoder implements Encoder {
   readonly name = 'json';
   private readonly version: Buffer;
+  private readonly scratch = new Scratch();
+  private readonly headerMemo = new WeakMap<SFHeader, { meta: Buffer; node: Buffer }>();
+  private readonly contMemo = new WeakMap<Container, Buffer>();
+  private readonly podMemo = new WeakMap<Pod, Buffer>();
+  private readonly pprocMemo = new WeakMap<Process, { pp: Process | undefined; buf: Buffer }>();
+  private readonly procMemo = new WeakMap<readonly Process[], { head: Buffer; tail: Buffer }>();
+  private readonly fileMemo = new WeakMap<File, { head: Buffer; name: Buffer; tail: Buffer }>();
+  private readonly opMemo = new Map<number, Buffer>();
+  private readonly openMemo = new Map<number, Buffer>();
 
   /** `schemaVersion` is the JSON export schema version written as the first key. */
   constructor(schemaVersion: string) {
@@ -85,7 +99,17 @@ export class JsonEncoder implements Encoder {
     else out.bytes(K.zero);
     out.bytes(K.opflags);
     if (t === SfType.KE) out.bytes(K.emptyList);
-    else strList(out, opFlagNames((rec as { opFlags: number }).opFlags, t === SfType.NF || t === SfType.NE));
+    else {
+      const net = t === SfType.NF || t === SfType.NE;
+      const flags = (rec as { opFlags: number }).opFlags;
+      const key = net ? -1 - flags : flags;
+      let b = this.opMemo.get(key);
+      if (b === undefined) {
+        b = this.scratch.render((o) => strList(o, opFlagNames(flags, net)));
+        if (this.opMemo.size < 4096) this.opMemo.set(key, b);
+      }
+      out.bytes(b);
+    }
     out.bytes(K.ret);
     if (t === SfType.PE || t === SfType.FE || t === SfType.NE) out.number((rec as { ret: number }).ret);
     else out.bytes(K.zero);
@@ -110,19 +134,9 @@ export class JsonEncoder implements Encoder {
     }
     const c = r.container;
     if (c && c.id !== '') {
-      out.bytes(K.container);
-      out.goJsonString(c.id);
-      out.bytes(K.cimage);
-      out.goJsonString(c.image);
-      out.bytes(K.cimageid);
-      out.goJsonString(c.imageid);
-      out.bytes(K.cname);
-      out.goJsonString(c.name);
-      out.bytes(K.cpriv);
-      out.number(c.privileged ? 1 : 0);
-      out.bytes(K.ctype);
-      out.goJsonString(containerTypeName(c.type));
-      out.bytes(K.close);
+      let b = this.contMemo.get(c);
+      if (b === undefined) this.contMemo.set(c, (b = this.scratch.render((o) => this.container(c, o))));
+      out.bytes(b);
     }
     if (t === SfType.FF || t === SfType.FE) this.file(r, out);
     if (t === SfType.FF || t === SfType.NF) {
@@ -150,14 +164,58 @@ export class JsonEncoder implements Encoder {
       out.number(f.numCloneErrors);
       out.bytes(K.close);
     }
-    if (r.pod && r.pod.id !== '') this.pod(r.pod, out);
+    const pod = r.pod;
+    if (pod && pod.id !== '') {
+      let b = this.podMemo.get(pod);
+      if (b === undefined) this.podMemo.set(pod, (b = this.scratch.render((o) => this.podSection(pod, o))));
+      out.bytes(b);
+    }
     this.pproc(r, out);
     this.proc(r, out);
     this.results(r, out);
     out.bytes(K.endLine);
   }
 
+  private container(c: Container, out: ByteSink): void {
+      out.bytes(K.container);
+      out.goJsonString(c.id);
+      out.bytes(K.cimage);
+      out.goJsonString(c.image);
+      out.bytes(K.cimageid);
+      out.goJsonString(c.imageid);
+      out.bytes(K.cname);
+      out.goJsonString(c.name);
+      out.bytes(K.cpriv);
+      out.number(c.privileged ? 1 : 0);
+      out.bytes(K.ctype);
+      out.goJsonString(containerTypeName(c.type));
+      out.bytes(K.close);
+  }
+
+  private headerParts(r: FlatRecord): { meta: Buffer; node: Buffer } | null {
+    const h = r.header;
+    if (h === null) return null;
+    let m = this.headerMemo.get(h);
+    if (m === undefined) {
+      m = { meta: this.scratch.render((o) => this.metaRaw(r, o)), node: this.scratch.render((o) => this.nodeRaw(r, o)) };
+      this.headerMemo.set(h, m);
+    }
+    return m;
+  }
+
   private meta(r: FlatRecord, out: ByteSink): void {
+    const m = this.headerParts(r);
+    if (m) out.bytes(m.meta);
+    else this.metaRaw(r, out);
+  }
+
+  private node(r: FlatRecord, out: ByteSink): void {
+    const m = this.headerParts(r);
+    if (m) out.bytes(m.node);
+    else this.nodeRaw(r, out);
+  }
+
+  private metaRaw(r: FlatRecord, out: ByteSink): void {
     out.bytes(K.meta);
     out.number(r.header ? r.header.version : 0);
     out.bytes(K.tracename);
@@ -167,7 +225,7 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.close);
   }
 
-  private node(r: FlatRecord, out: ByteSink): void {
+  private nodeRaw(r: FlatRecord, out: ByteSink): void {
     out.bytes(K.node);
     out.goJsonString(r.header ? r.header.exporter : '');
     out.bytes(K.nip);
@@ -177,10 +235,62 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.close);
   }
 
+  private openFlagList(flags: number, out: ByteSink): void {
+    let b = this.openMemo.get(flags);
+    if (b === undefined) {
+      b = this.scratch.render((o) => strList(o, openFlagNames(flags)));
+      if (this.openMemo.size < 4096) this.openMemo.set(flags, b);
+    }
+    out.bytes(b);
+  }
+
   private file(r: FlatRecord, out: ByteSink): void {
     const t = r.sfType;
     const f = r.file;
     const nf = r.newFile;
+    if (f !== undefined && nf === undefined && (t === SfType.FF || (r.rec as FileEvent).newFileOID === null)) {
+      // Common case: one known file, no second one — file-derived parts come from the memo.
+      let m = this.fileMemo.get(f);
+      if (m === undefined) {
+        const p = splitSymlink(f.path);
+        m = {
+          head: this.scratch.render((o) => {
+            o.bytes(K.file);
+            o.goJsonString(p.path === '' ? '.' : dirName(p.path));
+          }),
+          name: this.scratch.render((o) => {
+            o.bytes(K.fname);
+            o.goJsonString(baseName(p.path));
+            o.ascii(',"newdirectory":".","newname":".","newoid":"","newpath":"","newsymlink":"","oid":');
+            o.goJsonString(f.oid);
+          }),
+          tail: this.scratch.render((o) => {
+            o.bytes(K.path);
+            o.goJsonString(p.path);
+            o.bytes(K.symlink);
+            o.goJsonString(p.symlink);
+            o.bytes(K.ftype);
+            o.goJsonString(String.fromCharCode(f.restype));
+            o.bytes(K.close);
+          }),
+        };
+        this.fileMemo.set(f, m);
+      }
+      const ff = t === SfType.FF ? (r.rec as FileFlow) : null;
+      const openFlags = ff ? (ff.openFlags ?? 0) : 0;
+      out.bytes(m.head);
+      out.bytes(K.fd);
+      out.number(ff ? ff.fd : 0);
+      out.bytes(K.isr);
+      bool(out, ff !== null && isOpenRead(openFlags));
+      out.bytes(K.isw);
+      bool(out, ff !== null && isOpenWrite(openFlags));
+      out.bytes(m.name);
+      out.bytes(K.openflags);
+      this.openFlagList(openFlags, out);
+      out.bytes(m.tail);
+      return;
+    }
     const p = splitSymlink(f ? f.path : '');
     const np = splitSymlink(nf ? nf.path : '');
     const ff = t === SfType.FF ? (r.rec as FileFlow) : null;
@@ -208,7 +318,7 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.oid);
     out.goJsonString((r.rec as FileFlow | FileEvent).fileOID);
     out.bytes(K.openflags);
-    strList(out, openFlagNames(openFlags));
+    this.openFlagList(openFlags, out);
     out.bytes(K.path);
     out.goJsonString(p.path);
     out.bytes(K.symlink);
@@ -242,7 +352,7 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.close);
   }
 
-  private pod(p: Pod, out: ByteSink): void {
+  private podSection(p: Pod, out: ByteSink): void {
     out.bytes(K.pod);
     strList(out, p.hostIP.map(ipStr));
     out.bytes(K.pid);
@@ -286,9 +396,19 @@ export class JsonEncoder implements Encoder {
 
   /** Present when the process names a parent (pid ≠ 0); values from the cached parent, empty if not cached. */
   private pproc(r: FlatRecord, out: ByteSink): void {
-    const poid = r.proc?.poid;
+    const proc = r.proc;
+    if (proc === undefined) return;
+    let m = this.pprocMemo.get(proc);
+    if (m === undefined || m.pp !== r.pproc) {
+      m = { pp: r.pproc, buf: this.scratch.render((o) => this.pprocRaw(proc, r.pproc, o)) };
+      this.pprocMemo.set(proc, m);
+    }
+    out.bytes(m.buf);
+  }
+
+  private pprocRaw(proc: Process, pp: Process | undefined, out: ByteSink): void {
+    const poid = proc.poid;
     if (!poid || poid.hpid === 0) return;
-    const pp = r.pproc;
     out.bytes(K.pproc);
     out.goJsonString(pp ? pp.exeArgs : '');
     out.bytes(K.cmdline);
@@ -319,9 +439,30 @@ export class JsonEncoder implements Encoder {
   }
 
   private proc(r: FlatRecord, out: ByteSink): void {
-    const p = r.proc;
     const tree = r.ptree;
-    const oid = (r.rec as { procOID: Process['oid'] }).procOID;
+    const tid = r.sfType === SfType.PF ? (r.rec as ProcessFlow).procOID.hpid : (r.rec as { tid: number }).tid;
+    if (tree.length > 0) {
+      let m = this.procMemo.get(tree);
+      if (m === undefined) {
+        const p = tree[0]!;
+        m = {
+          head: this.scratch.render((o) => this.procHead(p, tree, p.oid, o)),
+          tail: this.scratch.render((o) => this.procTail(p, o)),
+        };
+        this.procMemo.set(tree, m);
+      }
+      out.bytes(m.head);
+      out.number(tid);
+      out.bytes(m.tail);
+      return;
+    }
+    this.procHead(r.proc, tree, (r.rec as { procOID: Process['oid'] }).procOID, out);
+    out.number(tid);
+    this.procTail(r.proc, out);
+  }
+
+  /** The proc section up to and including the "tid" key. */
+  private procHead(p: Process | undefined, tree: readonly Process[], oid: Process['oid'], out: ByteSink): void {
     out.bytes(K.proc);
     out.bytes(K.lbr);
     for (let i = 0; i < tree.length; i++) {
@@ -371,7 +512,9 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.ppid);
     out.number(oid.hpid);
     out.bytes(K.tid);
-    out.number(r.sfType === SfType.PF ? oid.hpid : (r.rec as { tid: number }).tid);
+  }
+
+  private procTail(p: Process | undefined, out: ByteSink): void {
     out.bytes(K.tty);
     bool(out, p?.tty);
     out.bytes(K.uid);
