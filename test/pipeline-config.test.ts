@@ -202,6 +202,8 @@ test('graph: an input that no output feeds', () => {
 test('graph: channel type mismatch (exporter reading a flattenerchan)', () => {
   const d = caseDir();
   expectConfigError({ pipeline: [reader(), exporter(join(d, 'o'), { in: 'flat flattenerchan' })] }, ['plugin #1 (exporter)', "attribute 'in'", /reads 'eventchan'/, /'flattenerchan'/]);
+  // A sink has no output.
+  expectConfigError({ pipeline: [reader(), engine(), exporter(join(d, 'o'), { out: 'more eventchan' })] }, ['plugin #2 (exporter)', "attribute 'out'", /has no output/]);
   // The first plugin must read what the driver writes.
   expectConfigError({ pipeline: [engine({ in: 'sysflow flattenerchan' }), exporter(join(d, 'o'))] }, ['plugin #0 (policyengine)', "attribute 'in'", /driver writes 'sysflowchan'/]);
 });
@@ -328,6 +330,10 @@ test('cli: -version, -help, unknown flag, missing input', () => {
   const m = cli(['-config', join(ROOT, 'pipelines', 'pipeline.local.json')]);
   assert.equal(m.code, 1);
   assert.match(m.stderr, /no input PATH/);
+  const dr = cli(['-driver', 'nosuch', '-config', join(ROOT, 'pipelines', 'pipeline.local.json'), TCP]);
+  assert.equal(dr.code, 1);
+  assert.equal(lines(dr.stderr).length, 1, dr.stderr);
+  assert.match(dr.stderr, /^sfprocessor: error: .*unknown driver 'nosuch'/);
   const nv = cli(['-config']);
   assert.equal(nv.code, 2);
   assert.match(nv.stderr, /-config needs a value/);

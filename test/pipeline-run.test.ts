@@ -87,7 +87,7 @@ test('order and completeness: k8s_small.sf exports 5247 JSON lines in trace orde
   }
 });
 
-test('SIGTERM: stops the input, drains, exits 0 with complete JSON lines', async () => {
+for (const SIG of ['SIGTERM', 'SIGINT'] as const) test(`${SIG}: stops the input, drains, exits 0 with complete JSON lines`, async () => {
   const dir = mkdtempSync(join(TMP, 'signal-'));
   const input = join(dir, 'input');
   mkdirSync(input);
@@ -110,12 +110,12 @@ test('SIGTERM: stops the input, drains, exits 0 with complete JSON lines', async
   assert.equal(child.exitCode, null, `still running when signalled (stderr: ${stderr})`);
   const sizeAtSignal = size();
   assert.ok(sizeAtSignal > 0, 'the output file has started growing');
-  child.kill('SIGTERM');
+  child.kill(SIG);
   const { code, signal } = await exited;
 
   assert.equal(signal, null, 'exited by itself, not killed by the signal');
   assert.equal(code, 0, stderr);
-  assert.match(stderr, /SIGTERM/);
+  assert.match(stderr, new RegExp(`${SIG}: stopping input`));
   const m = /processed (\d+) records .*stopped by signal/.exec(stderr);
   assert.ok(m, `the run reports it stopped by signal: ${stderr}`);
   assert.ok(Number(m![1]) < COPIES * K8S_RECORDS, 'the driver stopped reading early');

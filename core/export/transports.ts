@@ -1,5 +1,6 @@
 /** Built-in local transports: terminal (stdout), file (append), null (discard). */
-import { FileSink, NullSink, type ByteSink } from '../util/bytes.js';
+import { FileSink, NullSink, ByteSink } from '../util/bytes.js';
+import { write as fsWrite, close as fsClose } from 'node:fs';
 import type { Transport } from './types.js';
 import type { TransportFactory } from '../pipeline/types.js';
 import { openSync } from 'node:fs';
@@ -26,6 +27,88 @@ export const nullTransport: TransportFactory = {
   create: () => new SinkTransport('null', new NullSink()),
 };
 
+/**
+ * File output written by libuv's thread pool while the pipeline encodes the next batch. At most
+ * `maxQueued` bytes wait; beyond that ready() makes the driver pause (backpressure).
+ */
+class AsyncFileSink extends ByteSink {
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private writing = false;
+  private error: Error | null = null;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly fd: number, private readonly maxQueued = 8 << 20) {
+    super(1 << 20);
+  }
+
+  protected emit(chunk: Buffer): void {
+    if (this.error) throw this.error;
+    this.queue.push(Buffer.from(chunk));
+    this.queued += chunk.length;
+    if (!this.writing) this.pump();
+  }
+
+  private pump(): void {
+    const buf = this.queue[0];
+    if (buf === undefined) {
+      this.writing = false;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+      return;
+    }
+    this.writing = true;
+    fsWrite(this.fd, buf, 0, buf.length, null, (err, n) => {
+      if (err) {
+        this.error = new Error(`write failed: ${err.code ?? err.message}`);
+        this.queue = [];
+        this.queued = 0;
+        this.writing = false;
+        for (const f of this.waiters.splice(0)) f();
+        return;
+      }
+      if (n < buf.length) this.queue[0] = buf.subarray(n);
+      else this.queue.shift();
+      this.queued -= n;
+      if (this.queued <= this.maxQueued / 2) for (const f of this.waiters.splice(0)) f();
+      this.pump();
+    });
+  }
+
+  /** Pending while more than maxQueued bytes wait to be written. */
+  ready(): Promise<void> | null {
+    if (this.queued <= this.maxQueued) return null;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Everything written (or failed). */
+  async drained(): Promise<void> {
+    this.flush();
+    while (this.writing || this.queue.length) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.error) throw this.error;
+  }
+
+  async closeFile(): Promise<void> {
+    try {
+      await this.drained();
+    } finally {
+      await new Promise<void>((r) => fsClose(this.fd, () => r()));
+    }
+  }
+}
+
+class AsyncFileTransport implements Transport {
+  readonly name = 'file';
+  constructor(readonly sink: AsyncFileSink) {}
+  ready(): Promise<void> | null {
+    return this.sink.ready();
+  }
+  close(): Promise<void> {
+    return this.sink.closeFile();
+  }
+}
+
 export const fileTransport: TransportFactory = {
   name: 'file',
   create(attrs) {
@@ -37,6 +120,6 @@ export const fileTransport: TransportFactory = {
     } catch (e) {
       throw new Error(`attribute 'file.path': cannot open '${path}' for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    return new SinkTransport('file', new FileSink(fd, 1 << 20, true));
+    return new AsyncFileTransport(new AsyncFileSink(fd));
   },
 };
