@@ -254,7 +254,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Global
     const pos = m ? Number(m[1]) : jsonErrorOffset(text);
     const reason = msg
       .replace(/ in JSON at position \d+.*$/s, '')
-      .replace(/, ".*" is not valid JSON$/s, '')
+      .replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
       .replace(/[\u0000-\u001f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
     throw new ConfigError(`${file}: invalid JSON at ${lineCol(text, pos)}: ${reason}`);
   }

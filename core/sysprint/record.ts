@@ -39,6 +39,23 @@ export const G = {
 } as const;
 const bit = (g: number) => 1 << (g + 1); // bits 4.. hold groups ≥ 3
 
+/** Which entity of the context a group's values come from (entity-derived groups only). */
+export function groupEntity(group: number, ctx: EventContext): object | undefined {
+  switch (group) {
+    case G.PROC: return ctx.proc;
+    case G.PPROC: return ctx.pproc;
+    case G.CONT: return ctx.cont;
+    case G.POD: return ctx.pod;
+    case G.HDR: case G.HDRIP: case G.HDRFILE: return ctx.header ?? undefined;
+    default: return undefined;
+  }
+}
+
+/** Groups whose values come from one entity: same-entity neighbours render as one memoised run. */
+export function entityKind(group: number): number {
+  return group === G.HDRIP || group === G.HDRFILE ? G.HDR : group === G.PROC || group === G.PPROC || group === G.CONT || group === G.POD || group === G.HDR ? group : -1;
+}
+
 /** Is field f constant for records of this shape? */
 export function isConstant(f: FieldDef, shape: number): boolean {
   if (f.group === G.LIVE) return false;

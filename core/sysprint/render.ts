@@ -1,5 +1,5 @@
 /** Renders sysprint values (core/sysprint/record.ts) as JSON lines, CSV rows or an aligned table. */
-import { FIELDS, isConstant, type FieldDef, type Value } from './record.js';
+import { FIELDS, entityKind, groupEntity, isConstant, type EventContext, type FieldDef, type Value } from './record.js';
 import { csvField, pyJsonString, pyJsonValue, pyStr } from './pyformat.js';
 import { ByteSink } from '../util/bytes.js';
 
@@ -33,15 +33,26 @@ const EMPTY_LIST = Buffer.from('[]');
 /** Output renderers write one record (with its line end) to a byte sink. */
 export interface Renderer {
   header(): string;
-  /** `shape` is what fillValues returned for these values. */
-  write(v: readonly Value[], shape: number, out: ByteSink): void;
+  /** `shape` is what fillValues returned for these values, `ctx` the entities they came from. */
+  write(v: readonly Value[], shape: number, out: ByteSink, ctx: EventContext): void;
 }
 
-/** A line of one shape: constant runs pre-rendered, then the varying columns between them. */
+/**
+ * Varying columns between two constant stretches. Columns that all come from one entity (the
+ * process, the parent, the container, the pod, the header) form one run whose bytes are rendered
+ * once per entity object and then copied.
+ */
+interface Run {
+  /** Positions in cols; the first column's key text is in the preceding constant. */
+  cols: number[];
+  group: number;
+  memo: WeakMap<object, Buffer> | null;
+}
+
+/** A line of one shape: consts[k] precedes runs[k]; the last const ends the line. */
 interface Template {
   consts: Buffer[];
-  /** Positions in cols of the varying fields; consts[k] precedes dyn[k], the last const ends the line. */
-  dyn: number[];
+  runs: Run[];
 }
 
 /**
@@ -103,42 +114,76 @@ export class JsonRenderer implements Renderer {
 
   private template(v: readonly Value[], shape: number): Template {
     const consts: Buffer[] = [];
-    const dyn: number[] = [];
+    const runs: Run[] = [];
     const scratch = new MemorySinkLite();
+    let open: Run | null = null;
     for (let j = 0; j < this.cols.length; j++) {
-      scratch.bytes(this.prefix[j]!);
-      if (isConstant(FIELDS[this.cols[j]!]!, shape)) this.value(j, v[this.cols[j]!]!, scratch);
-      else {
-        consts.push(scratch.take());
-        dyn.push(j);
+      const f = FIELDS[this.cols[j]!]!;
+      if (isConstant(f, shape)) {
+        open = null;
+        scratch.bytes(this.prefix[j]!);
+        this.value(j, v[this.cols[j]!]!, scratch);
+        continue;
       }
+      const kind = entityKind(f.group);
+      if (open !== null && kind >= 0 && entityKind(open.group) === kind) {
+        open.cols.push(j);
+        continue;
+      }
+      scratch.bytes(this.prefix[j]!);
+      consts.push(scratch.take());
+      open = { cols: [j], group: f.group, memo: kind >= 0 ? new WeakMap() : null };
+      runs.push(open);
+      if (kind < 0) open = null;
     }
     scratch.bytes(this.suffix);
     consts.push(scratch.take());
-    return { consts, dyn };
+    return { consts, runs };
   }
 
-  write(v: readonly Value[], shape: number, out: ByteSink): void {
+  private scratch = new MemorySinkLite();
+
+  private renderRun(run: Run, v: readonly Value[], out: ByteSink): void {
+    const cols = this.cols;
+    const rc = run.cols;
+    this.value(rc[0]!, v[cols[rc[0]!]!]!, out);
+    for (let k = 1; k < rc.length; k++) {
+      out.bytes(this.prefix[rc[k]!]!);
+      this.value(rc[k]!, v[cols[rc[k]!]!]!, out);
+    }
+  }
+
+  write(v: readonly Value[], shape: number, out: ByteSink, ctx: EventContext): void {
     let t = this.templates.get(shape);
     if (t === undefined) {
       t = this.template(v, shape);
       this.templates.set(shape, t);
     }
-    const { consts, dyn } = t;
-    const cols = this.cols;
-    for (let k = 0; k < dyn.length; k++) {
+    const { consts, runs } = t;
+    for (let k = 0; k < runs.length; k++) {
       out.bytes(consts[k]!);
-      const j = dyn[k]!;
-      this.value(j, v[cols[j]!]!, out);
+      const run = runs[k]!;
+      const e = run.memo !== null ? groupEntity(run.group, ctx) : undefined;
+      if (e === undefined) {
+        this.renderRun(run, v, out);
+        continue;
+      }
+      let b = run.memo!.get(e);
+      if (b === undefined) {
+        this.renderRun(run, v, this.scratch);
+        b = this.scratch.take();
+        run.memo!.set(e, b);
+      }
+      out.bytes(b);
     }
-    out.bytes(consts[dyn.length]!);
+    out.bytes(consts[runs.length]!);
   }
 }
 
 export class CsvRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
 
-  write(v: readonly Value[], _shape: number, out: ByteSink): void {
+  write(v: readonly Value[], _shape: number, out: ByteSink, _ctx: EventContext): void {
     out.write(this.line(v));
   }
 
@@ -169,7 +214,7 @@ function fit(text: string, width: number): string {
 export class TableRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
 
-  write(v: readonly Value[], _shape: number, out: ByteSink): void {
+  write(v: readonly Value[], _shape: number, out: ByteSink, _ctx: EventContext): void {
     out.write(this.line(v));
   }
 

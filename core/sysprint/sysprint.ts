@@ -83,7 +83,7 @@ export function runSysprint(opts: SysprintOptions, out: ByteSink, log: Logger): 
           const rec = recs[r]!;
           if (cache.update(rec) || !types.has(rec.sfType)) continue;
           resolve(cache, rec as SysFlowEvent, ctx);
-          renderer.write(values, fillValues(ctx, values), out);
+          renderer.write(values, fillValues(ctx, values), out, ctx);
           result.lines++;
           if (out.closedPipe) return result;
         }
