@@ -21,6 +21,7 @@ import { SF_PROCESSOR_TYPE_CODES } from '../core/flatten/names.js';
 import { SfType, type SysFlowEvent, type SysFlowRecord } from '../core/sysflow/types.js';
 import type { FlatRecord } from '../core/flatten/flatrecord.js';
 import type { DriverFactory, Emit, Processor } from '../core/pipeline/types.js';
+import { ByteSink } from '../core/util/bytes.js';
 import { FIXTURES, ROOT, parseExactJson } from './helpers/corpus.js';
 
 const CLI = join(ROOT, 'dist', 'core', 'cli', 'sfprocessor.js');
@@ -265,4 +266,85 @@ test('backpressure: a slow consumer pauses the driver; nothing is lost or reorde
     assert.equal(exactToString(got.rec.ts, got.rec.tsNs), exactToString(want[i]!.ts, want[i]!.tsNs), `record ${i}: ts`);
   }
   assert.ok(elapsed < 5000, `fast enough (${elapsed} ms)`);
+});
+
+/** A transport whose sink hands chunks to a "network" that ships one chunk per timer tick. */
+class SlowSink2 extends ByteSink {
+  chunks: Buffer[] = [];
+  shipped: Buffer[] = [];
+  maxChunks = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private waiters: (() => void)[] = [];
+  protected emit(chunk: Buffer): void {
+    this.chunks.push(Buffer.from(chunk));
+    this.maxChunks = Math.max(this.maxChunks, this.chunks.length);
+    this.schedule();
+  }
+  private schedule(): void {
+    if (this.timer || this.chunks.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.shipped.push(this.chunks.shift()!);
+      if (this.chunks.length === 0) for (const w of this.waiters.splice(0)) w();
+      this.schedule();
+    }, 3);
+  }
+  ready(): Promise<void> | null {
+    return this.chunks.length === 0 ? null : new Promise<void>((r) => this.waiters.push(r));
+  }
+}
+
+test('backpressure through the exporter: a slow transport pauses the driver; output complete and in order', async () => {
+  await initHashing();
+  const registry = builtinRegistry();
+  const sinks: SlowSink2[] = [];
+  registry.transports.add({
+    name: 'slow',
+    create: () => {
+      const sink = new SlowSink2(64 << 10);
+      sinks.push(sink);
+      return {
+        name: 'slow',
+        sink,
+        ready: () => sink.ready(),
+        close: async () => {
+          sink.flush();
+          while (sink.ready()) await sink.ready();
+        },
+      };
+    },
+  });
+  const atPush: number[] = [];
+  const counting: DriverFactory = {
+    ...fileDriver,
+    name: 'counting',
+    run: (path, ctx) =>
+      fileDriver.run(path, {
+        ...ctx,
+        push: (batch) => {
+          atPush.push(sinks[0]!.chunks.length);
+          return ctx.push(batch);
+        },
+      }),
+  };
+  const dir = mkdtempSync(join(TMP, 'bp2-'));
+  const file = join(dir, 'pipeline.json');
+  const p = pipelineFor('unused');
+  p.pipeline[2] = { processor: 'exporter', in: 'evt eventchan', export: 'slow', format: 'json' } as (typeof p.pipeline)[2];
+  writeFileSync(file, JSON.stringify(p));
+  const cfg = loadConfig(file, {}, GLOBALS);
+  const pipeline = await Pipeline.build(cfg, registry, validateGraph(cfg, registry, counting.outType), silent);
+  const stats = await pipeline.run(counting, K8S, {}, new AbortController().signal);
+  const sink = sinks[0]!;
+  assert.equal(stats.records, K8S_RECORDS);
+  assert.ok(stats.waits > 0, 'the driver waited for the transport');
+  assert.deepEqual(atPush, atPush.map(() => 0), `nothing left unshipped when the driver pushes: ${atPush.join(',')}`);
+  assert.equal(sink.chunks.length, 0);
+  const got = lines(Buffer.concat(sink.shipped).toString('utf8'));
+  const want = traceEvents(K8S);
+  assert.equal(got.length, K8S_EVENTS);
+  for (let i = 0; i < got.length; i++) {
+    const o = parseExactJson(got[i]!) as { ts: unknown };
+    assert.equal(typeof o.ts === 'number' ? String(o.ts) : String(o.ts).replace(/^#int:/, ''), exactToString(want[i]!.ts, want[i]!.tsNs), `line ${i + 1}`);
+  }
 });

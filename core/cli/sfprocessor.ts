@@ -107,7 +107,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   await initHashing();
   if (o.testOnly) {
     if (o.path !== undefined || driverAttrs.path) driver.check?.(o.path, driverAttrs);
-    const pipeline = await Pipeline.build(cfg, registry, types, o.log);
+    const pipeline = await Pipeline.build(cfg, registry, types, o.log, true);
     await pipeline.close();
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
     return 0;

@@ -5,7 +5,7 @@ import type { Transport } from './types.js';
 import type { TransportFactory } from '../pipeline/types.js';
 import { openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, existsSync, accessSync, constants } from 'node:fs';
 
 class SinkTransport implements Transport {
   constructor(readonly name: string, readonly sink: ByteSink) {}
@@ -111,6 +111,16 @@ class AsyncFileTransport implements Transport {
 
 export const fileTransport: TransportFactory = {
   name: 'file',
+  check(attrs) {
+    const path = attrs['file.path'] || './export.out';
+    let dir = dirname(path);
+    while (!existsSync(dir)) dir = dirname(dir);
+    try {
+      accessSync(existsSync(path) ? path : dir, constants.W_OK);
+    } catch {
+      throw new Error(`attribute 'file.path': '${path}' is not writable`);
+    }
+  },
   create(attrs) {
     const path = attrs['file.path'] || './export.out';
     let fd: number;

@@ -34,7 +34,7 @@ export class Pipeline {
     private readonly log: Logger,
   ) {}
 
-  static async build(cfg: PipelineConfig, registry: Registry, types: ResolvedTypes[], log: Logger): Promise<Pipeline> {
+  static async build(cfg: PipelineConfig, registry: Registry, types: ResolvedTypes[], log: Logger, checkOnly = false): Promise<Pipeline> {
     const nodes: Node[] = [];
     try {
       for (const p of cfg.plugins) {
@@ -42,7 +42,7 @@ export class Pipeline {
         const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
         let proc: Processor;
         try {
-          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs });
+          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly });
         } catch (e) {
           throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
         }

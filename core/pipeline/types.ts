@@ -16,6 +16,8 @@ export interface PluginContext {
   readonly label: string;
   readonly log: Logger;
   readonly attrs: Attributes;
+  /** Set by `-test`: validate settings, but open nothing and write nothing. */
+  readonly checkOnly?: boolean;
 }
 
 /** Emits one output batch to every `out` channel of the plugin (fan-out). */
@@ -91,5 +93,7 @@ export interface EncoderFactory {
 
 export interface TransportFactory {
   readonly name: string;
+  /** Validate settings without connecting or creating anything (`-test`). */
+  check?(attrs: Attributes): void;
   create(attrs: Attributes, log: Logger): Transport | Promise<Transport>;
 }

@@ -30,6 +30,10 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
       const buffer = Number(bufRaw);
       if (!Number.isInteger(buffer) || buffer < 0) throw new Error(`attribute 'buffer': expected a whole number of records, got '${bufRaw}'`);
       const encoder = ef.create(ctx.attrs);
+      if (ctx.checkOnly) {
+        tf.check?.(ctx.attrs);
+        return { process() {} } as Processor;
+      }
       const transport = await tf.create(ctx.attrs, ctx.log);
       const sink = transport.sink;
       let pending = 0;

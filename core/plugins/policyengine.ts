@@ -20,7 +20,7 @@ export const policyEngineFactory: ProcessorFactory = {
     const policies = ctx.attrs.policies;
     if (policies === undefined || policies === '') {
       if (mode === 'alert') throw new Error(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
-      ctx.log.info('no policies: passing every record through (enrich bypass)');
+      ctx.log.debug('no policies: passing every record through (enrich bypass)');
       const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
       return bypass;
     }
