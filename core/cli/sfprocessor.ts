@@ -130,7 +130,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   const started = Date.now();
   const stats = await pipeline.run(driver, o.path, driverAttrs, abort.signal);
   const secs = (Date.now() - started) / 1000;
-  o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${Math.round(stats.records / Math.max(secs, 1e-3))} records/s), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB${abort.signal.aborted ? ', stopped by signal' : ''}`);
+  o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${Math.round(stats.records / Math.max(secs, 1e-3))} records/s), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
   return 0;
 }
 

@@ -42,11 +42,26 @@ class AsyncFileSink extends ByteSink {
     super(1 << 20);
   }
 
+  /** Spare 1 MiB buffers: a full buffer is handed to the writer and a spare takes its place, no copy. */
+  private spares: Buffer[] = [];
+
   protected emit(chunk: Buffer): void {
     if (this.error) throw this.error;
-    this.queue.push(Buffer.from(chunk));
+    if (chunk.buffer === this.buf.buffer && chunk.byteOffset === this.buf.byteOffset) {
+      const full = this.buf;
+      this.buf = this.spares.pop() ?? Buffer.allocUnsafeSlow(full.length);
+      this.owners.set(chunk, full);
+    } else chunk = Buffer.from(chunk);
+    this.queue.push(chunk);
     this.queued += chunk.length;
     if (!this.writing) this.pump();
+  }
+
+  private owners = new WeakMap<Buffer, Buffer>();
+
+  private release(chunk: Buffer): void {
+    const full = this.owners.get(chunk);
+    if (full && this.spares.length < 4 && full.length === this.buf.length) this.spares.push(full);
   }
 
   private pump(): void {
@@ -68,8 +83,15 @@ class AsyncFileSink extends ByteSink {
         for (const f of this.waiters.splice(0)) f();
         return;
       }
-      if (n < buf.length) this.queue[0] = buf.subarray(n);
-      else this.queue.shift();
+      if (n < buf.length) {
+        const rest = buf.subarray(n);
+        const owner = this.owners.get(buf);
+        if (owner) this.owners.set(rest, owner);
+        this.queue[0] = rest;
+      } else {
+        this.queue.shift();
+        this.release(buf);
+      }
       this.queued -= n;
       if (this.queued <= this.maxQueued / 2) for (const f of this.waiters.splice(0)) f();
       this.pump();
