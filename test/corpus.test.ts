@@ -22,7 +22,7 @@ test(`corpus: ${CORPUS_NOTE}`, () => {
 
 for (const trace of listTraces()) {
   const facts = TRACE_TABLE[trace];
-  test(`decode and print: ${trace}`, () => {
+  test(`decode and print: ${trace}`, async () => {
     assert.ok(facts, `${trace} is in the reference table`);
     const reader = SysFlowFileReader.open(tracePath(trace));
     const recs = reader.readAll();
@@ -35,7 +35,7 @@ for (const trace of listTraces()) {
     for (const [code, n] of expected) assert.equal(counts.get(code) ?? 0, Number(n), `${code} records`);
 
     const sink = new MemorySink();
-    runSysprint({ format: 'json', files: [tracePath(trace)] }, sink, log);
+    await runSysprint({ format: 'json', files: [tracePath(trace)] }, sink, log);
     const lines = sink.text().split('\n');
     lines.pop();
     const events = recs.filter((r) => r.sfType >= SfType.PE && r.sfType !== SfType.POD).length;

@@ -17,12 +17,12 @@ type J = Record<string, unknown>;
 const oracleTraces = new Set(listOracle('json'));
 const log = createLogger('test', 'silent');
 
-function reference(trace: string): string[] {
+async function reference(trace: string): Promise<string[]> {
   let text: string;
   if (oracleTraces.has(trace) && !trace.includes('mon.1544763379')) text = readOracle(trace, 'json');
   else {
     const sink = new MemorySink();
-    runSysprint({ format: 'json', files: [tracePath(trace)] }, sink, log);
+    await runSysprint({ format: 'json', files: [tracePath(trace)] }, sink, log);
     text = sink.text();
   }
   return text.split('\n').filter(Boolean);
@@ -74,7 +74,7 @@ for (const trace of listTraces()) {
     const { text } = await runPipeline(tracePath(trace), ENRICH_TO_MEMORY);
     const ours = text.split('\n');
     assert.equal(ours.pop(), '', 'output ends with a newline');
-    const ref = reference(trace);
+    const ref = await reference(trace);
     assert.equal(ours.length, ref.length, 'one object per flow/event record');
     const facts = TRACE_TABLE[trace];
     if (facts?.sysprintLines != null) assert.equal(ours.length, facts.sysprintLines);

@@ -14,9 +14,9 @@ const log = createLogger('test', 'silent');
 /** Traces on which upstream sysprint fails part-way (sysflow-format.md §4.8). */
 const UPSTREAM_FAILS = new Set(['sf-apis/data/objectstore/data/play/mon.1544763379']);
 
-function sysprint(trace: string, format: 'json' | 'csv'): string {
+async function sysprint(trace: string, format: 'json' | 'csv'): Promise<string> {
   const sink = new MemorySink();
-  const r = runSysprint({ format, files: [tracePath(trace)] }, sink, log);
+  const r = await runSysprint({ format, files: [tracePath(trace)] }, sink, log);
   assert.equal(r.failedFiles, 0);
   return sink.text();
 }
@@ -26,8 +26,8 @@ test(`corpus: ${CORPUS_NOTE}`, () => {
 });
 
 for (const trace of listOracle('json')) {
-  test(`sysprint -o json equals upstream: ${trace}`, () => {
-    const ours = sysprint(trace, 'json').split('\n');
+  test(`sysprint -o json equals upstream: ${trace}`, async () => {
+    const ours = (await sysprint(trace, 'json')).split('\n');
     ours.pop();
     const theirs = readOracle(trace, 'json').split('\n');
     theirs.pop();
@@ -45,8 +45,8 @@ for (const trace of listOracle('json')) {
 }
 
 for (const trace of listOracle('csv')) {
-  test(`sysprint -o csv equals upstream: ${trace}`, () => {
-    const ours = sysprint(trace, 'csv');
+  test(`sysprint -o csv equals upstream: ${trace}`, async () => {
+    const ours = await sysprint(trace, 'csv');
     const theirs = readOracle(trace, 'csv');
     if (UPSTREAM_FAILS.has(trace)) assert.equal(ours.slice(0, theirs.length), theirs);
     else if (ours !== theirs) {

@@ -4,7 +4,9 @@ import { createLogger } from '../log.js';
 import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
 import { runSysprint, PRINTABLE_TYPES, type OutputFormat } from '../sysprint/sysprint.js';
 import { FIELDS } from '../sysprint/record.js';
-import { FileSink } from '../util/bytes.js';
+import { FileSink, type ByteSink } from '../util/bytes.js';
+import { AsyncFileSink } from '../util/async-file-sink.js';
+import { openSync } from 'node:fs';
 import { expandInputs } from '../util/paths.js';
 import { InputError } from '../avro/errors.js';
 import { VERSION } from '../version.js';
@@ -28,7 +30,7 @@ and file entities. PATH is a trace file or a directory (every file below it, in 
 ${usageTable(FLAGS)}
 `;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs(argv, FLAGS);
@@ -72,9 +74,12 @@ function main(argv: string[]): number {
     return 1;
   }
   const outPath = flags.get('w');
-  let sink: FileSink;
+  // A file is written on libuv's thread pool while decoding goes on; stdout is written synchronously.
+  let sink: ByteSink;
+  let fileSink: AsyncFileSink | null = null;
   try {
-    sink = new FileSink(typeof outPath === 'string' ? outPath : 1);
+    if (typeof outPath === 'string') sink = fileSink = new AsyncFileSink(openSync(outPath, 'w'));
+    else sink = new FileSink(1);
   } catch (e) {
     log.error(`${String(outPath)}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     return 1;
@@ -83,7 +88,7 @@ function main(argv: string[]): number {
   const showProgress = !quiet && process.stderr.isTTY === true;
   let lastTick = 0;
   try {
-    const result = runSysprint(
+    const result = await runSysprint(
       {
         format,
         files,
@@ -100,12 +105,15 @@ function main(argv: string[]): number {
       },
       sink,
       log,
+      fileSink ? () => fileSink!.ready() : undefined,
     );
-    sink.close();
+    if (fileSink) await fileSink.closeFile();
+    else sink.close();
     if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
     return result.failedFiles > 0 ? 1 : 0;
   } catch (e) {
-    sink.close();
+    if (fileSink) await fileSink.closeFile().catch(() => {});
+    else sink.close();
     if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
     if (e instanceof InputError) {
       log.error(e.message);
@@ -117,4 +125,12 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    process.stderr.write(`sysprint: internal error: ${e.message}\n`);
+    process.exitCode = 70;
+  },
+);

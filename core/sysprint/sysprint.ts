@@ -55,7 +55,11 @@ export function parseColumns(list: string[] | undefined, format: OutputFormat): 
   return cols;
 }
 
-export function runSysprint(opts: SysprintOptions, out: ByteSink, log: Logger): SysprintResult {
+/**
+ * Print every file. `ready` (optional) is awaited after each block while the output is saturated, so
+ * an asynchronous writer can overlap I/O with decoding without queueing unbounded output.
+ */
+export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Logger, ready?: () => Promise<void> | null): Promise<SysprintResult> {
   const types = parseTypes(opts.types);
   const cols = parseColumns(opts.columns, opts.format);
   const renderer: Renderer = opts.format === 'json' ? new JsonRenderer(cols) : opts.format === 'csv' ? new CsvRenderer(cols) : new TableRenderer(cols);
@@ -89,6 +93,8 @@ export function runSysprint(opts: SysprintOptions, out: ByteSink, log: Logger): 
         }
         n += recs.length;
         opts.progress?.(file, n, reader.offset, reader.size);
+        const wait = ready?.();
+        if (wait) await wait;
       }
     } finally {
       reader.close();
