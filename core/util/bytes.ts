@@ -75,6 +75,14 @@ export abstract class ByteSink {
     this.pos = p;
   }
 
+  /** "s" for text that needs no escaping: one native copy (room ensured by the caller). */
+  private quotedAscii(s: string): void {
+    const buf = this.buf;
+    buf[this.pos++] = 34;
+    this.pos += (buf as LatinBuffer).latin1Write(s, this.pos);
+    buf[this.pos++] = 34;
+  }
+
   byte(c: number): void {
     if (this.pos >= this.buf.length) this.ensure(1);
     this.buf[this.pos++] = c;
@@ -111,10 +119,7 @@ export abstract class ByteSink {
     const n = s.length;
     this.ensure(n * 6 + 2);
     if (!PY_NEEDS_ESCAPE.test(s)) {
-      const buf = this.buf;
-      buf[this.pos++] = 34;
-      this.pos += (buf as LatinBuffer).latin1Write(s, this.pos);
-      buf[this.pos++] = 34;
+      this.quotedAscii(s);
       return;
     }
     const buf = this.buf;
@@ -179,11 +184,7 @@ export abstract class ByteSink {
     const n = s.length;
     this.ensure(n * 6 + 2);
     if (!GO_NEEDS_ESCAPE.test(s)) {
-      // Common case: printable ASCII without <, >, &, ", \ — one native copy.
-      const buf = this.buf;
-      buf[this.pos++] = 34;
-      this.pos += (buf as LatinBuffer).latin1Write(s, this.pos);
-      buf[this.pos++] = 34;
+      this.quotedAscii(s); // printable ASCII without <, >, &, ", \
       return;
     }
     const buf = this.buf;
