@@ -6,6 +6,7 @@
  */
 import { FlatRecord } from './flatrecord.js';
 import type { EntityCache } from '../sysflow/cache.js';
+import { newContext, resolve } from '../sysflow/context.js';
 import { SfType, type Process, type SysFlowEvent } from '../sysflow/types.js';
 import type { Handler, HandlerFactory, PluginContext } from '../pipeline/types.js';
 
@@ -44,6 +45,7 @@ class Flattener implements Handler<FlatRecord> {
   private readonly limiter: RateLimiter | null;
   private ancestryFn: ((p: Process) => readonly Process[]) | null = null;
   private ancestryCache: EntityCache | null = null;
+  private readonly ctx = newContext();
 
   constructor(ctx: PluginContext) {
     const enabled = (ctx.attrs['filter.enabled'] ?? 'off').toLowerCase() === 'on';
@@ -63,21 +65,8 @@ class Flattener implements Handler<FlatRecord> {
       this.ancestryCache = cache;
       this.ancestryFn = (p) => cache.ancestryOf(p);
     }
-    let r: FlatRecord;
-    if (rec.sfType === SfType.KE) {
-      r = new FlatRecord(rec.sfType, rec, cache.header, undefined, undefined, undefined, undefined, undefined, undefined, null);
-    } else {
-      const proc = cache.process(rec.procOID);
-      const cont = cache.container(proc);
-      let file;
-      let newFile;
-      if (rec.sfType === SfType.FF) file = cache.file(rec.fileOID);
-      else if (rec.sfType === SfType.FE) {
-        file = cache.file(rec.fileOID);
-        newFile = cache.file(rec.newFileOID);
-      }
-      r = new FlatRecord(rec.sfType, rec, cache.header, proc, proc ? cache.parent(proc) : undefined, cont, cache.pod(cont), file, newFile, this.ancestryFn);
-    }
+    const c = resolve(cache, rec, this.ctx);
+    const r = new FlatRecord(rec.sfType, rec, c.header, c.proc, c.pproc, c.cont, c.pod, c.file1, c.file2, this.ancestryFn);
     if (this.limiter && rec.sfType !== SfType.KE && this.limiter.check(r, Date.now())) return;
     out.push(r);
   }

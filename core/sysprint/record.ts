@@ -7,10 +7,10 @@
  * (their "ProcessFlow" records are ProcessEvents, see core/avro/compile.ts) and NetworkEvents, which
  * print as events (their `ret`) with their network fields filled.
  */
-import type { EntityCache } from '../sysflow/cache.js';
+import type { EventContext } from '../sysflow/context.js';
 import { ipStr, opFlagsStr } from '../sysflow/flags.js';
 import { exactToString } from '../sysflow/i64.js';
-import type { Container, File, Pod, Process, Service, SFHeader, SysFlowEvent } from '../sysflow/types.js';
+import type { Service } from '../sysflow/types.js';
 import { SF_TYPE_CODES, SfType } from '../sysflow/types.js';
 import { isoFromNs } from './isotime.js';
 
@@ -106,51 +106,13 @@ export const FIELDS: readonly FieldDef[] = [
   F('k8s.action', 'K8s EV Action', 25), F('k8s.kind', 'K8s EV Comp Type', 26), F('k8s.msg', 'K8s EV Msg', 100),
 ];
 
+export type { EventContext };
+export { newContext, resolve } from '../sysflow/context.js';
+
 export const FIELD_INDEX = new Map(FIELDS.map((f, i) => [f.key, i]));
 
 /** A field value: JSON scalars, lists of IP strings / services, or digits for 'exact' fields. */
 export type Value = null | boolean | number | string | readonly unknown[];
-
-/** Everything a line is made from: the event and the entities the cache joined to it. */
-export interface EventContext {
-  rec: SysFlowEvent;
-  header: SFHeader | null;
-  proc: Process | undefined;
-  pproc: Process | undefined;
-  cont: Container | undefined;
-  pod: Pod | undefined;
-  file1: File | undefined;
-  file2: File | undefined;
-}
-
-/** Resolve an event's entities the way upstream's FlattenedSFReader does. */
-export function resolve(cache: EntityCache, rec: SysFlowEvent, ctx: EventContext): EventContext {
-  ctx.rec = rec;
-  ctx.header = cache.header;
-  ctx.file1 = undefined;
-  ctx.file2 = undefined;
-  if (rec.sfType === SfType.KE) {
-    ctx.proc = ctx.pproc = undefined;
-    ctx.cont = undefined;
-    ctx.pod = undefined;
-    return ctx;
-  }
-  const proc = cache.process(rec.procOID);
-  ctx.proc = proc;
-  ctx.pproc = proc ? cache.parent(proc) : undefined;
-  ctx.cont = cache.container(proc);
-  ctx.pod = cache.pod(ctx.cont);
-  if (rec.sfType === SfType.FF) ctx.file1 = cache.file(rec.fileOID);
-  else if (rec.sfType === SfType.FE) {
-    ctx.file1 = cache.file(rec.fileOID);
-    ctx.file2 = cache.file(rec.newFileOID);
-  }
-  return ctx;
-}
-
-export function newContext(): EventContext {
-  return { rec: null as unknown as SysFlowEvent, header: null, proc: undefined, pproc: undefined, cont: undefined, pod: undefined, file1: undefined, file2: undefined };
-}
 
 function envStr(env: string[] | undefined): string {
   if (!env || env.length === 0) return '';

@@ -1,21 +1,7 @@
 /** Renders sysprint values (core/sysprint/record.ts) as JSON lines, CSV rows or an aligned table. */
 import { FIELDS, entityKind, groupEntity, isConstant, type EventContext, type FieldDef, type Value } from './record.js';
 import { csvField, pyJsonString, pyJsonValue, pyStr } from './pyformat.js';
-import { ByteSink } from '../util/bytes.js';
-
-/** Builds template fragments. */
-class MemorySinkLite extends ByteSink {
-  private parts: Buffer[] = [];
-  protected emit(chunk: Buffer): void {
-    this.parts.push(Buffer.from(chunk));
-  }
-  take(): Buffer {
-    this.flush();
-    const b = Buffer.concat(this.parts);
-    this.parts = [];
-    return b;
-  }
-}
+import { Scratch, type ByteSink } from '../util/bytes.js';
 
 /** Selected output columns: indices into FIELDS. */
 export type Columns = readonly number[];
@@ -115,7 +101,7 @@ export class JsonRenderer implements Renderer {
   private template(v: readonly Value[], shape: number): Template {
     const consts: Buffer[] = [];
     const runs: Run[] = [];
-    const scratch = new MemorySinkLite();
+    const scratch = new Scratch();
     let open: Run | null = null;
     for (let j = 0; j < this.cols.length; j++) {
       const f = FIELDS[this.cols[j]!]!;
@@ -141,7 +127,7 @@ export class JsonRenderer implements Renderer {
     return { consts, runs };
   }
 
-  private scratch = new MemorySinkLite();
+  private scratch = new Scratch();
 
   private renderRun(run: Run, v: readonly Value[], out: ByteSink): void {
     const cols = this.cols;

@@ -306,7 +306,7 @@ export class MemorySink extends ByteSink {
   }
 }
 
-/** Renders small fragments once (memoised JSON pieces): render(fn) returns the bytes fn wrote. */
+/** Collects small fragments (memoised JSON pieces): take() returns the bytes written since the last take. */
 export class Scratch extends ByteSink {
   private parts: Buffer[] = [];
   constructor() {
@@ -315,11 +315,15 @@ export class Scratch extends ByteSink {
   protected emit(chunk: Buffer): void {
     this.parts.push(Buffer.from(chunk));
   }
-  render(fn: (s: ByteSink) => void): Buffer {
-    fn(this);
+  take(): Buffer {
     this.flush();
     const b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
     this.parts = [];
     return b;
+  }
+  /** The bytes fn writes. */
+  render(fn: (s: ByteSink) => void): Buffer {
+    fn(this);
+    return this.take();
   }
 }

@@ -410,32 +410,34 @@ export class JsonEncoder implements Encoder {
     const poid = proc.poid;
     if (!poid || poid.hpid === 0) return;
     out.bytes(K.pproc);
-    out.goJsonString(pp ? pp.exeArgs : '');
+    this.processFields(pp, poid, pp ? cmdline(pp) : '', out);
+    this.procTail(pp, out);
+  }
+
+  /**
+   * The fields proc and pproc share, from the value of "args" through "pid". `oid` gives pid and
+   * createts (from the referring record when the process itself is not cached).
+   */
+  private processFields(p: Process | undefined, oid: Process['oid'], cmd: string, out: ByteSink): void {
+    out.goJsonString(p ? p.exeArgs : '');
     out.bytes(K.cmdline);
-    out.goJsonString(pp ? cmdline(pp) : '');
+    out.goJsonString(cmd);
     out.bytes(K.createts);
-    out.exact(poid.createTS, poid.createTSNs);
+    out.exact(oid.createTS, oid.createTSNs);
     out.bytes(K.entry);
-    bool(out, pp?.entry);
+    bool(out, p?.entry);
     out.bytes(K.exe);
-    out.goJsonString(pp ? pp.exe : '');
+    out.goJsonString(p ? p.exe : '');
     out.bytes(K.gid);
-    out.number(pp ? pp.gid : 0);
+    out.number(p ? p.gid : 0);
     out.bytes(K.group);
-    out.goJsonString(pp ? pp.groupName : '');
+    out.goJsonString(p ? p.groupName : '');
     out.bytes(K.name);
-    out.goJsonString(pp ? baseName(pp.exe) : '');
+    out.goJsonString(p ? baseName(p.exe) : '');
     out.bytes(K.poid);
-    out.goJsonString(pp ? procOid(pp) : oidHash(poid.hpid, poid.createTS, poid.createTSNs));
+    out.goJsonString(p ? procOid(p) : oidHash(oid.hpid, oid.createTS, oid.createTSNs));
     out.bytes(K.ppid);
-    out.number(poid.hpid);
-    out.bytes(K.tty);
-    bool(out, pp?.tty);
-    out.bytes(K.uid);
-    out.number(pp ? pp.uid : 0);
-    out.bytes(K.user);
-    out.goJsonString(pp ? pp.userName : '');
-    out.bytes(K.close);
+    out.number(oid.hpid);
   }
 
   private proc(r: FlatRecord, out: ByteSink): void {
@@ -492,25 +494,8 @@ export class JsonEncoder implements Encoder {
     }
     out.bytes(K.rbr);
     out.bytes(K.args);
-    out.goJsonString(p ? p.exeArgs : '');
-    out.bytes(K.cmdline);
-    out.goJsonString(p ? p.exe + ' ' + p.exeArgs : ''); // sf-processor always adds the space here
-    out.bytes(K.createts);
-    out.exact(oid.createTS, oid.createTSNs);
-    out.bytes(K.entry);
-    bool(out, p?.entry);
-    out.bytes(K.exe);
-    out.goJsonString(p ? p.exe : '');
-    out.bytes(K.gid);
-    out.number(p ? p.gid : 0);
-    out.bytes(K.group);
-    out.goJsonString(p ? p.groupName : '');
-    out.bytes(K.name);
-    out.goJsonString(p ? baseName(p.exe) : '');
-    out.bytes(K.poid);
-    out.goJsonString(p ? procOid(p) : oidHash(oid.hpid, oid.createTS, oid.createTSNs));
-    out.bytes(K.ppid);
-    out.number(oid.hpid);
+    // sf-processor's proc cmdline always has the space (pproc's only when there are args).
+    this.processFields(p, oid, p ? p.exe + ' ' + p.exeArgs : '', out);
     out.bytes(K.tid);
   }
 
