@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import avro from 'avsc';
+import { BigLong } from './helpers/avro-bigint.js';
 import { AvroWriter, encodeSysFlow } from '../core/avro/encoder.js';
 import { SysFlowFileWriter, MemorySink, DEFAULT_BLOCK_BYTES } from '../core/avro/ocf-writer.js';
 import { SysFlowFileReader } from '../core/avro/ocf.js';
@@ -84,19 +85,6 @@ function testValues(): bigint[] {
   }
   return vs;
 }
-
-const BigLong = avro.types.LongType.__with({
-  fromBuffer: (b: Buffer) => b.readBigInt64LE(),
-  toBuffer: (n: bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(n);
-    return b;
-  },
-  fromJSON: BigInt,
-  toJSON: Number,
-  isValid: (n: unknown) => typeof n === 'bigint',
-  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-});
 
 function avscType(schema: unknown): avro.Type {
   return avro.Type.forSchema(schema as avro.Schema, { registry: { long: BigLong } } as Partial<avro.ForSchemaOptions>);

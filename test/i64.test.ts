@@ -16,6 +16,7 @@ import {
   secOf,
   toHiLo,
 } from '../core/sysflow/i64.js';
+import { encodeLong } from './helpers/avro-bigint.js';
 
 const E9 = 1_000_000_000n;
 const MIN64 = -(2n ** 63n);
@@ -23,20 +24,7 @@ const MAX64 = 2n ** 63n - 1n;
 const P53 = 2n ** 53n;
 
 // ---------------------------------------------------------------------------------------------
-// Reference arithmetic (BigInt)
-
-/** Avro long encoding: zig-zag, then little-endian base-128 varint. */
-function encodeLong(v: bigint): Buffer {
-  let z = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
-  const out: number[] = [];
-  do {
-    let b = Number(z & 0x7fn);
-    z >>= 7n;
-    if (z !== 0n) b |= 0x80;
-    out.push(b);
-  } while (z !== 0n);
-  return Buffer.from(out);
-}
+// Reference arithmetic (BigInt); the varint encoder is in helpers/avro-bigint.ts
 
 /** Euclidean v mod 1e9. */
 function nsOfBig(v: bigint): number {

@@ -25,6 +25,7 @@ import { InputError } from '../core/avro/errors.js';
 import { Tap } from '../core/avro/tap.js';
 import { compileSysFlowSchema } from '../core/avro/compile.js';
 import type { SysFlowRecord } from '../core/sysflow/types.js';
+import { encodeLong as encLong } from './helpers/avro-bigint.js';
 
 /** No single case may take longer than this (a real case takes milliseconds). */
 const CASE_TIMEOUT_MS = 15_000;
@@ -64,18 +65,6 @@ const SYNC_SIZE = 16;
 // =================================================================================================
 // Avro helpers written for the test (independent of the reader)
 
-function encLong(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  let z = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
-  const out: number[] = [];
-  do {
-    let b = Number(z & 0x7fn);
-    z >>= 7n;
-    if (z !== 0n) b |= 0x80;
-    out.push(b);
-  } while (z !== 0n);
-  return Buffer.from(out);
-}
 
 function encBytes(b: Buffer | string): Buffer {
   const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;

@@ -232,8 +232,8 @@ test('backpressure: a slow consumer pauses the driver; nothing is lost or reorde
     }),
   );
   const cfg = loadConfig(file, {}, GLOBALS);
-  const types = validateGraph(cfg, registry, counting.outType);
-  const pipeline = await Pipeline.build(cfg, registry, types, silent);
+  validateGraph(cfg, registry, counting.outType);
+  const pipeline = await Pipeline.build(cfg, registry, silent);
   const t0 = Date.now();
   const stats = await pipeline.run(counting, K8S, {}, new AbortController().signal);
   const elapsed = Date.now() - t0;
@@ -333,7 +333,8 @@ test('backpressure through the exporter: a slow transport pauses the driver; out
   p.pipeline[2] = { processor: 'exporter', in: 'evt eventchan', export: 'slow', format: 'json' } as (typeof p.pipeline)[2];
   writeFileSync(file, JSON.stringify(p));
   const cfg = loadConfig(file, {}, GLOBALS);
-  const pipeline = await Pipeline.build(cfg, registry, validateGraph(cfg, registry, counting.outType), silent);
+  validateGraph(cfg, registry, counting.outType);
+  const pipeline = await Pipeline.build(cfg, registry, silent);
   const stats = await pipeline.run(counting, K8S, {}, new AbortController().signal);
   const sink = sinks[0]!;
   assert.equal(stats.records, K8S_RECORDS);

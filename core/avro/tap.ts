@@ -165,11 +165,6 @@ export class Tap {
     return this.buf.hexSlice(start, start + size);
   }
 
-  skipFixed(size: number): void {
-    if (this.pos + size > this.end) this.overrun(`fixed(${size})`);
-    this.pos += size;
-  }
-
   readFloat(): number {
     if (this.pos + 4 > this.end) this.overrun('float');
     const v = this.buf.readFloatLE(this.pos);

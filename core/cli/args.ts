@@ -68,6 +68,20 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
   return { flags, positional };
 }
 
+/**
+ * parseArgs for a CLI's main(): on a usage error, print `<program>: <message>` and the usage text to
+ * stderr and return exit status 2 instead of the parse.
+ */
+export function parseOrUsage(program: string, argv: readonly string[], specs: readonly FlagSpec[], usage: string): Parsed | number {
+  try {
+    return parseArgs(argv, specs);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${program}: ${e.message}\n${usage}`);
+    return 2;
+  }
+}
+
 export function usageTable(specs: readonly FlagSpec[]): string {
   const rows = specs.map((s) => [`  -${s.name}${s.value ? ' ' + s.value : ''}${s.alias?.length ? ', -' + s.alias.join(', -') : ''}`, s.help]);
   const w = Math.max(...rows.map((r) => r[0]!.length)) + 2;

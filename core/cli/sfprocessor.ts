@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `sfprocessor` command line (flags as in sf-processor). */
 import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
-import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
+import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { builtinRegistry } from '../plugins/builtin.js';
 import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -33,16 +33,8 @@ ${usageTable(FLAGS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs(argv, FLAGS);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sfprocessor: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseOrUsage('sfprocessor', argv, FLAGS, `\n${USAGE}`);
+  if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;
   if (flags.has('help')) {
     process.stdout.write(USAGE);
@@ -99,7 +91,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   if (!driver) throw new ConfigError(`unknown driver '${driverName}' (available: ${registry.drivers.names().join(', ')})`);
   const driverEntry = cfg.drivers.find((d) => d.driver === driverName);
   if (cfg.drivers.length > 1) o.log.warn(`${cfg.file}: ${cfg.drivers.length} drivers configured; running '${driverName}' only`);
-  const types = validateGraph(cfg, registry, driver.outType);
+  validateGraph(cfg, registry, driver.outType);
   if (driverEntry?.out && driverEntry.out.name !== cfg.plugins[0]!.in.name) {
     throw new ConfigError(`${cfg.file}: driver #${driverEntry.index} (${driverName}), attribute 'out': channel '${driverEntry.out.name}' is not the first plugin's input '${cfg.plugins[0]!.in.name}'`);
   }
@@ -107,13 +99,13 @@ async function runProcessor(o: RunOptions): Promise<number> {
   await initHashing();
   if (o.testOnly) {
     if (o.path !== undefined || driverAttrs.path) driver.check?.(o.path, driverAttrs);
-    const pipeline = await Pipeline.build(cfg, registry, types, o.log, true);
+    const pipeline = await Pipeline.build(cfg, registry, o.log, true);
     await pipeline.close();
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
     return 0;
   }
   driver.check?.(o.path, driverAttrs);
-  const pipeline = await Pipeline.build(cfg, registry, types, o.log);
+  const pipeline = await Pipeline.build(cfg, registry, o.log);
   const abort = new AbortController();
   let signals = 0;
   const onSignal = (sig: string) => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `sysprint` command line. */
 import { createLogger } from '../log.js';
-import { parseArgs, usageTable, UsageError, type FlagSpec } from './args.js';
+import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { runSysprint, PRINTABLE_TYPES, type OutputFormat } from '../sysprint/sysprint.js';
 import { FIELDS } from '../sysprint/record.js';
 import { FileSink, type ByteSink } from '../util/bytes.js';
@@ -31,16 +31,8 @@ ${usageTable(FLAGS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs(argv, FLAGS);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sysprint: ${e.message}\n${USAGE}`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseOrUsage('sysprint', argv, FLAGS, USAGE);
+  if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;
   if (flags.has('h')) {
     process.stdout.write(USAGE);

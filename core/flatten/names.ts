@@ -1,6 +1,5 @@
 /** Name lists derived from flag words, memoised per value (flag combinations are few). */
 import { OpFlags as O, OpenFlags as OF } from '../sysflow/flags.js';
-import { CONTAINER_TYPES } from '../sysflow/types.js';
 
 const OP_ORDER: [number, string, string][] = [
   [O.MKDIR, 'MKDIR', 'MKDIR'], [O.RMDIR, 'RMDIR', 'RMDIR'], [O.LINK, 'LINK', 'LINK'], [O.SYMLINK, 'SYMLINK', 'SYMLINK'],
@@ -49,7 +48,6 @@ export const isOpenWrite = (flags: number) => (flags & OF.WRONLY) !== 0;
 export function containerTypeName(symbol: string): string {
   return symbol.startsWith('CT_') ? symbol.slice(3) : symbol;
 }
-export const CONTAINER_TYPE_NAMES = CONTAINER_TYPES.map(containerTypeName);
 
 /** Record type codes as sf-processor names them (Pod is "PD" there; sysprint says "POD"). */
 export const SF_PROCESSOR_TYPE_CODES = ['H', 'C', 'P', 'F', 'PE', 'NF', 'FF', 'FE', 'NE', 'PF', 'PD', 'KE'] as const;

@@ -9,7 +9,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Registry } from './registry.js';
-import type { Attributes } from './types.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -375,4 +374,3 @@ export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOut
   return types;
 }
 
-export const attrsOf = (p: PluginEntry): Attributes => p.attrs;

@@ -11,7 +11,7 @@
 import { Subject } from 'rxjs';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
-import type { PipelineConfig, ResolvedTypes } from './config.js';
+import type { PipelineConfig } from './config.js';
 import type { DriverFactory, Emit, Processor } from './types.js';
 import type { SysFlowRecord } from '../sysflow/types.js';
 
@@ -34,7 +34,8 @@ export class Pipeline {
     private readonly log: Logger,
   ) {}
 
-  static async build(cfg: PipelineConfig, registry: Registry, types: ResolvedTypes[], log: Logger, checkOnly = false): Promise<Pipeline> {
+  /** `cfg` must have passed validateGraph. */
+  static async build(cfg: PipelineConfig, registry: Registry, log: Logger, checkOnly = false): Promise<Pipeline> {
     const nodes: Node[] = [];
     try {
       for (const p of cfg.plugins) {
@@ -52,7 +53,6 @@ export class Pipeline {
       await Promise.allSettled(nodes.map((n) => n.proc.close?.()));
       throw e;
     }
-    void types;
     return new Pipeline(cfg, nodes, log);
   }
 

@@ -2,7 +2,7 @@
 import { SysFlowFileReader } from '../avro/ocf.js';
 import { InputError } from '../avro/errors.js';
 import { EntityCache } from '../sysflow/cache.js';
-import { SF_TYPE_CODES, SfType, type SysFlowEvent } from '../sysflow/types.js';
+import { SF_TYPE_CODES, type SysFlowEvent } from '../sysflow/types.js';
 import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type Value } from './record.js';
 import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRenderer, type Columns, type Renderer } from './render.js';
 import type { ByteSink } from '../util/bytes.js';
@@ -105,4 +105,3 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   return result;
 }
 
-export { SfType };

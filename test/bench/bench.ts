@@ -15,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { inflateRawSync } from 'node:zlib';
 import avro from 'avsc';
+import { BigLong } from '../helpers/avro-bigint.js';
 import { compileSysFlowSchema, stripLogicalTypes } from '../../core/avro/compile.js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { Tap } from '../../core/avro/tap.js';
@@ -53,20 +54,6 @@ const now = (): number => performance.now() / 1000;
 function expectCount(mode: string, got: number, want: number): void {
   if (got !== want) throw new Error(`${mode}: decoded ${got} records, expected ${want}`);
 }
-
-/** avsc long type with BigInt values (avsc README, "custom long types"). */
-const BigLong = avro.types.LongType.__with({
-  fromBuffer: (b: Buffer) => b.readBigInt64LE(),
-  toBuffer: (n: bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(n);
-    return b;
-  },
-  fromJSON: BigInt,
-  toJSON: Number,
-  isValid: (n: unknown) => typeof n === 'bigint',
-  compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-});
 
 const MODES: Mode[] = [
   {
@@ -209,14 +196,11 @@ const MODES: Mode[] = [
  * ~350 MB/s once the page cache is dirty, which alone would cap output near 220k records/s).
  */
 function outDir(): string {
-  for (const d of ['/dev/shm']) {
-    try {
-      return mkdtempSync(join(d, 'sfbench-'));
-    } catch {
-      /* not available */
-    }
+  try {
+    return mkdtempSync(join('/dev/shm', 'sfbench-'));
+  } catch {
+    return mkdtempSync(join(tmpdir(), 'sfbench-'));
   }
-  return mkdtempSync(join(tmpdir(), 'sfbench-'));
 }
 
 /** Peak RSS of the last sfprocessor run, from its closing log line. */

@@ -2,11 +2,10 @@
  * Where test data lives. The whole corpus (../shared/traces, ../shared/oracle) is used when it sits
  * beside the repository (CI has it); otherwise the subset bundled in test/fixtures.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 
 /** Repository root (tests run from dist/test/...). */
 export const ROOT = (() => {

@@ -30,9 +30,9 @@ export async function runPipeline(input: string, pipeline: object[], env: NodeJS
   const file = join(dir, 'pipeline.json');
   writeFileSync(file, JSON.stringify({ pipeline }));
   const cfg = loadConfig(file, env, { version: 'test', jsonschemaversion: '5', ecsversion: '8.2', buildnumber: '0' });
-  const types = validateGraph(cfg, registry, 'sysflowchan');
+  validateGraph(cfg, registry, 'sysflowchan');
   const log = createLogger('test', 'silent');
-  const p = await Pipeline.build(cfg, registry, types, log);
+  const p = await Pipeline.build(cfg, registry, log);
   const stats = await p.run(registry.drivers.get('file')!, input, {}, new AbortController().signal);
   return { text: sinks.map((s) => s.text()).join(''), stats };
 }
