@@ -7,6 +7,8 @@ import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { InputError } from '../avro/errors.js';
 import { initHashing } from '../util/xxh.js';
+import { loadPolicySet } from '../policy/policyset.js';
+import { formatReport } from '../policy/report.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 
@@ -17,12 +19,14 @@ const FLAGS: FlagSpec[] = [
   { name: 'plugdir', value: 'DIR', help: 'directory of processor/handler/encoder/transport plugins' },
   { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, quiet' },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
+  { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
   { name: 'version', boolean: true, help: 'print the version and exit' },
   { name: 'help', alias: ['h'], boolean: true, help: 'show this help' },
 ];
 
 const USAGE = `Usage:
   sfprocessor -version
+  sfprocessor -policycheck POLICIES [-log LEVEL]
   sfprocessor -test [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] [PATH]
   sfprocessor [-driver NAME] [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
 
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger('sfprocessor', level as LevelWithSilent);
+  if (flags.has('policycheck')) return policyCheck(String(flags.get('policycheck')), log);
   const testOnly = flags.has('test');
   if (positional.length > 1) {
     log.error(`one input PATH expected, got ${positional.length}: ${positional.join(' ')} (flags must start with '-')`);
@@ -70,6 +75,19 @@ async function main(argv: string[]): Promise<number> {
       log.error((e as Error).message);
       if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     }
+    return 1;
+  }
+}
+
+/** `-policycheck PATH`: the policy report alone (no pipeline). */
+async function policyCheck(policies: string, log: Logger): Promise<number> {
+  await initHashing();
+  try {
+    const set = loadPolicySet(policies);
+    process.stdout.write(formatReport(policies, set));
+    return 0;
+  } catch (e) {
+    log.error((e as Error).message);
     return 1;
   }
 }
@@ -99,7 +117,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   await initHashing();
   if (o.testOnly) {
     if (o.path !== undefined || driverAttrs.path) driver.check?.(o.path, driverAttrs);
-    const pipeline = await Pipeline.build(cfg, registry, o.log, true);
+    const pipeline = await Pipeline.build(cfg, registry, o.log, true, (t) => process.stdout.write(t));
     await pipeline.close();
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
     return 0;

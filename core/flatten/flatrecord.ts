@@ -13,6 +13,8 @@ export interface MatchedRule {
   /** 0 informational … 4 critical (compat §6.3), with Falco's finer levels mapped onto it. */
   readonly priority: number;
   readonly tags: readonly string[];
+  /** The rule's rendered output template, when it has one. */
+  readonly output?: string;
 }
 
 const NO_TREE: readonly Process[] = Object.freeze([]);

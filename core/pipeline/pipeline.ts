@@ -35,7 +35,7 @@ export class Pipeline {
   ) {}
 
   /** `cfg` must have passed validateGraph. */
-  static async build(cfg: PipelineConfig, registry: Registry, log: Logger, checkOnly = false): Promise<Pipeline> {
+  static async build(cfg: PipelineConfig, registry: Registry, log: Logger, checkOnly = false, report?: (text: string) => void): Promise<Pipeline> {
     const nodes: Node[] = [];
     try {
       for (const p of cfg.plugins) {
@@ -43,7 +43,7 @@ export class Pipeline {
         const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
         let proc: Processor;
         try {
-          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly });
+          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report });
         } catch (e) {
           throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
         }

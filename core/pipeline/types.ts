@@ -18,6 +18,8 @@ export interface PluginContext {
   readonly attrs: Attributes;
   /** Set by `-test`: validate settings, but open nothing and write nothing. */
   readonly checkOnly?: boolean;
+  /** Set by `-test`: where a plugin prints what it checked (e.g. the policy report). */
+  readonly report?: (text: string) => void;
 }
 
 /** Emits one output batch to every `out` channel of the plugin (fan-out). */

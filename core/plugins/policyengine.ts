@@ -1,9 +1,131 @@
 /**
- * `policyengine`. Modes: `alert` forwards only records that match a rule; `enrich` forwards every
- * record, annotated with the rules it matched. Without `policies`, enrich mode passes every record
- * through untouched (sf-processor's bypass); alert mode then has nothing to alert on and is refused.
+ * `policyengine`. Modes: `alert` forwards only records that match a rule (each carrying its matched
+ * rules); `enrich` forwards every record not dropped by a filter, annotated with what matched.
+ * Without `policies`, enrich mode passes every record through untouched (sf-processor's bypass);
+ * alert mode then has nothing to alert on and is refused.
+ *
+ * A whole batch is evaluated against one policy set, so a hot reload (`monitor: local`) swaps sets
+ * between batches: no record is lost or evaluated twice.
  */
-import type { Processor, ProcessorFactory } from '../pipeline/types.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { FlatRecord } from '../flatten/flatrecord.js';
+import type { Logger } from '../log.js';
+import type { Emit, Processor, ProcessorFactory } from '../pipeline/types.js';
+import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
+import { policyFiles } from '../policy/loader.js';
+import { formatReport } from '../policy/report.js';
+
+type Mode = 'alert' | 'enrich';
+
+class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
+  private readonly out: FlatRecord[] = [];
+  constructor(private set: PolicySet, private readonly mode: Mode) {}
+
+  process(batch: readonly FlatRecord[], emit: Emit<FlatRecord>): void {
+    const set = this.set; // one set per batch (reload atomicity)
+    const enrich = this.mode === 'enrich';
+    const out = this.out;
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      if (set.dropped(r)) continue;
+      if (set.evaluate(r) || enrich) out.push(r);
+    }
+    if (out.length) {
+      emit(out.slice());
+      out.length = 0;
+    }
+  }
+
+  swap(set: PolicySet): void {
+    this.set = set;
+  }
+  get current(): PolicySet {
+    return this.set;
+  }
+}
+
+/** Fingerprint of the policy files' contents (reload only on real changes). */
+function contentHash(p: string): string {
+  const h = createHash('sha256');
+  for (const f of policyFiles(p)) {
+    h.update(f);
+    h.update('\0');
+    h.update(fs.readFileSync(f));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+/** Describe the difference between two policy sets in one line. */
+export function describeChange(prev: PolicySet, next: PolicySet): string {
+  const a = prev.fingerprints;
+  const b = next.fingerprints;
+  const added = [...b.keys()].filter((k) => !a.has(k));
+  const removed = [...a.keys()].filter((k) => !b.has(k));
+  const changed = [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k));
+  const list = (xs: string[]) => (xs.length > 5 ? `${xs.slice(0, 5).map((x) => `'${x}'`).join(', ')} and ${xs.length - 5} more` : xs.map((x) => `'${x}'`).join(', '));
+  const parts = [added.length && `added ${list(added)}`, removed.length && `removed ${list(removed)}`, changed.length && `changed ${list(changed)}`].filter(Boolean);
+  return parts.length ? parts.join('; ') : 'no rule changed (lists, macros or filters only)';
+}
+
+class Monitor {
+  private timer: NodeJS.Timeout | null = null;
+  private watcher: fs.FSWatcher | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private hash: string;
+
+  constructor(private readonly policies: string, private readonly engine: PolicyEngine, private readonly load: () => PolicySet, private readonly log: Logger, intervalMs: number) {
+    this.hash = contentHash(policies);
+    this.timer = setInterval(() => this.check(), intervalMs);
+    this.timer.unref();
+    try {
+      const st = fs.statSync(policies);
+      const dir = st.isDirectory() ? policies : path.dirname(policies);
+      this.watcher = fs.watch(dir, { recursive: st.isDirectory(), persistent: false }, () => this.soon());
+      this.watcher.on('error', () => {});
+    } catch {
+      // polling alone still works
+    }
+  }
+
+  private soon(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    // editors write in several steps: wait for the burst to settle
+    this.debounce = setTimeout(() => this.check(), 200);
+    this.debounce.unref();
+  }
+
+  check(): void {
+    let hash: string;
+    try {
+      hash = contentHash(this.policies);
+    } catch (err) {
+      if (hash! !== this.hash) this.log.error(`policy reload failed, keeping the previous policies: ${(err as Error).message}`);
+      return;
+    }
+    if (hash === this.hash) return;
+    this.hash = hash;
+    let next: PolicySet;
+    try {
+      next = this.load();
+    } catch (err) {
+      this.log.error(`policy reload failed, keeping the previous policies: ${(err as Error).message}`);
+      return;
+    }
+    const prev = this.engine.current;
+    this.engine.swap(next);
+    const s = next.summary();
+    this.log.info(`policies reloaded from ${this.policies}: ${describeChange(prev, next)} (${next.rules.length} rules active, ${s.unsupported} unsupported, ${next.filterCount} filters)`);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+    this.watcher?.close();
+  }
+}
 
 export const policyEngineFactory: ProcessorFactory = {
   name: 'policyengine',
@@ -13,10 +135,23 @@ export const policyEngineFactory: ProcessorFactory = {
   attributes: {
     mode: 'alert (default) or enrich',
     policies: 'policy file or directory of *.yaml/*.yml',
+    language: 'falco (the only language)',
+    monitor: 'none (default) or local: reload policies when the files change',
+    'monitor.interval': 'seconds between checks for changes when monitoring (default 30; file events trigger a check at once)',
+    concurrency: 'accepted for compatibility; evaluation is single-threaded (see README)',
   },
   create(ctx) {
     const mode = (ctx.attrs.mode ?? 'alert').toLowerCase();
     if (mode !== 'alert' && mode !== 'enrich') throw new Error(`attribute 'mode': expected 'alert' or 'enrich', got '${ctx.attrs.mode}'`);
+    const language = (ctx.attrs.language ?? 'falco').toLowerCase();
+    if (language !== 'falco') throw new Error(`attribute 'language': only 'falco' is supported, got '${ctx.attrs.language}'`);
+    const monitor = (ctx.attrs.monitor ?? 'none').toLowerCase();
+    if (monitor !== 'none' && monitor !== 'local') throw new Error(`attribute 'monitor': expected 'none' or 'local', got '${ctx.attrs.monitor}'`);
+    const interval = Number(ctx.attrs['monitor.interval'] ?? '30');
+    if (!(interval > 0)) throw new Error(`attribute 'monitor.interval': expected a positive number of seconds, got '${ctx.attrs['monitor.interval']}'`);
+    if (ctx.attrs.concurrency !== undefined && !/^[1-9]\d*$/.test(ctx.attrs.concurrency)) {
+      throw new Error(`attribute 'concurrency': expected a positive integer, got '${ctx.attrs.concurrency}'`);
+    }
     const policies = ctx.attrs.policies;
     if (policies === undefined || policies === '') {
       if (mode === 'alert') throw new Error(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
@@ -24,6 +159,20 @@ export const policyEngineFactory: ProcessorFactory = {
       const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
       return bypass;
     }
-    throw new Error(`attribute 'policies': this version cannot evaluate policy files yet; remove 'policies' and use mode 'enrich' to pass records through`);
+    const load = () => loadPolicySet(policies);
+    const set = load();
+    for (const w of set.warnings) ctx.log.warn(w);
+    const s = set.summary();
+    ctx.log.info(`loaded ${set.rules.length} rules and ${set.filterCount} filters from ${set.files.length} policy files (${s.approximated} approximated, ${s.unsupported} unsupported, ${s.disabled} disabled)`);
+    if (ctx.checkOnly) {
+      ctx.report?.(formatReport(policies, set));
+      return { process: () => {} };
+    }
+    const engine = new PolicyEngine(set, mode);
+    if (monitor === 'local') {
+      const mon = new Monitor(policies, engine, load, ctx.log, interval * 1000);
+      return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), close: async () => mon.close() };
+    }
+    return engine as Processor;
   },
 };

@@ -522,6 +522,10 @@ export class JsonEncoder implements Encoder {
         out.goJsonString(rule.desc);
         out.ascii(',"priority":');
         out.number(rule.priority);
+        if (rule.output !== undefined) {
+          out.ascii(',"output":');
+          out.goJsonString(rule.output);
+        }
         out.ascii('}');
       }
       out.bytes(K.rbr);

@@ -1,0 +1,585 @@
+/**
+ * Conditions → closures over the flat record. Everything that can be done once is done here:
+ * literals are converted to the field's type, lists expanded into Sets, regexes and globs built,
+ * macros inlined, constants folded. The record-time work is a getter call and a comparison.
+ *
+ * While compiling, each condition's possible record types and op flags are derived (the rule index,
+ * core/policy/engine.ts), and every field use is classified exact / approximated / unsupported.
+ */
+import v8 from 'node:v8';
+import type { FlatRecord } from '../flatten/flatrecord.js';
+import { SF_FIELDS, VT, type FieldDef } from '../flatten/fields.js';
+import { baseName } from '../flatten/paths.js';
+import { compareExact, parseExact } from '../sysflow/i64.js';
+import { OpFlags as O } from '../sysflow/flags.js';
+import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
+import type { Expr, Operand, Value } from './ast.js';
+
+export type Pred = (r: FlatRecord) => boolean;
+
+/** Where a condition came from: maps an offset in its text to a file position. */
+export interface SourceRef {
+  readonly file: string;
+  readonly item: string;
+  /** `file` is set when the text joins pieces from several files (appends). */
+  position(offset: number): { line: number; col: number; file?: string };
+}
+
+export class PolicyError extends Error {
+  constructor(readonly file: string, readonly line: number, readonly col: number, readonly item: string, readonly reason: string) {
+    super(`${file}:${line}:${col}: ${item}: ${reason}`);
+    this.name = 'PolicyError';
+  }
+}
+
+export function errorAt(src: SourceRef, offset: number, reason: string): PolicyError {
+  const p = src.position(offset);
+  return new PolicyError(p.file ?? src.file, p.line, p.col, src.item, reason);
+}
+
+/** A field that exists in Falco but has no SysFlow data: the rule cannot be evaluated faithfully. */
+export class UnsupportedField extends Error {}
+
+export interface MacroDef {
+  readonly name: string;
+  readonly expr: Expr;
+  readonly src: SourceRef;
+}
+
+export interface CompileEnv {
+  readonly macros: ReadonlyMap<string, MacroDef>;
+  readonly lists: ReadonlyMap<string, readonly string[]>;
+}
+
+/** What a compilation learned besides the closure. */
+export class Notes {
+  readonly approx = new Set<string>();
+  readonly unsupported = new Set<string>();
+  readonly macrosUsed = new Set<string>();
+  readonly listsUsed = new Set<string>();
+}
+
+/** All record types (bit per SfType 0..11). */
+export const ALL_TYPES = 0xfff;
+/** "No op-flag constraint". */
+export const ANY_OPS = -1;
+
+export interface Compiled {
+  readonly fn: Pred;
+  /** Known constant value, if any. */
+  readonly c?: boolean;
+  /** Record types the condition can be true for. */
+  readonly types: number;
+  /** The record's op flags must intersect this mask (ANY_OPS: no constraint). */
+  readonly ops: number;
+}
+
+const TRUE: Compiled = { fn: () => true, c: true, types: ALL_TYPES, ops: ANY_OPS };
+const FALSE: Compiled = { fn: () => false, c: false, types: 0, ops: ANY_OPS };
+
+export const TYPE_CODES: Record<string, number> = { H: 0, C: 1, P: 2, F: 3, PE: 4, NF: 5, FF: 6, FE: 7, NE: 8, PF: 9, PD: 10, POD: 10, KE: 11 };
+const OPFLAG_BITS: Record<string, number> = {
+  CLONE: O.CLONE, EXEC: O.EXEC, EXIT: O.EXIT, SETUID: O.SETUID, SETNS: O.SETNS, ACCEPT: O.ACCEPT, CONNECT: O.CONNECT, OPEN: O.OPEN,
+  READ: O.READ_RECV, RECV: O.READ_RECV, WRITE: O.WRITE_SEND, SEND: O.WRITE_SEND, CLOSE: O.CLOSE, TRUNCATE: O.TRUNCATE,
+  SHUTDOWN: O.SHUTDOWN, MMAP: O.MMAP, DIGEST: O.DIGEST, MKDIR: O.MKDIR, RMDIR: O.RMDIR, LINK: O.LINK, UNLINK: O.UNLINK,
+  SYMLINK: O.SYMLINK, RENAME: O.RENAME,
+};
+
+// V8's linear-time regexp engine (flag 'l'): a policy author's regex cannot backtrack catastrophically.
+let linearEnabled = false;
+function linearRegExp(pattern: string, flags: string): RegExp {
+  if (!linearEnabled) {
+    v8.setFlagsFromString('--enable-experimental-regexp-engine');
+    linearEnabled = true;
+  }
+  return new RegExp(pattern, flags + 'l');
+}
+
+/** Falco glob (fnmatch without FNM_PATHNAME): * any run, ? one char, [..] a class. */
+function globRegExp(glob: string, icase: boolean): RegExp {
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[^]*';
+    else if (c === '?') re += '[^]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        let cls = glob.slice(i + 1, end);
+        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
+        re += '[' + cls.replace(/\\/g, '\\\\') + ']';
+        i = end;
+      }
+    } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
+    else re += /[.+^${}()|\\/]/.test(c) ? '\\' + c : c;
+  }
+  return linearRegExp(re + '$', icase ? 'i' : '');
+}
+
+interface Getter {
+  readonly vt: VT;
+  readonly get: (r: FlatRecord) => unknown;
+  readonly ns?: (r: FlatRecord) => number;
+  /** Falco field names keep Falco's pmatch (path prefix); sf.* names sf-processor's (substring). */
+  readonly falco: boolean;
+  readonly name: string;
+}
+
+const isList = (vt: VT) => vt === VT.StrList || vt === VT.IntList;
+const isStr = (vt: VT) => vt === VT.Str || vt === VT.StrList;
+const isNum = (vt: VT) => vt === VT.Int || vt === VT.IntList || vt === VT.Time;
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The closest known field names, for "did you mean". */
+export function suggestField(name: string): string {
+  let best = '';
+  let bestD = 4;
+  for (const n of [...SF_FIELDS.keys(), ...FALCO_FIELDS.keys()]) {
+    const d = levenshtein(name, n);
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best ? ` (did you mean '${best}'?)` : '';
+}
+
+/** Look a field up: a definition, or a thrown error (unknown) / UnsupportedField (no SysFlow data). */
+export function lookupField(name: string, arg: string | null): FieldDef {
+  const base = SF_FIELDS.get(name) ?? FALCO_FIELDS.get(name);
+  if (base === undefined) {
+    const why = UNSUPPORTED_FIELDS.get(name) ?? UNSUPPORTED_PREFIXES.find(([p]) => name.startsWith(p))?.[1];
+    if (why) throw new UnsupportedField(`${name}: ${why}`);
+    throw new Error(`unknown field '${name}'${suggestField(name)}`);
+  }
+  if (arg === null) return base;
+  if (!base.withArg) throw new Error(`field '${name}' takes no argument ([${arg}])`);
+  return base.withArg(arg);
+}
+
+export class Compiler {
+  private readonly stack: string[] = [];
+  constructor(private readonly env: CompileEnv, readonly notes: Notes) {}
+
+  compile(e: Expr, src: SourceRef): Compiled {
+    switch (e.k) {
+      case 'const':
+        return e.value ? TRUE : FALSE;
+      case 'and':
+        return this.and(e.items.map((x) => this.compile(x, src)));
+      case 'or':
+        return this.or(e.items.map((x) => this.compile(x, src)));
+      case 'not': {
+        const x = this.compile(e.e, src);
+        if (x.c !== undefined) return x.c ? FALSE : TRUE;
+        const f = x.fn;
+        return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS };
+      }
+      case 'macro':
+        return this.macro(e.name, e.pos, src);
+      case 'exists':
+        return this.exists(this.operand(e.lhs, src));
+      case 'cmp':
+        return this.cmp(e, src);
+      case 'list':
+        return this.list(e, src);
+    }
+  }
+
+  private macro(name: string, pos: number, src: SourceRef): Compiled {
+    const m = this.env.macros.get(name);
+    if (m === undefined) {
+      const why = UNSUPPORTED_FIELDS.get(name);
+      throw errorAt(src, pos, why ? `'${name}' is a field and needs an operator` : `unknown macro '${name}'`);
+    }
+    if (this.stack.includes(name)) throw errorAt(src, pos, `macro '${name}' refers to itself (${[...this.stack, name].join(' → ')})`);
+    this.notes.macrosUsed.add(name);
+    this.stack.push(name);
+    try {
+      return this.compile(m.expr, m.src);
+    } finally {
+      this.stack.pop();
+    }
+  }
+
+  private and(xs: Compiled[]): Compiled {
+    const live = xs.filter((x) => x.c !== true);
+    if (live.some((x) => x.c === false)) return FALSE;
+    if (live.length === 0) return TRUE;
+    let types = ALL_TYPES;
+    let ops = ANY_OPS;
+    for (const x of live) {
+      types &= x.types;
+      if (x.ops !== ANY_OPS && (ops === ANY_OPS || popcount(x.ops) < popcount(ops))) ops = x.ops;
+    }
+    if (live.length === 1) return { fn: live[0]!.fn, types, ops };
+    const fs = live.map((x) => x.fn);
+    if (fs.length === 2) {
+      const [a, b] = fs as [Pred, Pred];
+      return { fn: (r) => a(r) && b(r), types, ops };
+    }
+    if (fs.length === 3) {
+      const [a, b, c] = fs as [Pred, Pred, Pred];
+      return { fn: (r) => a(r) && b(r) && c(r), types, ops };
+    }
+    return {
+      fn: (r) => {
+        for (let i = 0; i < fs.length; i++) if (!fs[i]!(r)) return false;
+        return true;
+      },
+      types,
+      ops,
+    };
+  }
+
+  private or(xs: Compiled[]): Compiled {
+    const live = xs.filter((x) => x.c !== false);
+    if (live.some((x) => x.c === true)) return TRUE;
+    if (live.length === 0) return FALSE;
+    let types = 0;
+    let ops = 0;
+    for (const x of live) {
+      types |= x.types;
+      ops = ops === ANY_OPS || x.ops === ANY_OPS ? ANY_OPS : ops | x.ops;
+    }
+    if (live.length === 1) return live[0]!;
+    const fs = live.map((x) => x.fn);
+    if (fs.length === 2) {
+      const [a, b] = fs as [Pred, Pred];
+      return { fn: (r) => a(r) || b(r), types, ops };
+    }
+    return {
+      fn: (r) => {
+        for (let i = 0; i < fs.length; i++) if (fs[i]!(r)) return true;
+        return false;
+      },
+      types,
+      ops,
+    };
+  }
+
+  /** Resolve an operand to a typed getter. */
+  operand(o: Operand, src: SourceRef): Getter {
+    if (o.k === 'field') {
+      let d: FieldDef;
+      try {
+        d = lookupField(o.name, o.arg);
+      } catch (err) {
+        if (err instanceof UnsupportedField) {
+          this.notes.unsupported.add(err.message);
+          throw err;
+        }
+        if (err instanceof PolicyError) throw err;
+        throw errorAt(src, o.pos, (err as Error).message);
+      }
+      if (d.approx) this.notes.approx.add(`${d.name}: ${d.approx}`);
+      return { vt: d.vt, get: d.get, ns: d.ns, falco: !o.name.startsWith('sf.'), name: d.name };
+    }
+    const inner = this.operand(o.arg, src);
+    const g = inner.get;
+    const name = `${o.fn}(${inner.name})`;
+    if (o.fn === 'len') {
+      if (inner.vt === VT.Str) return { vt: VT.Int, get: (r) => (g(r) as string).length, falco: inner.falco, name };
+      if (isList(inner.vt)) return { vt: VT.Int, get: (r) => (g(r) as unknown[]).length, falco: inner.falco, name };
+      throw errorAt(src, o.pos, `len() needs a string or list field, '${inner.name}' is a number`);
+    }
+    if (!isStr(inner.vt)) throw errorAt(src, o.pos, `${o.fn}() needs a string field, '${inner.name}' is not`);
+    const f: (s: string) => string =
+      o.fn === 'tolower' ? (s) => s.toLowerCase()
+      : o.fn === 'toupper' ? (s) => s.toUpperCase()
+      : o.fn === 'basename' ? (s) => (s === '' ? '' : baseName(s))
+      : (s) => Buffer.from(s, 'base64').toString('utf8');
+    if (inner.vt === VT.Str) return { vt: VT.Str, get: (r) => f(g(r) as string), falco: inner.falco, name };
+    return { vt: VT.StrList, get: (r) => (g(r) as string[]).map(f), falco: inner.falco, name };
+  }
+
+  private exists(g: Getter): Compiled {
+    const get = g.get;
+    switch (g.vt) {
+      case VT.Str:
+        return { fn: (r) => (get(r) as string) !== '', types: ALL_TYPES, ops: ANY_OPS };
+      case VT.Bool:
+        return { fn: (r) => get(r) === true, types: ALL_TYPES, ops: ANY_OPS };
+      case VT.Int:
+        return { fn: (r) => (get(r) as number) !== 0, types: ALL_TYPES, ops: ANY_OPS };
+      case VT.Time: {
+        const ns = g.ns!;
+        return { fn: (r) => (get(r) as number) !== 0 || ns(r) !== 0, types: ALL_TYPES, ops: ANY_OPS };
+      }
+      default:
+        return { fn: (r) => (get(r) as unknown[]).length > 0, types: ALL_TYPES, ops: ANY_OPS };
+    }
+  }
+
+  /** Literal texts of a list, with named lists expanded (bare items only). */
+  private items(values: Value[]): { texts: string[]; fields: Operand[] } {
+    const texts: string[] = [];
+    const fields: Operand[] = [];
+    for (const v of values) {
+      if (v.k !== 'lit') {
+        fields.push(v);
+        continue;
+      }
+      const named = v.quoted ? undefined : this.env.lists.get(v.text);
+      if (named) {
+        this.notes.listsUsed.add(v.text);
+        texts.push(...named);
+      } else texts.push(v.text);
+    }
+    return { texts, fields };
+  }
+
+  private list(e: Extract<Expr, { k: 'list' }>, src: SourceRef): Compiled {
+    const g = this.operand(e.lhs, src);
+    const { texts, fields } = this.items(e.items);
+    if (fields.length) throw errorAt(src, fields[0]!.pos, 'list items must be values');
+    const index = this.indexFor(g, texts);
+    if (texts.length === 0) return FALSE;
+    const get = g.get;
+    if (e.op === 'pmatch') {
+      if (!isStr(g.vt)) throw errorAt(src, e.pos, `pmatch needs a string field, '${g.name}' is not`);
+      const test = g.falco ? pathPrefixTest(texts) : (s: string) => texts.some((t) => s.includes(t));
+      return this.strPred(g, test, index);
+    }
+    // in / intersects: membership
+    if (isStr(g.vt)) {
+      const test = memberTest(texts);
+      return this.strPred(g, test, index);
+    }
+    if (g.vt === VT.Bool) {
+      const bools = texts.map((t) => this.bool(t, src, e.pos));
+      return { fn: (r) => bools.includes(get(r) as boolean), types: ALL_TYPES, ops: ANY_OPS };
+    }
+    if (g.vt === VT.Time) {
+      const vals = texts.map((t) => this.exact(t, src, e.pos));
+      const ns = g.ns!;
+      return { fn: (r) => { const d = get(r) as number; const n = ns(r); return vals.some((v) => compareExact(d, n, v.d, v.ns) === 0); }, types: ALL_TYPES, ops: ANY_OPS };
+    }
+    const nums = new Set(texts.map((t) => this.int(t, src, e.pos)));
+    if (g.vt === VT.Int) return { fn: (r) => nums.has(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
+    return { fn: (r) => (get(r) as number[]).some((x) => nums.has(x)), types: ALL_TYPES, ops: ANY_OPS };
+  }
+
+  /** A string predicate lifted over scalar or list fields (lists: any element). */
+  private strPred(g: Getter, test: (s: string) => boolean, index: Partial<Compiled> = {}): Compiled {
+    const get = g.get;
+    const types = index.types ?? ALL_TYPES;
+    const ops = index.ops ?? ANY_OPS;
+    if (g.vt === VT.Str) return { fn: (r) => test(get(r) as string), types, ops };
+    return {
+      fn: (r) => {
+        const xs = get(r) as readonly string[];
+        for (let i = 0; i < xs.length; i++) if (test(xs[i]!)) return true;
+        return false;
+      },
+      types,
+      ops,
+    };
+  }
+
+  /** Index hints from `sf.type`, `sf.opflags` and `evt.type` checks. */
+  private indexFor(g: Getter, texts: readonly string[]): Partial<Compiled> {
+    if (g.name === 'sf.type') {
+      let types = 0;
+      for (const t of texts) if (TYPE_CODES[t] !== undefined) types |= 1 << TYPE_CODES[t]!;
+      return { types };
+    }
+    if (g.name === 'sf.opflags') {
+      let ops = 0;
+      for (const t of texts) ops |= OPFLAG_BITS[t] ?? 0;
+      return { ops };
+    }
+    if (g.name === 'evt.type') {
+      let types = 0;
+      let ops = 0;
+      for (const [st, bit, names] of SYSCALLS) {
+        if (texts.some((t) => names.includes(t))) {
+          types |= 1 << st;
+          ops |= bit;
+        }
+      }
+      const unknown = texts.filter((t) => !KNOWN_SYSCALLS.has(t));
+      const unrecorded = unknown.filter((t) => UNRECORDED_SYSCALLS.has(t));
+      if (unrecorded.length) this.notes.approx.add(`evt.type: SysFlow does not record ${unrecorded.join(', ')}`);
+      const bogus = unknown.filter((t) => !UNRECORDED_SYSCALLS.has(t));
+      if (bogus.length) this.notes.approx.add(`evt.type: unknown syscall name ${bogus.join(', ')}`);
+      return { types, ops };
+    }
+    return {};
+  }
+
+  private cmp(e: Extract<Expr, { k: 'cmp' }>, src: SourceRef): Compiled {
+    const g = this.operand(e.lhs, src);
+    const op = e.op;
+    if (e.rhs.k !== 'lit') return this.fieldCmp(g, op, this.operand(e.rhs, src), src, e.pos);
+    const text = e.rhs.text;
+    const get = g.get;
+    const ordered = op === '<' || op === '<=' || op === '>' || op === '>=';
+
+    if (isStr(g.vt)) {
+      if (ordered) throw errorAt(src, e.pos, `'${op}' needs a numeric field, '${g.name}' is a string`);
+      let test: (s: string) => boolean;
+      switch (op) {
+        case '=':
+        case '!=': {
+          const eq = this.strPred(g, (s) => s === text, this.indexFor(g, [text]));
+          if (op === '=') return eq;
+          const f = eq.fn;
+          return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS };
+        }
+        case 'contains':
+          test = (s) => s.includes(text);
+          break;
+        case 'icontains': {
+          const lower = text.toLowerCase();
+          test = (s) => s.toLowerCase().includes(lower);
+          break;
+        }
+        case 'startswith':
+          test = (s) => s.startsWith(text);
+          break;
+        case 'endswith':
+          test = (s) => s.endsWith(text);
+          break;
+        case 'bcontains':
+        case 'bstartswith': {
+          if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw errorAt(src, e.rhs.pos, `${op} needs hex bytes, e.g. 2f746d70`);
+          const bytes = Buffer.from(text, 'hex').toString('latin1');
+          const latin = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+          test = op === 'bcontains' ? (s) => latin(s).includes(bytes) : (s) => latin(s).startsWith(bytes);
+          break;
+        }
+        case 'glob':
+        case 'iglob': {
+          const re = globRegExp(text, op === 'iglob');
+          test = (s) => re.test(s);
+          break;
+        }
+        case 'regex': {
+          let re: RegExp;
+          try {
+            re = linearRegExp('^(?:' + text + ')$', 's');
+          } catch (err) {
+            throw errorAt(src, e.rhs.pos, `regex rejected: ${(err as Error).message.replace(/^Invalid regular expression: /, '')} (backreferences and lookaround are not allowed: patterns must run in linear time)`);
+          }
+          test = (s) => re.test(s);
+          break;
+        }
+        default:
+          throw errorAt(src, e.pos, `operator '${op}' does not apply to '${g.name}'`);
+      }
+      return this.strPred(g, test);
+    }
+
+    if (g.vt === VT.Bool) {
+      if (op !== '=' && op !== '!=') throw errorAt(src, e.pos, `'${op}' does not apply to the boolean '${g.name}'`);
+      const b = this.bool(text, src, e.rhs.pos);
+      return op === '=' ? { fn: (r) => get(r) === b, types: ALL_TYPES, ops: ANY_OPS } : { fn: (r) => get(r) !== b, types: ALL_TYPES, ops: ANY_OPS };
+    }
+
+    if (!isNum(g.vt) || !(op === '=' || op === '!=' || ordered)) throw errorAt(src, e.pos, `operator '${op}' does not apply to the number '${g.name}'`);
+    if (g.vt === VT.Time) {
+      const v = this.exact(text, src, e.rhs.pos);
+      const ns = g.ns!;
+      const c = (r: FlatRecord) => compareExact(get(r) as number, ns(r), v.d, v.ns);
+      const fn: Pred =
+        op === '=' ? (r) => c(r) === 0 : op === '!=' ? (r) => c(r) !== 0 : op === '<' ? (r) => c(r) < 0 : op === '<=' ? (r) => c(r) <= 0 : op === '>' ? (r) => c(r) > 0 : (r) => c(r) >= 0;
+      return { fn, types: ALL_TYPES, ops: ANY_OPS };
+    }
+    const n = this.int(text, src, e.rhs.pos);
+    const t: (x: number) => boolean =
+      op === '=' ? (x) => x === n : op === '!=' ? (x) => x !== n : op === '<' ? (x) => x < n : op === '<=' ? (x) => x <= n : op === '>' ? (x) => x > n : (x) => x >= n;
+    if (g.vt === VT.Int) return { fn: (r) => t(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
+    // int lists: any element; != means no element equals
+    if (op === '!=') return { fn: (r) => !(get(r) as number[]).includes(n), types: ALL_TYPES, ops: ANY_OPS };
+    return { fn: (r) => (get(r) as number[]).some(t), types: ALL_TYPES, ops: ANY_OPS };
+  }
+
+  /** Field-to-field comparison (`sf.proc.exe = sf.pproc.exe`, `proc.name = val(proc.pname)`). */
+  private fieldCmp(a: Getter, op: string, b: Getter, src: SourceRef, pos: number): Compiled {
+    const ordered = op === '<' || op === '<=' || op === '>' || op === '>=';
+    if (isStr(a.vt) !== isStr(b.vt) || (a.vt === VT.Bool) !== (b.vt === VT.Bool)) throw errorAt(src, pos, `cannot compare '${a.name}' with '${b.name}': different types`);
+    const vals = (g: Getter) => (r: FlatRecord): readonly unknown[] => {
+      const v = g.get(r);
+      return isList(g.vt) ? (v as unknown[]) : [g.vt === VT.Time ? String(v) + ':' + String(g.ns!(r)) : v];
+    };
+    const va = vals(a);
+    const vb = vals(b);
+    let t: (x: unknown, y: unknown) => boolean;
+    if (ordered) {
+      if (!isNum(a.vt) || a.vt === VT.Time || b.vt === VT.Time) throw errorAt(src, pos, `'${op}' between fields needs integer fields`);
+      t = op === '<' ? (x, y) => (x as number) < (y as number) : op === '<=' ? (x, y) => (x as number) <= (y as number) : op === '>' ? (x, y) => (x as number) > (y as number) : (x, y) => (x as number) >= (y as number);
+    } else if (op === '=' || op === '!=') t = (x, y) => x === y;
+    else if (isStr(a.vt) && op === 'contains') t = (x, y) => (x as string).includes(y as string);
+    else if (isStr(a.vt) && op === 'startswith') t = (x, y) => (x as string).startsWith(y as string);
+    else if (isStr(a.vt) && op === 'endswith') t = (x, y) => (x as string).endsWith(y as string);
+    else throw errorAt(src, pos, `operator '${op}' cannot compare two fields`);
+    const any = (r: FlatRecord) => {
+      const xs = va(r);
+      const ys = vb(r);
+      for (const x of xs) for (const y of ys) if (t(x, y)) return true;
+      return false;
+    };
+    return op === '!=' ? { fn: (r) => !any(r), types: ALL_TYPES, ops: ANY_OPS } : { fn: any, types: ALL_TYPES, ops: ANY_OPS };
+  }
+
+  private int(text: string, src: SourceRef, pos: number): number {
+    const t = text.trim();
+    const n = /^[+-]?\d+$/.test(t) ? Number(t) : /^0x[0-9a-fA-F]+$/.test(t) ? parseInt(t, 16) : NaN;
+    if (!Number.isSafeInteger(n)) throw errorAt(src, pos, `expected an integer, found '${text}'`);
+    return n;
+  }
+
+  private exact(text: string, src: SourceRef, pos: number): { d: number; ns: number } {
+    const v = parseExact(text);
+    if (v === null) throw errorAt(src, pos, `expected an integer (nanoseconds), found '${text}'`);
+    return v;
+  }
+
+  private bool(text: string, src: SourceRef, pos: number): boolean {
+    const t = text.toLowerCase();
+    if (t === 'true' || t === '1') return true;
+    if (t === 'false' || t === '0') return false;
+    throw errorAt(src, pos, `expected true or false, found '${text}'`);
+  }
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v; v &= v - 1) n++;
+  return n;
+}
+
+/** Set membership, unrolled for short lists (faster than a Set probe). */
+function memberTest(items: readonly string[]): (s: string) => boolean {
+  const uniq = [...new Set(items)];
+  if (uniq.length === 1) {
+    const a = uniq[0]!;
+    return (s) => s === a;
+  }
+  if (uniq.length <= 4) return (s) => uniq.includes(s);
+  const set = new Set(uniq);
+  return (s) => set.has(s);
+}
+
+/** Falco pmatch: the value is one of the paths or below one of them. */
+function pathPrefixTest(items: readonly string[]): (s: string) => boolean {
+  const dirs = items.map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
+  const exact = new Set(dirs);
+  const prefixes = dirs.map((d) => (d === '/' ? '/' : d + '/'));
+  return (s) => exact.has(s) || prefixes.some((p) => s.startsWith(p));
+}
+
+export const __test = { globRegExp, linearRegExp, popcount };
+export { TRUE as CONST_TRUE, FALSE as CONST_FALSE };

@@ -1,0 +1,298 @@
+/**
+ * Definitions → an evaluable policy set: lists expanded, macros parsed, rules and filters compiled,
+ * rules indexed by record type (and checked against an op-flag mask) so a record only meets rules
+ * that can match it. Also the per-rule report (supported / approximated / unsupported / disabled)
+ * used by `-test` and `-policycheck`.
+ */
+import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
+import { opFlagsOf } from '../flatten/fields.js';
+import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
+import { parseCondition, ConditionSyntaxError } from './parser.js';
+import { SF_FIELDS } from '../flatten/fields.js';
+import { Compiler, Notes, PolicyError, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
+import { compileOutput, type Render } from './output.js';
+import type { Expr, Value } from './ast.js';
+
+/** Rule priority number in sf-processor's JSON (compat §6.3) for every Falco level. */
+export const PRIORITY_NUMBER: Record<string, number> = {
+  debug: 1, informational: 1, info: 1, notice: 1, low: 1,
+  warning: 2, medium: 2,
+  error: 3, high: 3,
+  critical: 4, alert: 4, emergency: 4,
+};
+
+/** A rule action: built in (`alert`, `tag`) or registered by a plugin. */
+export interface Action {
+  readonly name: string;
+  run(r: FlatRecord, rule: CompiledRule): void;
+}
+
+export const BUILTIN_ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([
+  // the default: the record is reported with the rule (handled by the engine itself)
+  ['alert', { name: 'alert', run: () => {} }],
+  // adds the rule's tags to the record without reporting it as an alert
+  ['tag', { name: 'tag', run: (r, rule) => { for (const t of rule.tags) r.addTag(t); } }],
+]);
+
+export interface CompiledRule {
+  readonly name: string;
+  readonly desc: string;
+  readonly priority: number;
+  readonly priorityName: string;
+  readonly tags: readonly string[];
+  readonly test: Pred;
+  readonly types: number;
+  readonly ops: number;
+  /** Reported in `policies` (false when the rule's only actions are non-alert ones such as `tag`). */
+  readonly alert: boolean;
+  readonly actions: readonly Action[];
+  readonly output: Render | null;
+  readonly matched: MatchedRule;
+}
+
+export type RuleStatus = 'supported' | 'approximated' | 'unsupported' | 'disabled';
+
+export interface RuleReport {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+  readonly status: RuleStatus;
+  readonly notes: readonly string[];
+}
+
+export interface LoadOptions {
+  /** Actions beyond the built-ins (plugins). */
+  readonly actions?: ReadonlyMap<string, Action>;
+}
+
+export class PolicySet {
+  /** Rules per record type (index: SfType), in definition order. */
+  readonly byType: CompiledRule[][] = Array.from({ length: 12 }, () => []);
+  private readonly filterTests: { test: Pred; types: number }[] = [];
+
+  constructor(
+    readonly rules: readonly CompiledRule[],
+    filters: readonly { test: Pred; types: number }[],
+    readonly report: readonly RuleReport[],
+    readonly warnings: readonly string[],
+    readonly files: readonly string[],
+    /** Rule name → condition text, to tell what changed on reload. */
+    readonly fingerprints: ReadonlyMap<string, string>,
+  ) {
+    for (const r of rules) for (let t = 0; t < 12; t++) if (r.types & (1 << t)) this.byType[t]!.push(r);
+    this.filterTests = [...filters];
+  }
+
+  get filterCount(): number {
+    return this.filterTests.length;
+  }
+
+  /** true when a filter drops the record. */
+  dropped(r: FlatRecord): boolean {
+    const bit = 1 << r.sfType;
+    const fs = this.filterTests;
+    for (let i = 0; i < fs.length; i++) if (fs[i]!.types & bit && fs[i]!.test(r)) return true;
+    return false;
+  }
+
+  /** Evaluate every applicable rule; annotate the record; true when some rule alerted. */
+  evaluate(r: FlatRecord): boolean {
+    const rules = this.byType[r.sfType]!;
+    if (rules.length === 0) return false;
+    const flags = opFlagsOf(r);
+    let alerted = false;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
+      if (rule.ops !== ANY_OPS && (flags & rule.ops) === 0) continue;
+      if (!rule.test(r)) continue;
+      if (rule.alert) {
+        r.addRule(rule.output === null ? rule.matched : { ...rule.matched, output: rule.output(r) });
+        alerted = true;
+      }
+      const acts = rule.actions;
+      for (let j = 0; j < acts.length; j++) acts[j]!.run(r, rule);
+    }
+    return alerted;
+  }
+
+  /** Counts by status, for logs. */
+  summary(): Record<RuleStatus, number> {
+    const s: Record<RuleStatus, number> = { supported: 0, approximated: 0, unsupported: 0, disabled: 0 };
+    for (const r of this.report) s[r.status]++;
+    return s;
+  }
+}
+
+/** Expand nested list references (a list item naming another list), any definition order. */
+function expandLists(defs: Definitions): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  const visiting = new Set<string>();
+  const expand = (name: string): readonly string[] => {
+    const done = out.get(name);
+    if (done) return done;
+    const d = defs.lists.get(name)!;
+    if (visiting.has(name)) throw new PolicyError(d.pos.file, d.pos.line, d.pos.col, `list '${name}'`, `list refers to itself through ${[...visiting, name].join(' → ')}`);
+    visiting.add(name);
+    const items = d.items.flatMap((it) => (defs.lists.has(it) && it !== name ? expand(it) : [it]));
+    visiting.delete(name);
+    out.set(name, items);
+    return items;
+  };
+  for (const name of defs.lists.keys()) expand(name);
+  return out;
+}
+
+const isRhsField = (name: string) => SF_FIELDS.has(name);
+
+function parseText(t: Text, item: string): { expr: Expr; src: SourceRef } {
+  const src = t.ref(item);
+  try {
+    return { expr: parseCondition(t.text, isRhsField), src };
+  } catch (err) {
+    if (err instanceof ConditionSyntaxError) throw errorAt(src, err.pos, err.message);
+    throw err;
+  }
+}
+
+/** Falco exceptions → `and not (…)` terms. */
+function exceptionExpr(ex: ExceptionDef, rule: RuleDef): Expr {
+  const where = `rule '${rule.name}', exception '${ex.name}'`;
+  const fieldOf = (f: string) => {
+    try {
+      const e = parseCondition(`${f} exists`);
+      if (e.k === 'exists') return e.lhs;
+    } catch {
+      /* fall through */
+    }
+    throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `'${f}' is not a field`);
+  };
+  const lit = (text: string): Value => ({ k: 'lit', text, quoted: false, pos: 0 });
+  const check = (field: string, comp: string, v: string | readonly string[]): Expr => {
+    const lhs = fieldOf(field);
+    const op = comp.trim().toLowerCase();
+    const list = typeof v === 'string' ? [v] : v;
+    if (op === 'in' || op === 'intersects' || op === 'pmatch') return { k: 'list', op, lhs, items: list.map(lit), pos: 0 };
+    if (typeof v !== 'string') throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `a list value needs comp 'in', not '${comp}'`);
+    const known = ['=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex'];
+    if (!known.includes(op)) throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `unknown comp '${comp}'`);
+    return { k: 'cmp', op: (op === '==' ? '=' : op) as never, lhs, rhs: lit(v), pos: 0 };
+  };
+  if (ex.values.length === 0) return { k: 'const', value: false, pos: 0 };
+  if (ex.single) return check(ex.fields[0]!, ex.comps[0]!, ex.values.map((row) => row[0] as string));
+  const rows: Expr[] = ex.values.map((row) => ({ k: 'and', items: row.map((v, i) => check(ex.fields[i]!, ex.comps[i]!, v)), pos: 0 }));
+  return { k: 'or', items: rows, pos: 0 };
+}
+
+/** Compile loaded definitions. Errors (syntax, unknown macro/list/field, bad values) throw PolicyError. */
+export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): PolicySet {
+  const lists = expandLists(defs);
+  const macros = new Map<string, MacroDef>();
+  for (const m of defs.macros.values()) {
+    const { expr, src } = parseText(m.condition, `macro '${m.name}'`);
+    macros.set(m.name, { name: m.name, expr, src });
+  }
+  const warnings = [...defs.warnings];
+  const actions = new Map([...BUILTIN_ACTIONS, ...(opts.actions ?? [])]);
+  const rules: CompiledRule[] = [];
+  const report: RuleReport[] = [];
+  const fingerprints = new Map<string, string>();
+
+  for (const def of defs.rules.values()) {
+    const item = `rule '${def.name}'`;
+    fingerprints.set(def.name, JSON.stringify([def.condition?.text, def.enabled, def.priority, def.tags, def.prefilter, def.output, def.exceptions.map((e) => e.values)]));
+    const rep = (status: RuleStatus, notes: string[]) => report.push({ name: def.name, file: def.pos.file, line: def.pos.line, status, notes });
+    if (def.source !== 'syscall' && def.source !== 'sysflow') {
+      warnings.push(`${def.pos.file}:${def.pos.line}: ${item}: source '${def.source}' is not SysFlow; rule skipped`);
+      rep('unsupported', [`source '${def.source}' is not SysFlow`]);
+      continue;
+    }
+    const notes = new Notes();
+    const outNotes = new Notes();
+    const compiler = new Compiler({ macros, lists }, notes);
+    const { expr, src } = parseText(def.condition!, item);
+    const full: Expr = def.exceptions.length ? { k: 'and', items: [expr, ...def.exceptions.map((x) => ({ k: 'not', e: exceptionExpr(x, def), pos: 0 }) as Expr)], pos: 0 } : expr;
+    let compiled;
+    let output: Render | null = null;
+    try {
+      compiled = compiler.compile(full, src);
+      output = compileOutput(def.output, new Compiler({ macros, lists }, outNotes), { file: def.pos.file, item, position: () => ({ line: def.pos.line, col: def.pos.col }) });
+    } catch (err) {
+      if (err instanceof UnsupportedField) {
+        rep('unsupported', [...notes.unsupported]);
+        continue;
+      }
+      if (err instanceof PolicyError && def.skipIfUnknown && /unknown field/.test(err.reason)) {
+        warnings.push(`${err.message} (rule skipped: skip-if-unknown-filter)`);
+        rep('unsupported', [err.reason]);
+        continue;
+      }
+      throw err;
+    }
+    let types = compiled.types;
+    if (def.prefilter.length) {
+      let mask = 0;
+      for (const p of def.prefilter) {
+        const code = TYPE_CODES[p.trim().toUpperCase()];
+        if (code === undefined) throw new PolicyError(def.pos.file, def.pos.line, def.pos.col, item, `prefilter: unknown record type '${p}' (expected PE, PF, NF, NE, FF, FE, KE)`);
+        mask |= 1 << code;
+      }
+      types &= mask;
+    }
+    const ruleActions: Action[] = [];
+    for (const a of def.actions) {
+      const act = actions.get(a);
+      if (act) ruleActions.push(act);
+      else warnings.push(`${def.pos.file}:${def.pos.line}: ${item}: unknown action '${a}' ignored (known: ${[...actions.keys()].join(', ')})`);
+    }
+    const alert = def.actions.length === 0 || def.actions.includes('alert') || ruleActions.length < def.actions.length;
+    const approx = [...notes.approx];
+    const na = [...outNotes.unsupported];
+    if (na.length) approx.push(`output prints <NA> for ${na.join(', ')}`);
+    if (!def.enabled) {
+      rep('disabled', ['enabled: false', ...approx]);
+      continue;
+    }
+    if (compiled.c === false || types === 0) {
+      rep('unsupported', ['the condition can never be true on SysFlow records', ...approx]);
+      continue;
+    }
+    const priority = PRIORITY_NUMBER[def.priority] ?? 1;
+    const tags = Object.freeze([...def.tags]);
+    rules.push({
+      name: def.name,
+      desc: def.desc,
+      priority,
+      priorityName: def.priority,
+      tags,
+      test: compiled.fn,
+      types: types & ALL_TYPES,
+      ops: compiled.ops,
+      alert,
+      actions: ruleActions.filter((a) => a.name !== 'alert'),
+      output,
+      matched: Object.freeze({ name: def.name, desc: def.desc, priority, tags }),
+    });
+    rep(notes.approx.size ? 'approximated' : 'supported', approx);
+  }
+
+  const filters: { test: Pred; types: number }[] = [];
+  for (const f of defs.filters.values()) {
+    const item = `filter '${f.name}'`;
+    const compiler = new Compiler({ macros, lists }, new Notes());
+    const { expr, src } = parseText(f.condition, item);
+    let c;
+    try {
+      c = compiler.compile(expr, src);
+    } catch (err) {
+      if (err instanceof UnsupportedField) throw new PolicyError(f.pos.file, f.pos.line, f.pos.col, item, `${err.message}: a filter must be fully supported`);
+      throw err;
+    }
+    if (f.enabled && c.c !== false) filters.push({ test: c.fn, types: c.types });
+  }
+  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints);
+}
+
+/** Load and compile the policies at `path` (a file or a directory). */
+export function loadPolicySet(path: string, opts: LoadOptions = {}): PolicySet {
+  return buildPolicySet(readDefinitions(path), opts);
+}
