@@ -77,6 +77,7 @@ interface PathParts {
 }
 const NO_PATH: PathParts = { path: '', symlink: '', name: '', dir: '' };
 const pathMemo = new WeakMap<File, PathParts>();
+/** All parts of a file's path (memoised per File). */
 export function pathParts(f: File | undefined): PathParts {
   if (f === undefined) return NO_PATH;
   let p = pathMemo.get(f);
@@ -86,6 +87,11 @@ export function pathParts(f: File | undefined): PathParts {
     pathMemo.set(f, p);
   }
   return p;
+}
+/** The path alone: the common case (no socket pair) needs no memo lookup. */
+export function filePath(f: File | undefined): string {
+  if (f === undefined) return '';
+  return f.path.indexOf('->') < 0 ? f.path : pathParts(f).path;
 }
 
 /** Per-ancestry derived lists, memoised on the (shared, frozen) ancestry array. */
@@ -266,12 +272,12 @@ def('sf.pproc.entry', VT.Bool, (r) => PP(r)?.entry === true, 'parent is a contai
 
 // files
 const ff = (r: R) => (r.sfType === SfType.FF ? ev(r).openFlags ?? 0 : 0);
-def('sf.file.path', VT.Str, (r) => pathParts(r.file).path, 'file path (socket pairs split off)');
+def('sf.file.path', VT.Str, (r) => filePath(r.file), 'file path (socket pairs split off)');
 def('sf.file.symlink', VT.Str, (r) => pathParts(r.file).symlink, 'socket pair of a unix socket path');
 def('sf.file.name', VT.Str, (r) => pathParts(r.file).name, 'file name');
 def('sf.file.directory', VT.Str, (r) => pathParts(r.file).dir, 'directory of the file');
 def('sf.file.oid', VT.Str, (r) => str(r.file?.oid), 'file OID (hex)');
-def('sf.file.newpath', VT.Str, (r) => pathParts(r.newFile).path, 'second path of FE (rename, link targets)');
+def('sf.file.newpath', VT.Str, (r) => filePath(r.newFile), 'second path of FE (rename, link targets)');
 def('sf.file.newsymlink', VT.Str, (r) => pathParts(r.newFile).symlink, 'socket pair of the second path');
 def('sf.file.newname', VT.Str, (r) => pathParts(r.newFile).name, 'second file name');
 def('sf.file.newdirectory', VT.Str, (r) => pathParts(r.newFile).dir, 'directory of the second file');

@@ -8,7 +8,7 @@
 import { SfType } from '../sysflow/types.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, pathParts, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
+import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, filePath, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
 import { openFlagNames } from '../flatten/names.js';
 
 type R = FlatRecord;
@@ -107,8 +107,8 @@ def('evt.arg.flags', VT.Str, (r) => (r.sfType === SfType.FF ? openFlagNames(opFl
   approx: 'open flags of the file flow (SysFlow has no other syscall flags)',
 });
 def('evt.arg.uid', VT.Int, (r) => (isType(r, SfType.PE) ? r.proc?.uid ?? 0 : 0), 'uid after setuid', { approx: "the process' uid after the event" });
-const path = (r: R) => pathParts(r.file).path;
-const newPath = (r: R) => pathParts(r.newFile).path;
+const path = (r: R) => filePath(r.file);
+const newPath = (r: R) => filePath(r.newFile);
 def('evt.arg.path', VT.Str, (r) => (isType(r, SfType.FE, SfType.FF) ? path(r) : ''), 'path argument (FF, FE)');
 def('evt.arg.name', VT.Str, (r) => (isType(r, SfType.FE, SfType.FF) ? path(r) : ''), 'name argument (FF, FE)');
 def('evt.arg.oldpath', VT.Str, (r) => (isType(r, SfType.FE) ? path(r) : ''), 'first path of rename/link (FE)');

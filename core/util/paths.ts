@@ -20,14 +20,25 @@ export function expandInputs(paths: readonly string[]): string[] {
   return out;
 }
 
+function linkKind(p: string): 'file' | 'dir' | 'other' {
+  try {
+    const st = statSync(p);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+  } catch {
+    return 'other'; // dangling link
+  }
+}
+
 function listDir(dir: string): string[] {
   const out: string[] = [];
   const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
   entries.sort((a, b) => naturalCompare(a.name, b.name));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...listDir(p));
-    else if (e.isFile()) out.push(p);
+    // symlinks count as what they point to (a directory of links to traces works; loops do not recurse)
+    const kind = e.isSymbolicLink() ? linkKind(p) : e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other';
+    if (kind === 'dir' && !e.isSymbolicLink()) out.push(...listDir(p));
+    else if (kind === 'file') out.push(p);
   }
   return out;
 }

@@ -157,38 +157,49 @@ const MODES: Mode[] = [
     key: 'enrich_json_rps',
     what: '`sfprocessor` reader → policyengine (enrich, no policies) → exporter json to a file, wall time',
     budget: 50,
-    run(ctx) {
-      const cli = join(ctx.root, 'dist/core/cli/sfprocessor.js');
-      if (!existsSync(cli)) return 'missing: dist/core/cli/sfprocessor.js not built';
-      const dir = outDir();
-      try {
-        const out = join(dir, 'out.json');
-        const config = join(dir, 'pipeline.json');
-        writeFileSync(config, JSON.stringify({
-          pipeline: [
-            { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-            { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },
-            { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-          ],
-        }));
-        const t0 = now();
-        const p = spawnSync(process.execPath, [cli, '-config', config, '-log', 'info', ctx.trace.path], {
-          stdio: ['ignore', 'ignore', 'pipe'], timeout: 170_000, maxBuffer: 1 << 20,
-        });
-        const dt = now() - t0;
-        if (p.error) return `failed: ${p.error.message}`;
-        const err = p.stderr.toString();
-        if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${err.trim().split('\n').pop() ?? ''}`;
-        if (!existsSync(out) || statSync(out).size === 0) return 'failed: no output written';
-        const m = /peak RSS (\d+) MB/.exec(err);
-        if (m) lastPeakRssMb = Math.max(lastPeakRssMb ?? 0, Number(m[1]));
-        return dt;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+    run: (ctx) => runCli(ctx, { mode: 'enrich' }, true),
+  },
+  {
+    name: 'alert',
+    key: 'alert_rps',
+    what: '`sfprocessor` reader → policyengine (alert, policies/runtimeintegrity) → exporter json to a file, wall time',
+    budget: 50,
+    run: (ctx) => runCli(ctx, { mode: 'alert', policies: join(ctx.root, 'policies/runtimeintegrity') }, false),
   },
 ];
+
+/** Run the sfprocessor CLI on the bench trace with the given policyengine attributes; wall seconds. */
+function runCli(ctx: Ctx, engine: Record<string, string>, recordRss: boolean): number | string {
+  const cli = join(ctx.root, 'dist/core/cli/sfprocessor.js');
+  if (!existsSync(cli)) return 'missing: dist/core/cli/sfprocessor.js not built';
+  if (engine.policies !== undefined && !existsSync(engine.policies)) return `missing: ${engine.policies}`;
+  const dir = outDir();
+  try {
+    const out = join(dir, 'out.json');
+    const config = join(dir, 'pipeline.json');
+    writeFileSync(config, JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
+        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
+      ],
+    }));
+    const t0 = now();
+    const p = spawnSync(process.execPath, [cli, '-config', config, '-log', 'info', ctx.trace.path], {
+      stdio: ['ignore', 'ignore', 'pipe'], timeout: 170_000, maxBuffer: 1 << 20,
+    });
+    const dt = now() - t0;
+    if (p.error) return `failed: ${p.error.message}`;
+    const err = p.stderr.toString();
+    if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${err.trim().split('\n').pop() ?? ''}`;
+    if (!existsSync(out)) return 'failed: no output written';
+    const m = /peak RSS (\d+) MB/.exec(err);
+    if (m && recordRss) lastPeakRssMb = Math.max(lastPeakRssMb ?? 0, Number(m[1]));
+    return dt;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /**
  * Output directory for modes that write files: tmpfs when there is one, so the figures measure the
