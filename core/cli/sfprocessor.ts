@@ -9,6 +9,7 @@ import { InputError } from '../avro/errors.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet } from '../policy/policyset.js';
 import { formatReport } from '../policy/report.js';
+import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 
@@ -20,6 +21,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, quiet' },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
   { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
+  { name: 'listfields', boolean: true, help: 'print every policy field (sf.* and Falco names) as a Markdown table and exit' },
   { name: 'version', boolean: true, help: 'print the version and exit' },
   { name: 'help', alias: ['h'], boolean: true, help: 'show this help' },
 ];
@@ -42,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   const { flags, positional } = parsed;
   if (flags.has('help')) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.has('listfields')) {
+    process.stdout.write(fieldsMarkdown());
     return 0;
   }
   if (flags.has('version')) {

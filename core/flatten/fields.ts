@@ -200,7 +200,12 @@ function jsonPathGetter(text: (r: R) => string, path: string): (r: R) => string 
       try {
         lastDoc = JSON.parse(t);
       } catch {
-        lastDoc = undefined;
+        // GJSON reads the first JSON value and ignores what follows: K8s event messages end in "\n\u0000"
+        try {
+          lastDoc = JSON.parse(t.replace(/[\s\u0000]+$/, ''));
+        } catch {
+          lastDoc = undefined;
+        }
       }
     }
     let v: unknown = lastDoc;

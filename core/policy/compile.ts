@@ -344,14 +344,15 @@ export class Compiler {
     const g = this.operand(e.lhs, src);
     const { texts, fields } = this.items(e.items);
     if (fields.length) throw errorAt(src, fields[0]!.pos, 'list items must be values');
-    const index = this.indexFor(g, texts);
     if (texts.length === 0) return FALSE;
     const get = g.get;
     if (e.op === 'pmatch') {
       if (!isStr(g.vt)) throw errorAt(src, e.pos, `pmatch needs a string field, '${g.name}' is not`);
       const test = g.falco ? pathPrefixTest(texts) : (s: string) => texts.some((t) => s.includes(t));
-      return this.strPred(g, test, index);
+      // no type/op-flag index: a substring match is not an exact name (`sf.opflags pmatch (LINK)` is also true for UNLINK, SYMLINK)
+      return this.strPred(g, test);
     }
+    const index = this.indexFor(g, texts);
     // in / intersects: membership
     if (isStr(g.vt)) {
       const test = memberTest(texts);
