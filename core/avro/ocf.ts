@@ -6,7 +6,8 @@
  * datum) is reported, counted and skipped up to the next sync marker; a truncated file delivers every
  * record whose bytes are complete, then reports where it ended.
  */
-import { inflateRawSync, constants as zc } from 'node:zlib';
+import { inflateRaw, inflateRawSync, constants as zc } from 'node:zlib';
+import { promisify } from 'node:util';
 import { DecodeError, InputError } from './errors.js';
 import { Tap } from './tap.js';
 import { compileSysFlowSchema, type BranchInfo } from './compile.js';
@@ -70,7 +71,16 @@ function nearSync(marker: Buffer, sync: Buffer): boolean {
   return diff <= SYNC_SIZE / 2;
 }
 
+type Located =
+  | { kind: 'block'; start: number; count: number; raw: Buffer; dataEnd: number }
+  | { kind: 'partial'; start: number; dataStart: number; count: number; bytes: number };
+
+/** Blocks inflating ahead of the one being decoded (nextBlockAsync). */
+const READ_AHEAD = 3;
+const inflateRawAsync = promisify(inflateRaw);
+
 export class SysFlowFileReader {
+  private readonly ahead: { l: Located; data: Promise<Buffer> | null }[] = [];
   readonly header: OcfHeader;
   readonly stats: ReadStats = { blocks: 0, records: 0, corruptBlocks: 0, lostRecords: 0, skippedBytes: 0, unknownRecords: 0, truncated: false };
   private pos: number;
@@ -210,7 +220,8 @@ export class SysFlowFileReader {
    * Skip a damaged block starting at `start`; resume after the next sync marker (or stop).
    * `ownMarker` ≥ 0: the block's own (damaged) sync marker is at that offset; resume after it.
    */
-  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1): void {
+  /** Count and report a damaged block; unless `move` is false, continue reading after it. */
+  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1, move = true): void {
     this.stats.corruptBlocks++;
     const next = ownMarker >= 0 ? ownMarker : this.findSync(start + 1);
     const lost = Math.max(0, declared - kept);
@@ -220,13 +231,13 @@ export class SysFlowFileReader {
     if (next < 0) {
       this.stats.skippedBytes += this.src.size - start;
       this.warn('corrupt', start, `${where}${keptMsg}; no later sync marker, ${this.src.size - start} bytes skipped to end of file`);
-      this.done = true;
+      if (move) this.done = true;
       return;
     }
     this.stats.skippedBytes += next + SYNC_SIZE - start;
     const marker = ownMarker >= 0 ? 'its damaged sync marker' : 'the next sync marker';
     this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to ${marker} at byte ${next}`);
-    this.pos = next + SYNC_SIZE;
+    if (move) this.pos = next + SYNC_SIZE;
   }
 
   /**
@@ -252,8 +263,11 @@ export class SysFlowFileReader {
     return null;
   }
 
-  /** The next block's records, or null at end of input. */
-  nextBlock(): OcfBlock | null {
+  /**
+   * Find the next intact block from `this.pos`, skipping damage (with warnings), and move past it.
+   * `copy`: return the compressed bytes as a copy (they outlive the source window).
+   */
+  private locate(copy: boolean): Located | null {
     while (!this.done) {
       const start = this.pos;
       const size = this.src.size;
@@ -288,7 +302,8 @@ export class SysFlowFileReader {
           this.skipCorrupt(start, count, `block size ${bytes} runs past the end of the file`, 0);
           continue;
         }
-        return this.partialBlock(start, dataStart, count, bytes);
+        this.done = true;
+        return { kind: 'partial', start, dataStart, count, bytes };
       }
       const view = this.src.view(dataStart, bytes + SYNC_SIZE);
       const marker = view.subarray(bytes);
@@ -298,32 +313,89 @@ export class SysFlowFileReader {
         this.skipCorrupt(start, count, 'sync marker mismatch', 0, this.isOwnMarker(start, marker, dataEnd) ? dataEnd : -1);
         continue;
       }
-      let data: Buffer;
-      if (this.header.codec === 'deflate') {
-        try {
-          data = inflateRawSync(view.subarray(0, bytes));
-        } catch (e) {
-          this.skipCorrupt(start, count, `deflate data: ${(e as Error).message}`, 0);
-          continue;
-        }
-      } else {
-        data = view.subarray(0, bytes);
-      }
-      const records: SysFlowRecord[] = [];
-      const err = this.decodeData(data, count, records);
-      this.stats.blocks++;
-      this.stats.records += records.length;
       this.pos = dataEnd + SYNC_SIZE;
-      if (err) {
-        this.stats.corruptBlocks++;
-        const lost = count - records.length;
-        this.stats.lostRecords += Math.max(0, lost);
-        this.warn('corrupt', start, `corrupt block at byte ${start}: ${err.message}; kept ${records.length} of ${count} records`);
-      }
-      if (records.length === 0) continue;
-      return { offset: start, records };
+      const raw = view.subarray(0, bytes);
+      return { kind: 'block', start, count, raw: copy ? Buffer.from(raw) : raw, dataEnd };
     }
     return null;
+  }
+
+  /** Decode an inflated block; null when it held no usable record. */
+  private deliver(start: number, count: number, data: Buffer): OcfBlock | null {
+    const records: SysFlowRecord[] = [];
+    const err = this.decodeData(data, count, records);
+    this.stats.blocks++;
+    this.stats.records += records.length;
+    if (err) {
+      this.stats.corruptBlocks++;
+      const lost = count - records.length;
+      this.stats.lostRecords += Math.max(0, lost);
+      this.warn('corrupt', start, `corrupt block at byte ${start}: ${err.message}; kept ${records.length} of ${count} records`);
+    }
+    return records.length === 0 ? null : { offset: start, records };
+  }
+
+  /** The next block's records, or null at end of input. */
+  nextBlock(): OcfBlock | null {
+    for (;;) {
+      const l = this.locate(false);
+      if (l === null) return null;
+      if (l.kind === 'partial') return this.partialBlock(l.start, l.dataStart, l.count, l.bytes);
+      let data = l.raw;
+      if (this.header.codec === 'deflate') {
+        try {
+          data = inflateRawSync(l.raw);
+        } catch (e) {
+          this.skipCorrupt(l.start, l.count, `deflate data: ${(e as Error).message}`, 0);
+          continue;
+        }
+      }
+      const b = this.deliver(l.start, l.count, data);
+      if (b) return b;
+    }
+  }
+
+  /**
+   * As nextBlock(), with the next few blocks inflating on libuv's thread pool while the caller works
+   * on this one (a second core does the decompression). Same blocks, records and warnings.
+   */
+  async nextBlockAsync(): Promise<OcfBlock | null> {
+    if (this.header.codec !== 'deflate') return this.nextBlock();
+    for (;;) {
+      while (this.ahead.length < READ_AHEAD) {
+        const l = this.locate(true);
+        if (l === null) break;
+        if (l.kind === 'partial') {
+          this.ahead.push({ l, data: null });
+          break;
+        }
+        const data = inflateRawAsync(l.raw);
+        data.catch(() => {}); // handled when its turn comes; not an unhandled rejection meanwhile
+        this.ahead.push({ l, data });
+      }
+      const next = this.ahead.shift();
+      if (next === undefined) return null;
+      const l = next.l;
+      if (l.kind === 'partial') return this.partialBlock(l.start, l.dataStart, l.count, l.bytes);
+      let data: Buffer;
+      try {
+        data = await next.data!;
+      } catch (e) {
+        const reason = `deflate data: ${(e as Error).message}`;
+        // nextBlock resumes at the next sync marker, normally this block's own: where reading
+        // ahead already went. Otherwise (a marker pattern inside the data) read again from there.
+        if (this.findSync(l.start + 1) === l.dataEnd) {
+          this.skipCorrupt(l.start, l.count, reason, 0, -1, false);
+        } else {
+          this.ahead.length = 0;
+          this.done = false;
+          this.skipCorrupt(l.start, l.count, reason, 0);
+        }
+        continue;
+      }
+      const b = this.deliver(l.start, l.count, data);
+      if (b) return b;
+    }
   }
 
   private truncated(offset: number, what: string): void {

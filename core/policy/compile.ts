@@ -8,9 +8,9 @@
  */
 import v8 from 'node:v8';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { SF_FIELDS, VT, type FieldDef } from '../flatten/fields.js';
+import { SF_FIELDS, VT, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
-import { compareExact, parseExact } from '../sysflow/i64.js';
+import { compareExact, nsOfSafe, parseExact } from '../sysflow/i64.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
 import type { Expr, Operand, Value } from './ast.js';
@@ -49,6 +49,8 @@ export interface MacroDef {
 export interface CompileEnv {
   readonly macros: ReadonlyMap<string, MacroDef>;
   readonly lists: ReadonlyMap<string, readonly string[]>;
+  /** Compiled macros shared by every rule of a policy set (see Compiler.macro). */
+  readonly macroCache?: Map<string, { compiled: Compiled; notes: Notes }>;
 }
 
 /** What a compilation learned besides the closure. */
@@ -57,6 +59,12 @@ export class Notes {
   readonly unsupported = new Set<string>();
   readonly macrosUsed = new Set<string>();
   readonly listsUsed = new Set<string>();
+  merge(o: Notes): void {
+    for (const x of o.approx) this.approx.add(x);
+    for (const x of o.unsupported) this.unsupported.add(x);
+    for (const x of o.macrosUsed) this.macrosUsed.add(x);
+    for (const x of o.listsUsed) this.listsUsed.add(x);
+  }
 }
 
 /** All record types (bit per SfType 0..11). */
@@ -72,6 +80,10 @@ export interface Compiled {
   readonly types: number;
   /** The record's op flags must intersect this mask (ANY_OPS: no constraint). */
   readonly ops: number;
+  /** A pure record-type test (`sf.type = PE`): redundant where the rule index already guarantees it. */
+  readonly typeOnly?: boolean;
+  /** Conjuncts of an `and` (flattened), kept so the rule level can drop redundant type tests. */
+  readonly parts?: readonly Compiled[];
 }
 
 const TRUE: Compiled = { fn: () => true, c: true, types: ALL_TYPES, ops: ANY_OPS };
@@ -170,7 +182,7 @@ export function lookupField(name: string, arg: string | null): FieldDef {
 
 export class Compiler {
   private readonly stack: string[] = [];
-  constructor(private readonly env: CompileEnv, readonly notes: Notes) {}
+  constructor(private readonly env: CompileEnv, public notes: Notes) {}
 
   compile(e: Expr, src: SourceRef): Compiled {
     switch (e.k) {
@@ -205,16 +217,57 @@ export class Compiler {
     }
     if (this.stack.includes(name)) throw errorAt(src, pos, `macro '${name}' refers to itself (${[...this.stack, name].join(' → ')})`);
     this.notes.macrosUsed.add(name);
+    const cache = this.env.macroCache;
+    const hit = cache?.get(name);
+    if (hit) {
+      this.notes.merge(hit.notes);
+      return hit.compiled;
+    }
+    const outer = this.notes;
+    const own = new Notes();
+    this.notes = own;
     this.stack.push(name);
+    let c: Compiled;
     try {
-      return this.compile(m.expr, m.src);
+      c = this.compile(m.expr, m.src);
+    } catch (err) {
+      outer.merge(own);
+      throw err;
     } finally {
       this.stack.pop();
+      this.notes = outer;
     }
+    outer.merge(own);
+    // Many rules share a macro: its value is kept for the record last seen, so each record
+    // evaluates it once however many rules use it.
+    if (c.c === undefined && !c.typeOnly) {
+      const inner = c.fn;
+      let last: FlatRecord | null = null;
+      let value = false;
+      const fn: Pred = (r) => {
+        if (r !== last) {
+          value = inner(r);
+          last = r;
+        }
+        return value;
+      };
+      c = { fn, types: c.types, ops: c.ops };
+    }
+    cache?.set(name, { compiled: c, notes: own });
+    return c;
+  }
+
+  /** Rule level: the index guarantees the record type, so type tests it implies can go. */
+  finishRule(c: Compiled, types: number): Compiled {
+    if (c.typeOnly && (types & ~c.types) === 0) return TRUE;
+    if (!c.parts) return c;
+    const kept = c.parts.filter((p) => !(p.typeOnly && (types & ~p.types) === 0));
+    if (kept.length === c.parts.length) return c;
+    return this.and(kept);
   }
 
   private and(xs: Compiled[]): Compiled {
-    const live = xs.filter((x) => x.c !== true);
+    const live = xs.flatMap((x) => (x.parts ? x.parts : [x])).filter((x) => x.c !== true);
     if (live.some((x) => x.c === false)) return FALSE;
     if (live.length === 0) return TRUE;
     let types = ALL_TYPES;
@@ -223,15 +276,22 @@ export class Compiler {
       types &= x.types;
       if (x.ops !== ANY_OPS && (ops === ANY_OPS || popcount(x.ops) < popcount(ops))) ops = x.ops;
     }
-    if (live.length === 1) return { fn: live[0]!.fn, types, ops };
+    if (live.length === 1) return { ...live[0]!, types, ops };
+    // cheap type and op-flag tests first
+    live.sort((a, b) => Number(!!b.typeOnly) - Number(!!a.typeOnly));
     const fs = live.map((x) => x.fn);
+    const parts = live;
     if (fs.length === 2) {
       const [a, b] = fs as [Pred, Pred];
-      return { fn: (r) => a(r) && b(r), types, ops };
+      return { fn: (r) => a(r) && b(r), types, ops, parts };
     }
     if (fs.length === 3) {
       const [a, b, c] = fs as [Pred, Pred, Pred];
-      return { fn: (r) => a(r) && b(r) && c(r), types, ops };
+      return { fn: (r) => a(r) && b(r) && c(r), types, ops, parts };
+    }
+    if (fs.length === 4) {
+      const [a, b, c, d] = fs as [Pred, Pred, Pred, Pred];
+      return { fn: (r) => a(r) && b(r) && c(r) && d(r), types, ops, parts };
     }
     return {
       fn: (r) => {
@@ -240,6 +300,7 @@ export class Compiler {
       },
       types,
       ops,
+      parts,
     };
   }
 
@@ -389,6 +450,37 @@ export class Compiler {
     };
   }
 
+  /**
+   * `sf.type` and `sf.opflags` membership as bit tests instead of name comparisons (same meaning:
+   * network flows name WRITE/READ as SEND/RECV).
+   */
+  private typeOrFlags(g: Getter, texts: readonly string[]): Compiled | null {
+    if (g.name === 'sf.type') {
+      let types = 0;
+      for (const t of texts) if (TYPE_CODES[t] !== undefined && t !== 'POD') types |= 1 << TYPE_CODES[t]!;
+      if (types === 0) return FALSE;
+      return { fn: (r) => ((types >> r.sfType) & 1) === 1, types, ops: ANY_OPS, typeOnly: true };
+    }
+    if (g.name === 'sf.opflags') {
+      let nf = 0;
+      let other = 0;
+      for (const t of texts) {
+        const bit = OPFLAG_BITS[t];
+        if (bit === undefined) continue;
+        if (t === 'SEND' || t === 'RECV') nf |= bit;
+        else if (t === 'WRITE' || t === 'READ') other |= bit;
+        else {
+          nf |= bit;
+          other |= bit;
+        }
+      }
+      if ((nf | other) === 0) return FALSE;
+      const NF = 5;
+      return { fn: (r) => (opFlagsOf(r) & (r.sfType === NF ? nf : other)) !== 0, types: ALL_TYPES, ops: nf | other };
+    }
+    return null;
+  }
+
   /** Index hints from `sf.type`, `sf.opflags` and `evt.type` checks. */
   private indexFor(g: Getter, texts: readonly string[]): Partial<Compiled> {
     if (g.name === 'sf.type') {
@@ -434,7 +526,11 @@ export class Compiler {
       switch (op) {
         case '=':
         case '!=': {
-          const eq = this.strPred(g, (s) => s === text, this.indexFor(g, [text]));
+          const eq = this.typeOrFlags(g, [text]) ?? this.strPred(g, (s) => s === text, this.indexFor(g, [text]));
+          if (op === '!=' && eq.typeOnly) {
+            const f = eq.fn;
+            return { fn: (r) => !f(r), types: ALL_TYPES & ~eq.types, ops: ANY_OPS, typeOnly: true };
+          }
           if (op === '=') return eq;
           const f = eq.fn;
           return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS };
@@ -511,6 +607,7 @@ export class Compiler {
   private fieldCmp(a: Getter, op: string, b: Getter, src: SourceRef, pos: number): Compiled {
     const ordered = op === '<' || op === '<=' || op === '>' || op === '>=';
     if (isStr(a.vt) !== isStr(b.vt) || (a.vt === VT.Bool) !== (b.vt === VT.Bool)) throw errorAt(src, pos, `cannot compare '${a.name}' with '${b.name}': different types`);
+    if (a.vt === VT.Time || b.vt === VT.Time) return this.timeCmp(a, op, b, src, pos);
     const vals = (g: Getter) => (r: FlatRecord): readonly unknown[] => {
       const v = g.get(r);
       return isList(g.vt) ? (v as unknown[]) : [g.vt === VT.Time ? String(v) + ':' + String(g.ns!(r)) : v];
@@ -519,7 +616,7 @@ export class Compiler {
     const vb = vals(b);
     let t: (x: unknown, y: unknown) => boolean;
     if (ordered) {
-      if (!isNum(a.vt) || a.vt === VT.Time || b.vt === VT.Time) throw errorAt(src, pos, `'${op}' between fields needs integer fields`);
+      if (!isNum(a.vt)) throw errorAt(src, pos, `'${op}' between fields needs integer fields`);
       t = op === '<' ? (x, y) => (x as number) < (y as number) : op === '<=' ? (x, y) => (x as number) <= (y as number) : op === '>' ? (x, y) => (x as number) > (y as number) : (x, y) => (x as number) >= (y as number);
     } else if (op === '=' || op === '!=') t = (x, y) => x === y;
     else if (isStr(a.vt) && op === 'contains') t = (x, y) => (x as string).includes(y as string);
@@ -532,6 +629,32 @@ export class Compiler {
       for (const x of xs) for (const y of ys) if (t(x, y)) return true;
       return false;
     };
+    return op === '!=' ? { fn: (r) => !any(r), types: ALL_TYPES, ops: ANY_OPS } : { fn: any, types: ALL_TYPES, ops: ANY_OPS };
+  }
+
+  /** Field to field where one side is a 64-bit ns value (`sf.proc.createts < sf.ts`): exact, an integer side is widened. */
+  private timeCmp(a: Getter, op: string, b: Getter, src: SourceRef, pos: number): Compiled {
+    const test: ((c: number) => boolean) | undefined = ({
+      '=': (c: number) => c === 0, '!=': (c: number) => c === 0, '<': (c: number) => c < 0, '<=': (c: number) => c <= 0, '>': (c: number) => c > 0, '>=': (c: number) => c >= 0,
+    } as Record<string, (c: number) => boolean>)[op];
+    if (test === undefined) throw errorAt(src, pos, `operator '${op}' cannot compare two fields`);
+    const pairs = (g: Getter) => (r: FlatRecord): readonly (readonly [number, number])[] => {
+      if (g.vt === VT.Time) return [[g.get(r) as number, g.ns!(r)]];
+      const v = g.get(r);
+      return (isList(g.vt) ? (v as number[]) : [v as number]).map((x) => [x, nsOfSafe(x)] as const);
+    };
+    let any: Pred;
+    if (a.vt === VT.Time && b.vt === VT.Time) {
+      const [ga, na, gb, nb] = [a.get, a.ns!, b.get, b.ns!];
+      any = (r) => test(compareExact(ga(r) as number, na(r), gb(r) as number, nb(r)));
+    } else {
+      const pa = pairs(a);
+      const pb = pairs(b);
+      any = (r) => {
+        for (const [d1, n1] of pa(r)) for (const [d2, n2] of pb(r)) if (test(compareExact(d1, n1, d2, n2))) return true;
+        return false;
+      };
+    }
     return op === '!=' ? { fn: (r) => !any(r), types: ALL_TYPES, ops: ANY_OPS } : { fn: any, types: ALL_TYPES, ops: ANY_OPS };
   }
 

@@ -9,7 +9,7 @@ import { opFlagsOf } from '../flatten/fields.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
 import { parseCondition, ConditionSyntaxError } from './parser.js';
 import { SF_FIELDS } from '../flatten/fields.js';
-import { Compiler, Notes, PolicyError, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
+import { Compiler, Notes, PolicyError, type Compiled, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
 import { compileOutput, type Render } from './output.js';
 import type { Expr, Value } from './ast.js';
 
@@ -193,6 +193,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
   }
   const warnings = [...defs.warnings];
   const actions = new Map([...BUILTIN_ACTIONS, ...(opts.actions ?? [])]);
+  const macroCache = new Map<string, { compiled: Compiled; notes: Notes }>();
   const rules: CompiledRule[] = [];
   const report: RuleReport[] = [];
   const fingerprints = new Map<string, string>();
@@ -208,14 +209,14 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     }
     const notes = new Notes();
     const outNotes = new Notes();
-    const compiler = new Compiler({ macros, lists }, notes);
+    const compiler = new Compiler({ macros, lists, macroCache }, notes);
     const { expr, src } = parseText(def.condition!, item);
     const full: Expr = def.exceptions.length ? { k: 'and', items: [expr, ...def.exceptions.map((x) => ({ k: 'not', e: exceptionExpr(x, def), pos: 0 }) as Expr)], pos: 0 } : expr;
     let compiled;
     let output: Render | null = null;
     try {
       compiled = compiler.compile(full, src);
-      output = compileOutput(def.output, new Compiler({ macros, lists }, outNotes), { file: def.pos.file, item, position: () => ({ line: def.pos.line, col: def.pos.col }) });
+      output = compileOutput(def.output, new Compiler({ macros, lists, macroCache }, outNotes), { file: def.pos.file, item, position: () => ({ line: def.pos.line, col: def.pos.col }) });
     } catch (err) {
       if (err instanceof UnsupportedField) {
         rep('unsupported', [...notes.unsupported]);
@@ -256,6 +257,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       rep('unsupported', ['the condition can never be true on SysFlow records', ...approx]);
       continue;
     }
+    compiled = compiler.finishRule(compiled, types);
     const priority = PRIORITY_NUMBER[def.priority] ?? 1;
     const tags = Object.freeze([...def.tags]);
     rules.push({
@@ -278,7 +280,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
   const filters: { test: Pred; types: number }[] = [];
   for (const f of defs.filters.values()) {
     const item = `filter '${f.name}'`;
-    const compiler = new Compiler({ macros, lists }, new Notes());
+    const compiler = new Compiler({ macros, lists, macroCache }, new Notes());
     const { expr, src } = parseText(f.condition, item);
     let c;
     try {
