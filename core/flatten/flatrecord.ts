@@ -20,8 +20,12 @@ export interface MatchedRule {
 const NO_TREE: readonly Process[] = Object.freeze([]);
 
 export class FlatRecord {
-  /** Ancestors are computed on demand (JSON export, ancestry fields) and then kept. */
-  private tree: readonly Process[] | null = null;
+  /**
+   * The process and its ancestors as cached when the record arrived: taken at construction, since the
+   * reader fills the cache a block at a time and a later process record must not leak into the
+   * ancestry of an earlier event (the cache memoises trees, so this is usually one lookup).
+   */
+  private readonly tree: readonly Process[];
   /** Rules matched by policy engines, in match order; null while none matched. */
   rules: MatchedRule[] | null = null;
   /** Context tags added by actions, before rule tags. */
@@ -38,12 +42,13 @@ export class FlatRecord {
     readonly pod: Pod | undefined,
     readonly file: File | undefined,
     readonly newFile: File | undefined,
-    private readonly ancestry: ((p: Process) => readonly Process[]) | null,
-  ) {}
+    ancestry: ((p: Process) => readonly Process[]) | readonly Process[] | null,
+  ) {
+    this.tree = proc === undefined || ancestry === null ? NO_TREE : typeof ancestry === 'function' ? ancestry(proc) : ancestry;
+  }
 
   /** The process and its cached ancestors, self first; empty when the process is unknown. */
   get ptree(): readonly Process[] {
-    if (this.tree === null) this.tree = this.proc && this.ancestry ? this.ancestry(this.proc) : NO_TREE;
     return this.tree;
   }
 

@@ -413,6 +413,8 @@ export class Compiler {
       // no type/op-flag index: a substring match is not an exact name (`sf.opflags pmatch (LINK)` is also true for UNLINK, SYMLINK)
       return this.strPred(g, test);
     }
+    const fast = this.typeOrFlags(g, texts) ?? this.cidr(g, texts, src, e.pos);
+    if (fast) return fast;
     const index = this.indexFor(g, texts);
     // in / intersects: membership
     if (isStr(g.vt)) {
@@ -481,6 +483,26 @@ export class Compiler {
     return null;
   }
 
+  /** Falco's network fields (`fd.net`, `fd.snet`, …) compare with CIDR blocks: `fd.net = 10.0.0.0/8`. */
+  private cidr(g: Getter, texts: readonly string[], src: SourceRef, pos: number): Compiled | null {
+    if (!/^fd\.[scrl]?net$/.test(g.name)) return null;
+    const nets = texts.map((t) => {
+      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(t.trim());
+      const bits = m ? Number(m[5] ?? 32) : -1;
+      if (!m || bits > 32 || m.slice(1, 5).some((x) => Number(x) > 255)) throw errorAt(src, pos, `${g.name} compares with an IPv4 address or CIDR block such as 10.0.0.0/8, not '${t}'`);
+      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+      const base = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+      return { base: (base & mask) >>> 0, mask };
+    });
+    const inNet = (ip: string) => {
+      const p = ip.split('.');
+      if (p.length !== 4) return false;
+      const v = ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+      return nets.some((n) => ((v & n.mask) >>> 0) === n.base);
+    };
+    return this.strPred(g, inNet);
+  }
+
   /** Index hints from `sf.type`, `sf.opflags` and `evt.type` checks. */
   private indexFor(g: Getter, texts: readonly string[]): Partial<Compiled> {
     if (g.name === 'sf.type') {
@@ -526,7 +548,7 @@ export class Compiler {
       switch (op) {
         case '=':
         case '!=': {
-          const eq = this.typeOrFlags(g, [text]) ?? this.strPred(g, (s) => s === text, this.indexFor(g, [text]));
+          const eq = this.typeOrFlags(g, [text]) ?? this.cidr(g, [text], src, e.rhs.pos) ?? this.strPred(g, (s) => s === text, this.indexFor(g, [text]));
           if (op === '!=' && eq.typeOnly) {
             const f = eq.fn;
             return { fn: (r) => !f(r), types: ALL_TYPES & ~eq.types, ops: ANY_OPS, typeOnly: true };

@@ -147,7 +147,7 @@ alias('fd.port', 'sf.net.port', 'either port');
 for (const n of ['fd.l4proto', 'fd.proto', 'fd.lproto', 'fd.rproto', 'fd.sproto', 'fd.cproto']) {
   def(n, VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? L4.get(sf('sf.net.proto').get(r) as number) ?? String(sf('sf.net.proto').get(r)) : ''), 'tcp, udp, icmp, raw');
 }
-def('fd.net', VT.StrList, netIps, 'either IP; compare with a CIDR: fd.net = 10.0.0.0/8', { approx: 'either IP of the flow' });
+def('fd.net', VT.StrList, netIps, 'either IP; compare with a CIDR: fd.net = 10.0.0.0/8');
 alias('fd.snet', 'sf.net.sip', 'source IP; compare with a CIDR');
 alias('fd.cnet', 'sf.net.sip', 'source IP; compare with a CIDR');
 alias('fd.rnet', 'sf.net.dip', 'destination IP; compare with a CIDR');
