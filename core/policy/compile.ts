@@ -84,6 +84,29 @@ export interface Compiled {
   readonly typeOnly?: boolean;
   /** Conjuncts of an `and` (flattened), kept so the rule level can drop redundant type tests. */
   readonly parts?: readonly Compiled[];
+  /** Rough evaluation cost: `and` tests cheap conjuncts first (all checks are pure, order is free). */
+  readonly cost?: number;
+}
+
+const LIST_FIELDS = /^(sf\.proc\.a(name|exe|cmdline|pid)|proc\.a(name|exe|exepath|cmdline|pid))$/;
+
+/** Relative cost of a check, for ordering conjuncts. */
+function estimateCost(e: Expr, c: Compiled): number {
+  if (c.typeOnly || c.c !== undefined) return 0;
+  if (c.ops !== ANY_OPS && e.k !== 'and' && e.k !== 'or') return 1; // op-flag bit test
+  const many = (o: Operand) => (o.k === 'field' && LIST_FIELDS.test(o.name) ? 4 : o.k === 'xf' ? 3 : 1);
+  switch (e.k) {
+    case 'exists':
+      return 2 * many(e.lhs);
+    case 'cmp': {
+      const base = e.op === 'regex' ? 20 : e.op === 'glob' || e.op === 'iglob' || e.op.startsWith('b') ? 8 : e.op === '=' || e.op === '!=' || e.op.length <= 2 ? 2 : 4;
+      return base * many(e.lhs) * (e.rhs.k === 'lit' ? 1 : 2);
+    }
+    case 'list':
+      return (e.op === 'pmatch' ? 6 : 3) * many(e.lhs);
+    default:
+      return 10;
+  }
 }
 
 const TRUE: Compiled = { fn: () => true, c: true, types: ALL_TYPES, ops: ANY_OPS };
@@ -107,9 +130,93 @@ function linearRegExp(pattern: string, flags: string): RegExp {
   return new RegExp(pattern, flags + 'l');
 }
 
+/**
+ * Cost shape of a regex: does it quantify a group (nested repetition: the exponential case) and how
+ * many unbounded repetitions does it have? Escapes and character classes are skipped.
+ */
+function regexShape(p: string): { quantifiedGroup: boolean; unbounded: number } {
+  let unbounded = 0;
+  let quantifiedGroup = false;
+  const groupStart: number[] = [];
+  const groupRisky: boolean[] = [];
+  let lastGroupRisky = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      i++;
+      if (p[i] === '^') i++;
+      if (p[i] === ']') i++;
+      while (i < p.length && p[i] !== ']') i += p[i] === '\\' ? 2 : 1;
+      continue;
+    }
+    if (c === '(') {
+      groupStart.push(i);
+      groupRisky.push(false);
+      continue;
+    }
+    if (c === ')') {
+      groupStart.pop();
+      lastGroupRisky = groupRisky.pop() ?? false;
+      const after = p[i + 1];
+      // an optional group (`(…)?`) is tried at most twice; repetition of a group is the exponential case
+      if (after === '*' || after === '+' || after === '{') {
+        quantifiedGroup = true;
+        if (lastGroupRisky && groupRisky.length) groupRisky[groupRisky.length - 1] = true;
+      }
+      continue;
+    }
+    const isQuant = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i)));
+    if (c === '|' || isQuant) for (let g = 0; g < groupRisky.length; g++) groupRisky[g] = true;
+    if (c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(p.slice(i)))) unbounded++;
+  }
+  return { quantifiedGroup, unbounded };
+}
+
+/**
+ * A policy regex, anchored at both ends (Falco's full match). Only syntax V8's linear-time engine
+ * accepts is allowed (no backreferences or lookaround). Patterns with nested repetition or more than
+ * two unbounded repetitions run on that engine (no catastrophic backtracking possible); the rest,
+ * whose worst case is at most quadratic, run on the much faster backtracking engine.
+ */
+export function policyRegExp(pattern: string): RegExp {
+  const anchored = '^(?:' + pattern + ')$';
+  const linear = linearRegExp(anchored, 's'); // throws for unsupported syntax
+  const shape = regexShape(pattern);
+  return shape.quantifiedGroup || shape.unbounded > 2 ? linear : new RegExp(anchored, 's');
+}
+
 /** Falco glob (fnmatch without FNM_PATHNAME): * any run, ? one char, [..] a class. */
-function globRegExp(glob: string, icase: boolean): RegExp {
-  let re = '^';
+function globTest(glob: string, icase: boolean): (s: string) => boolean {
+  if (icase) {
+    // fold both sides (the linear engine has no case-insensitive mode)
+    const t = globTest(glob.toLowerCase(), false);
+    return (s) => t(s.toLowerCase());
+  }
+  if (!/[?[\\]/.test(glob)) {
+    // '*' only: prefix, suffix and ordered middle pieces (greedy leftmost is exact for '*')
+    const parts = glob.split('*');
+    if (parts.length === 1) return (s) => s === glob;
+    const first = parts[0]!;
+    const last = parts[parts.length - 1]!;
+    const mid = parts.slice(1, -1).filter((x) => x !== '');
+    const min = first.length + last.length;
+    return (s) => {
+      if (s.length < min || !s.startsWith(first) || !s.endsWith(last)) return false;
+      let at = first.length;
+      const end = s.length - last.length;
+      for (const m of mid) {
+        const k = s.indexOf(m, at);
+        if (k < 0 || k + m.length > end) return false;
+        at = k + m.length;
+      }
+      return true;
+    };
+  }
+  let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
     if (c === '*') re += '[^]*';
@@ -126,7 +233,8 @@ function globRegExp(glob: string, icase: boolean): RegExp {
     } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
     else re += /[.+^${}()|\\/]/.test(c) ? '\\' + c : c;
   }
-  return linearRegExp(re + '$', icase ? 'i' : '');
+  const rx = policyRegExp(re);
+  return (s) => rx.test(s);
 }
 
 interface Getter {
@@ -185,6 +293,11 @@ export class Compiler {
   constructor(private readonly env: CompileEnv, public notes: Notes) {}
 
   compile(e: Expr, src: SourceRef): Compiled {
+    const c = this.compileNode(e, src);
+    return c.cost !== undefined ? c : { ...c, cost: estimateCost(e, c) };
+  }
+
+  private compileNode(e: Expr, src: SourceRef): Compiled {
     switch (e.k) {
       case 'const':
         return e.value ? TRUE : FALSE;
@@ -196,7 +309,7 @@ export class Compiler {
         const x = this.compile(e.e, src);
         if (x.c !== undefined) return x.c ? FALSE : TRUE;
         const f = x.fn;
-        return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS };
+        return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS, cost: x.cost };
       }
       case 'macro':
         return this.macro(e.name, e.pos, src);
@@ -251,7 +364,8 @@ export class Compiler {
         }
         return value;
       };
-      c = { fn, types: c.types, ops: c.ops };
+      // cost stays the inner cost: the first rule to ask pays it
+      c = { fn, types: c.types, ops: c.ops, cost: c.cost };
     }
     cache?.set(name, { compiled: c, notes: own });
     return c;
@@ -277,21 +391,22 @@ export class Compiler {
       if (x.ops !== ANY_OPS && (ops === ANY_OPS || popcount(x.ops) < popcount(ops))) ops = x.ops;
     }
     if (live.length === 1) return { ...live[0]!, types, ops };
-    // cheap type and op-flag tests first
-    live.sort((a, b) => Number(!!b.typeOnly) - Number(!!a.typeOnly));
+    // cheap type and op-flag tests first, then by estimated cost
+    live.sort((a, b) => (a.cost ?? 10) - (b.cost ?? 10));
+    const cost = live.reduce((n, x) => n + (x.cost ?? 10), 0);
     const fs = live.map((x) => x.fn);
     const parts = live;
     if (fs.length === 2) {
       const [a, b] = fs as [Pred, Pred];
-      return { fn: (r) => a(r) && b(r), types, ops, parts };
+      return { fn: (r) => a(r) && b(r), types, ops, parts, cost };
     }
     if (fs.length === 3) {
       const [a, b, c] = fs as [Pred, Pred, Pred];
-      return { fn: (r) => a(r) && b(r) && c(r), types, ops, parts };
+      return { fn: (r) => a(r) && b(r) && c(r), types, ops, parts, cost };
     }
     if (fs.length === 4) {
       const [a, b, c, d] = fs as [Pred, Pred, Pred, Pred];
-      return { fn: (r) => a(r) && b(r) && c(r) && d(r), types, ops, parts };
+      return { fn: (r) => a(r) && b(r) && c(r) && d(r), types, ops, parts, cost };
     }
     return {
       fn: (r) => {
@@ -301,6 +416,7 @@ export class Compiler {
       types,
       ops,
       parts,
+      cost,
     };
   }
 
@@ -315,10 +431,12 @@ export class Compiler {
       ops = ops === ANY_OPS || x.ops === ANY_OPS ? ANY_OPS : ops | x.ops;
     }
     if (live.length === 1) return live[0]!;
+    live.sort((a, b) => (a.cost ?? 10) - (b.cost ?? 10));
+    const cost = live.reduce((n, x) => n + (x.cost ?? 10), 0);
     const fs = live.map((x) => x.fn);
     if (fs.length === 2) {
       const [a, b] = fs as [Pred, Pred];
-      return { fn: (r) => a(r) || b(r), types, ops };
+      return { fn: (r) => a(r) || b(r), types, ops, cost };
     }
     return {
       fn: (r) => {
@@ -327,6 +445,7 @@ export class Compiler {
       },
       types,
       ops,
+      cost,
     };
   }
 
@@ -580,15 +699,17 @@ export class Compiler {
           break;
         }
         case 'glob':
-        case 'iglob': {
-          const re = globRegExp(text, op === 'iglob');
-          test = (s) => re.test(s);
+        case 'iglob':
+          try {
+            test = globTest(text, op === 'iglob');
+          } catch (err) {
+            throw errorAt(src, e.rhs.pos, `invalid glob '${text}': ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
+          }
           break;
-        }
         case 'regex': {
           let re: RegExp;
           try {
-            re = linearRegExp('^(?:' + text + ')$', 's');
+            re = policyRegExp(text);
           } catch (err) {
             throw errorAt(src, e.rhs.pos, `regex rejected: ${(err as Error).message.replace(/^Invalid regular expression: /, '')} (backreferences and lookaround are not allowed: patterns must run in linear time)`);
           }
@@ -727,5 +848,5 @@ function pathPrefixTest(items: readonly string[]): (s: string) => boolean {
   return (s) => exact.has(s) || prefixes.some((p) => s.startsWith(p));
 }
 
-export const __test = { globRegExp, linearRegExp, popcount };
+export const __test = { globTest, linearRegExp, regexShape, popcount };
 export { TRUE as CONST_TRUE, FALSE as CONST_FALSE };

@@ -88,7 +88,7 @@ function alias(name: string, target: string, doc?: string, approx?: string): voi
 function def(name: string, vt: VT, get: (r: R) => unknown, doc: string, extra: Partial<FieldDef> = {}): void {
   defs.push({ name, vt, get, doc, ...extra });
 }
-const isType = (r: R, ...ts: number[]) => ts.includes(r.sfType);
+const isType = (r: R, a: number, b = -1) => r.sfType === a || r.sfType === b;
 
 // evt.*
 def('evt.type', VT.StrList, evtTypes, 'Falco syscall names the record stands for (FF open|read|close → open, openat, …, read, …, close)');
