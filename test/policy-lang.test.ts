@@ -215,7 +215,6 @@ describe('comparison operators', () => {
 
   test(
     'regex safety: polynomial patterns (two unbounded repetitions) stay fast on long input',
-    { todo: 'bug (93f50d5, policyRegExp): patterns without a quantified group and with ≤ 2 unbounded repetitions run on the backtracking engine; `a*a*b` is quadratic there: ~0.9 s per record on 50,000 characters, ~3.6 s on 100,000 (an attacker-controlled proc.args)' },
     () => {
       // linear engine: ~1 ms; backtracking: ~0.5 s per evaluation on 40,000 characters (match() evaluates twice)
       const long = pe({ args: 'a'.repeat(40_000) });
@@ -463,7 +462,7 @@ describe('values: empty strings, commas, quoting and escapes', () => {
     assert.equal(on('proc.name = sf.proc.name', pe({ exe: '/bin/bash' })), true); // bare: the field
   });
 
-  test('bare values may hold !, < and > as in Falco (e.g. 2>&1, fd.name of a network flow)', { todo: "bug: the lexer ends every bare word at '!', '<', '>' (STOP set) — `proc.args = a!b` throws \"'!' must be followed by '='\", `proc.cmdline contains 2>&1` and `fd.name = 10.0.0.1:40000->10.0.0.2:80` fail; Falco's bare string is [^ \\t\\n\\r(),=\"']+" }, () => {
+  test('bare values may hold !, < and > as in Falco (e.g. 2>&1, fd.name of a network flow)', () => {
     assert.equal(on('proc.args = a!b', pe({ args: 'a!b' })), true);
     assert.equal(on('proc.args contains 2>&1', pe({ args: 'x 2>&1' })), true);
     assert.equal(on('fd.name = 10.0.0.1:40000->10.0.0.2:80', nf()), true);
@@ -473,7 +472,7 @@ describe('values: empty strings, commas, quoting and escapes', () => {
     assert.equal(on('fd.name = "10.0.0.1:40000->10.0.0.2:80"', nf()), true);
   });
 
-  test('error messages are one line even when the value has a newline', { todo: 'bug: int()/bool()/exact() echo the raw literal: `sf.proc.pid = "a\\nb"` gives a two-line PolicyError message (README: errors are one line)' }, () => {
+  test('error messages are one line even when the value has a newline', () => {
     rejects('sf.proc.pid = "a\\nb"', /expected an integer/);
   });
 });
@@ -537,7 +536,7 @@ describe('logic', () => {
     rejects('and proc.name = bash', /expected a field, a macro or \(/);
     rejects('proc.name =', /expected a value/);
     rejects('proc.name in bash', /expected '\(' starting a list/);
-    rejects('proc.name ! = bash', /'!' must be followed by '='/);
+    rejects('proc.name ! = bash', /found '!'/);
     rejects(`${'('.repeat(600)}proc.name = bash${')'.repeat(600)}`, /nested deeper than 500 levels/);
     rejects(`${'not '.repeat(600)}proc.name = bash`, /nested deeper than 500 levels/);
   });

@@ -17,6 +17,10 @@ import type { Expr, Operand, Value } from './ast.js';
 
 export type Pred = (r: FlatRecord) => boolean;
 
+/** Limits that turn hostile nesting into errors instead of stack overflows. */
+const MAX_MACRO_DEPTH = 1000;
+const MAX_COMPILE_DEPTH = 2500;
+
 /** Where a condition came from: maps an offset in its text to a file position. */
 export interface SourceRef {
   readonly file: string;
@@ -27,7 +31,8 @@ export interface SourceRef {
 
 export class PolicyError extends Error {
   constructor(readonly file: string, readonly line: number, readonly col: number, readonly item: string, readonly reason: string) {
-    super(`${file}:${line}:${col}: ${item}: ${reason}`);
+    // one line, whatever the offending value holds
+    super(`${file}:${line}:${col}: ${item}: ${reason}`.replace(/\r?\n/g, '\\n'));
     this.name = 'PolicyError';
   }
 }
@@ -182,12 +187,18 @@ function regexShape(p: string): { quantifiedGroup: boolean; unbounded: number } 
  * two unbounded repetitions run on that engine (no catastrophic backtracking possible); the rest,
  * whose worst case is at most quadratic, run on the much faster backtracking engine.
  */
-export function policyRegExp(pattern: string): RegExp {
+export function policyRegExp(pattern: string): { test(s: string): boolean } {
   const anchored = '^(?:' + pattern + ')$';
   const linear = linearRegExp(anchored, 's'); // throws for unsupported syntax
   const shape = regexShape(pattern);
-  return shape.quantifiedGroup || shape.unbounded > 2 ? linear : new RegExp(anchored, 's');
+  if (shape.quantifiedGroup || shape.unbounded > 2) return linear;
+  // quadratic at worst: bounded by the input length (values are attacker-controlled)
+  const fast = new RegExp(anchored, 's');
+  return { test: (s) => (s.length <= FAST_REGEX_MAX_INPUT ? fast.test(s) : linear.test(s)) };
 }
+
+/** Longest input given to the backtracking engine (quadratic worst case ≈ 4 M steps). */
+const FAST_REGEX_MAX_INPUT = 2048;
 
 /** Falco glob (fnmatch without FNM_PATHNAME): * any run, ? one char, [..] a class. */
 function globTest(glob: string, icase: boolean): (s: string) => boolean {
@@ -290,11 +301,17 @@ export function lookupField(name: string, arg: string | null): FieldDef {
 
 export class Compiler {
   private readonly stack: string[] = [];
+  private depth = 0;
   constructor(private readonly env: CompileEnv, public notes: Notes) {}
 
   compile(e: Expr, src: SourceRef): Compiled {
-    const c = this.compileNode(e, src);
-    return c.cost !== undefined ? c : { ...c, cost: estimateCost(e, c) };
+    if (++this.depth > MAX_COMPILE_DEPTH) throw errorAt(src, e.pos, `condition nested deeper than ${MAX_COMPILE_DEPTH} levels (macros included)`);
+    try {
+      const c = this.compileNode(e, src);
+      return c.cost !== undefined ? c : { ...c, cost: estimateCost(e, c) };
+    } finally {
+      this.depth--;
+    }
   }
 
   private compileNode(e: Expr, src: SourceRef): Compiled {
@@ -329,6 +346,7 @@ export class Compiler {
       throw errorAt(src, pos, why ? `'${name}' is a field and needs an operator` : `unknown macro '${name}'`);
     }
     if (this.stack.includes(name)) throw errorAt(src, pos, `macro '${name}' refers to itself (${[...this.stack, name].join(' → ')})`);
+    if (this.stack.length >= MAX_MACRO_DEPTH) throw errorAt(src, pos, `macros nested deeper than ${MAX_MACRO_DEPTH} levels (${this.stack.slice(0, 3).join(' → ')} → …)`);
     this.notes.macrosUsed.add(name);
     const cache = this.env.macroCache;
     const hit = cache?.get(name);
@@ -707,7 +725,7 @@ export class Compiler {
           }
           break;
         case 'regex': {
-          let re: RegExp;
+          let re: { test(s: string): boolean };
           try {
             re = policyRegExp(text);
           } catch (err) {

@@ -23,7 +23,9 @@ export class ConditionSyntaxError extends Error {
 
 const BLANK = /[ \t\r\n\f\v]/;
 /** Characters that end a bare word. */
-const STOP = new Set([' ', '\t', '\r', '\n', '\f', '\v', '(', ')', ',', '=', '<', '>', '!', '"', "'", '[', ']']);
+const STOP = new Set([' ', '\t', '\r', '\n', '\f', '\v', '(', ')', ',', '=', '"', "'", '[', ']']);
+/** A word so far that is a field name: there `<`, `>` and `!=` are operators (`sf.ts>1`, `a!=b`). */
+const FIELDISH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+(\[[^\]]*\])?$/;
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', '\\': '\\', '/': '/', ' ': ' ' };
 
@@ -43,13 +45,11 @@ export function tokenize(src: string): Token[] {
       i++;
       continue;
     }
-    if (c === '=' || c === '<' || c === '>' || c === '!') {
+    if (c === '=' || c === '<' || c === '>' || (c === '!' && src[i + 1] === '=')) {
       const two = src.slice(i, i + 2);
       if (two === '==' || two === '!=' || two === '<=' || two === '>=') {
         out.push({ kind: 'op', text: two === '==' ? '=' : two, pos });
         i += 2;
-      } else if (c === '!') {
-        throw new ConditionSyntaxError("'!' must be followed by '='", pos);
       } else {
         out.push({ kind: 'op', text: c, pos });
         i++;
@@ -97,6 +97,9 @@ export function tokenize(src: string): Token[] {
         continue;
       }
       if (STOP.has(d)) break;
+      // as in Falco, a value may hold '!', '<' and '>' (`2>&1`, `a!b`, `1.2.3.4:80->5.6.7.8:90`)
+      if (d === '!' && src[j + 1] === '=') break;
+      if ((d === '<' || d === '>' || d === '!') && j > i && FIELDISH.test(src.slice(i, j))) break;
       j++;
     }
     const text = src.slice(i, j);

@@ -132,6 +132,7 @@ function expandLists(defs: Definitions): Map<string, readonly string[]> {
     if (done) return done;
     const d = defs.lists.get(name)!;
     if (visiting.has(name)) throw new PolicyError(d.pos.file, d.pos.line, d.pos.col, `list '${name}'`, `list refers to itself through ${[...visiting, name].join(' → ')}`);
+    if (visiting.size >= 1000) throw new PolicyError(d.pos.file, d.pos.line, d.pos.col, `list '${name}'`, 'lists nested deeper than 1000 levels');
     visiting.add(name);
     const items = d.items.flatMap((it) => (defs.lists.has(it) && it !== name ? expand(it) : [it]));
     visiting.delete(name);
