@@ -45,7 +45,7 @@ export const fileDriver: DriverFactory = {
         continue;
       }
       try {
-        for (let b = await reader.nextBlockAsync(); b && !ctx.signal.aborted; b = await reader.nextBlockAsync()) await ctx.push(b.records);
+        for (let b = reader.nextBlock(); b && !ctx.signal.aborted; b = reader.nextBlock()) await ctx.push(b.records);
       } finally {
         reader.close();
       }

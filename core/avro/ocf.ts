@@ -6,8 +6,7 @@
  * datum) is reported, counted and skipped up to the next sync marker; a truncated file delivers every
  * record whose bytes are complete, then reports where it ended.
  */
-import { inflateRaw, inflateRawSync, constants as zc } from 'node:zlib';
-import { promisify } from 'node:util';
+import { inflateRawSync, constants as zc } from 'node:zlib';
 import { DecodeError, InputError } from './errors.js';
 import { Tap } from './tap.js';
 import { compileSysFlowSchema, type BranchInfo } from './compile.js';
@@ -72,15 +71,10 @@ function nearSync(marker: Buffer, sync: Buffer): boolean {
 }
 
 type Located =
-  | { kind: 'block'; start: number; count: number; raw: Buffer; dataEnd: number }
+  | { kind: 'block'; start: number; count: number; raw: Buffer }
   | { kind: 'partial'; start: number; dataStart: number; count: number; bytes: number };
 
-/** Blocks inflating ahead of the one being decoded (nextBlockAsync). */
-const READ_AHEAD = 3;
-const inflateRawAsync = promisify(inflateRaw);
-
 export class SysFlowFileReader {
-  private readonly ahead: { l: Located; data: Promise<Buffer> | null }[] = [];
   readonly header: OcfHeader;
   readonly stats: ReadStats = { blocks: 0, records: 0, corruptBlocks: 0, lostRecords: 0, skippedBytes: 0, unknownRecords: 0, truncated: false };
   private pos: number;
@@ -220,8 +214,8 @@ export class SysFlowFileReader {
    * Skip a damaged block starting at `start`; resume after the next sync marker (or stop).
    * `ownMarker` ≥ 0: the block's own (damaged) sync marker is at that offset; resume after it.
    */
-  /** Count and report a damaged block; unless `move` is false, continue reading after it. */
-  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1, move = true): void {
+  /** Count and report a damaged block and continue reading after it. */
+  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1): void {
     this.stats.corruptBlocks++;
     const next = ownMarker >= 0 ? ownMarker : this.findSync(start + 1);
     const lost = Math.max(0, declared - kept);
@@ -231,13 +225,13 @@ export class SysFlowFileReader {
     if (next < 0) {
       this.stats.skippedBytes += this.src.size - start;
       this.warn('corrupt', start, `${where}${keptMsg}; no later sync marker, ${this.src.size - start} bytes skipped to end of file`);
-      if (move) this.done = true;
+      this.done = true;
       return;
     }
     this.stats.skippedBytes += next + SYNC_SIZE - start;
     const marker = ownMarker >= 0 ? 'its damaged sync marker' : 'the next sync marker';
     this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to ${marker} at byte ${next}`);
-    if (move) this.pos = next + SYNC_SIZE;
+    this.pos = next + SYNC_SIZE;
   }
 
   /**
@@ -263,11 +257,8 @@ export class SysFlowFileReader {
     return null;
   }
 
-  /**
-   * Find the next intact block from `this.pos`, skipping damage (with warnings), and move past it.
-   * `copy`: return the compressed bytes as a copy (they outlive the source window).
-   */
-  private locate(copy: boolean): Located | null {
+  /** Find the next intact block from `this.pos`, skipping damage (with warnings), and move past it. */
+  private locate(): Located | null {
     while (!this.done) {
       const start = this.pos;
       const size = this.src.size;
@@ -315,7 +306,7 @@ export class SysFlowFileReader {
       }
       this.pos = dataEnd + SYNC_SIZE;
       const raw = view.subarray(0, bytes);
-      return { kind: 'block', start, count, raw: copy ? Buffer.from(raw) : raw, dataEnd };
+      return { kind: 'block', start, count, raw };
     }
     return null;
   }
@@ -338,7 +329,7 @@ export class SysFlowFileReader {
   /** The next block's records, or null at end of input. */
   nextBlock(): OcfBlock | null {
     for (;;) {
-      const l = this.locate(false);
+      const l = this.locate();
       if (l === null) return null;
       if (l.kind === 'partial') return this.partialBlock(l.start, l.dataStart, l.count, l.bytes);
       let data = l.raw;
@@ -349,49 +340,6 @@ export class SysFlowFileReader {
           this.skipCorrupt(l.start, l.count, `deflate data: ${(e as Error).message}`, 0);
           continue;
         }
-      }
-      const b = this.deliver(l.start, l.count, data);
-      if (b) return b;
-    }
-  }
-
-  /**
-   * As nextBlock(), with the next few blocks inflating on libuv's thread pool while the caller works
-   * on this one (a second core does the decompression). Same blocks, records and warnings.
-   */
-  async nextBlockAsync(): Promise<OcfBlock | null> {
-    if (this.header.codec !== 'deflate') return this.nextBlock();
-    for (;;) {
-      while (this.ahead.length < READ_AHEAD) {
-        const l = this.locate(true);
-        if (l === null) break;
-        if (l.kind === 'partial') {
-          this.ahead.push({ l, data: null });
-          break;
-        }
-        const data = inflateRawAsync(l.raw);
-        data.catch(() => {}); // handled when its turn comes; not an unhandled rejection meanwhile
-        this.ahead.push({ l, data });
-      }
-      const next = this.ahead.shift();
-      if (next === undefined) return null;
-      const l = next.l;
-      if (l.kind === 'partial') return this.partialBlock(l.start, l.dataStart, l.count, l.bytes);
-      let data: Buffer;
-      try {
-        data = await next.data!;
-      } catch (e) {
-        const reason = `deflate data: ${(e as Error).message}`;
-        // nextBlock resumes at the next sync marker, normally this block's own: where reading
-        // ahead already went. Otherwise (a marker pattern inside the data) read again from there.
-        if (this.findSync(l.start + 1) === l.dataEnd) {
-          this.skipCorrupt(l.start, l.count, reason, 0, -1, false);
-        } else {
-          this.ahead.length = 0;
-          this.done = false;
-          this.skipCorrupt(l.start, l.count, reason, 0);
-        }
-        continue;
       }
       const b = this.deliver(l.start, l.count, data);
       if (b) return b;
