@@ -42,9 +42,9 @@ export class FlatRecord {
     readonly pod: Pod | undefined,
     readonly file: File | undefined,
     readonly newFile: File | undefined,
-    ancestry: ((p: Process) => readonly Process[]) | readonly Process[] | null,
+    ancestry: ((p: Process) => readonly Process[]) | null,
   ) {
-    this.tree = proc === undefined || ancestry === null ? NO_TREE : typeof ancestry === 'function' ? ancestry(proc) : ancestry;
+    this.tree = proc === undefined || ancestry === null ? NO_TREE : ancestry(proc);
   }
 
   /** The process and its cached ancestors, self first; empty when the process is unknown. */

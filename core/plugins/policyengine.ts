@@ -75,6 +75,7 @@ class Monitor {
   private watcher: fs.FSWatcher | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private hash: string;
+  private lastError = '';
 
   constructor(private readonly policies: string, private readonly engine: PolicyEngine, private readonly load: () => PolicySet, private readonly log: Logger, intervalMs: number) {
     this.hash = contentHash(policies);
@@ -98,22 +99,20 @@ class Monitor {
   }
 
   check(): void {
-    let hash: string;
-    try {
-      hash = contentHash(this.policies);
-    } catch (err) {
-      if (hash! !== this.hash) this.log.error(`policy reload failed, keeping the previous policies: ${(err as Error).message}`);
-      return;
-    }
-    if (hash === this.hash) return;
-    this.hash = hash;
     let next: PolicySet;
     try {
+      const hash = contentHash(this.policies);
+      if (hash === this.hash) return;
+      this.hash = hash; // a broken version is compiled once, not at every check
       next = this.load();
     } catch (err) {
-      this.log.error(`policy reload failed, keeping the previous policies: ${(err as Error).message}`);
+      // said once per distinct problem, not at every check while the files stay broken
+      const msg = `policy reload failed, keeping the previous policies: ${(err as Error).message}`;
+      if (msg !== this.lastError) this.log.error(msg);
+      this.lastError = msg;
       return;
     }
+    this.lastError = '';
     const prev = this.engine.current;
     this.engine.swap(next);
     const s = next.summary();

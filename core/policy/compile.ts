@@ -62,13 +62,9 @@ export interface CompileEnv {
 export class Notes {
   readonly approx = new Set<string>();
   readonly unsupported = new Set<string>();
-  readonly macrosUsed = new Set<string>();
-  readonly listsUsed = new Set<string>();
   merge(o: Notes): void {
     for (const x of o.approx) this.approx.add(x);
     for (const x of o.unsupported) this.unsupported.add(x);
-    for (const x of o.macrosUsed) this.macrosUsed.add(x);
-    for (const x of o.listsUsed) this.listsUsed.add(x);
   }
 }
 
@@ -347,7 +343,6 @@ export class Compiler {
     }
     if (this.stack.includes(name)) throw errorAt(src, pos, `macro '${name}' refers to itself (${[...this.stack, name].join(' → ')})`);
     if (this.stack.length >= MAX_MACRO_DEPTH) throw errorAt(src, pos, `macros nested deeper than ${MAX_MACRO_DEPTH} levels (${this.stack.slice(0, 3).join(' → ')} → …)`);
-    this.notes.macrosUsed.add(name);
     const cache = this.env.macroCache;
     const hit = cache?.get(name);
     if (hit) {
@@ -530,10 +525,8 @@ export class Compiler {
         continue;
       }
       const named = v.quoted ? undefined : this.env.lists.get(v.text);
-      if (named) {
-        this.notes.listsUsed.add(v.text);
-        texts.push(...named);
-      } else texts.push(v.text);
+      if (named) texts.push(...named);
+      else texts.push(v.text);
     }
     return { texts, fields };
   }
@@ -867,4 +860,3 @@ function pathPrefixTest(items: readonly string[]): (s: string) => boolean {
 }
 
 export const __test = { globTest, linearRegExp, regexShape, popcount };
-export { TRUE as CONST_TRUE, FALSE as CONST_FALSE };

@@ -5,7 +5,7 @@
  * Names Falco defines but SysFlow does not record are listed in UNSUPPORTED with the reason, so a
  * rule using them is reported and disabled instead of failing the load.
  */
-import { SfType } from '../sysflow/types.js';
+import { SfType, type Process } from '../sysflow/types.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, filePath, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
@@ -97,7 +97,13 @@ alias('evt.time', 'sf.ts', 'event time (ns)');
 alias('evt.rawtime', 'sf.ts', 'event time (ns)');
 def('evt.dir', VT.Str, () => '<', 'always "<" (SysFlow, like current Falco, has exit events only)');
 alias('evt.rawres', 'sf.ret', 'return value (PE, FE)');
-def('evt.res', VT.Str, (r) => ((sf('sf.ret').get(r) as number) < 0 ? 'E' + String(-(sf('sf.ret').get(r) as number)) : 'SUCCESS'), 'SUCCESS or E<errno>', {
+const ret = sf('sf.ret').get as (r: R) => number;
+const fileType = sf('sf.file.type').get as (r: R) => string;
+const proto = sf('sf.net.proto').get as (r: R) => number;
+def('evt.res', VT.Str, (r) => {
+  const v = ret(r);
+  return v < 0 ? 'E' + String(-v) : 'SUCCESS';
+}, 'SUCCESS or E<errno>', {
   approx: 'errno number instead of its name',
 });
 alias('evt.is_open_read', 'sf.file.is_open_read', 'file opened for reading');
@@ -130,7 +136,7 @@ def('fd.name', VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? netName(r) : pa
 alias('fd.filename', 'sf.file.name', 'file name');
 alias('fd.directory', 'sf.file.directory', 'directory');
 alias('fd.typechar', 'sf.file.type', 'resource type char');
-def('fd.type', VT.Str, (r) => FD_TYPES.get(sf('sf.file.type').get(r) as string) ?? (isType(r, SfType.NF, SfType.NE) ? 'ipv4' : ''), 'file, directory, ipv4, ipv6, unix, pipe, …');
+def('fd.type', VT.Str, (r) => FD_TYPES.get(fileType(r)) ?? (isType(r, SfType.NF, SfType.NE) ? 'ipv4' : ''), 'file, directory, ipv4, ipv6, unix, pipe, …');
 alias('fd.num', 'sf.file.fd', 'file descriptor');
 alias('fd.sip', 'sf.net.sip', 'source IP of the flow', 'SysFlow source IP (Falco: server IP)');
 alias('fd.cip', 'sf.net.sip', 'source IP of the flow', 'SysFlow source IP (Falco: client IP)');
@@ -145,7 +151,7 @@ alias('fd.rport', 'sf.net.dport', 'remote port', 'SysFlow destination port');
 alias('fd.lport', 'sf.net.sport', 'local port', 'SysFlow source port');
 alias('fd.port', 'sf.net.port', 'either port');
 for (const n of ['fd.l4proto', 'fd.proto', 'fd.lproto', 'fd.rproto', 'fd.sproto', 'fd.cproto']) {
-  def(n, VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? L4.get(sf('sf.net.proto').get(r) as number) ?? String(sf('sf.net.proto').get(r)) : ''), 'tcp, udp, icmp, raw');
+  def(n, VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? L4.get(proto(r)) ?? String(proto(r)) : ''), 'tcp, udp, icmp, raw');
 }
 def('fd.net', VT.StrList, netIps, 'either IP; compare with a CIDR: fd.net = 10.0.0.0/8');
 alias('fd.snet', 'sf.net.sip', 'source IP; compare with a CIDR');
@@ -158,7 +164,9 @@ alias('proc.name', 'sf.proc.name');
 alias('proc.exe', 'sf.proc.exe', 'executable path', 'exe path (Falco: argv[0])');
 alias('proc.exepath', 'sf.proc.exe');
 alias('proc.args', 'sf.proc.args');
-def('proc.cmdline', VT.Str, (r) => (r.proc ? (r.proc.exeArgs === '' ? procName(r.proc) : procName(r.proc) + ' ' + r.proc.exeArgs) : ''), 'name and args (Falco meaning)');
+/** Falco's command line: the name (not the exe path) and the args. */
+const falcoCmdline = (p: Process | undefined) => (p === undefined ? '' : p.exeArgs === '' ? procName(p) : procName(p) + ' ' + p.exeArgs);
+def('proc.cmdline', VT.Str, (r) => falcoCmdline(r.proc), 'name and args (Falco meaning)');
 alias('proc.pid', 'sf.proc.pid');
 alias('proc.vpid', 'sf.proc.pid', 'pid', 'host pid (SysFlow has no namespace pid)');
 alias('proc.tid', 'sf.proc.tid');
@@ -167,7 +175,7 @@ alias('proc.ppid', 'sf.pproc.pid');
 alias('proc.pname', 'sf.pproc.name');
 alias('proc.pexe', 'sf.pproc.exe', 'parent exe path');
 alias('proc.pexepath', 'sf.pproc.exe');
-def('proc.pcmdline', VT.Str, (r) => (r.pproc ? (r.pproc.exeArgs === '' ? procName(r.pproc) : procName(r.pproc) + ' ' + r.pproc.exeArgs) : ''), 'parent name and args');
+def('proc.pcmdline', VT.Str, (r) => falcoCmdline(r.pproc), 'parent name and args');
 alias('proc.pargs', 'sf.pproc.args');
 alias('proc.cwd', 'sf.proc.cwd');
 def('proc.tty', VT.Int, (r) => (r.proc?.tty ? 1 : 0), 'controlling terminal (1 when present)', { approx: '1 when the process has a terminal, not the device number' });

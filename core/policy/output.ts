@@ -7,7 +7,7 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 import { VT } from '../flatten/fields.js';
 import { exactToString } from '../sysflow/i64.js';
 import { Compiler, UnsupportedField, type SourceRef } from './compile.js';
-import { parseCondition } from './parser.js';
+import { parseOperand } from './parser.js';
 
 export type Render = (r: FlatRecord) => string;
 
@@ -23,9 +23,7 @@ export function compileOutput(template: string, compiler: Compiler, src: SourceR
     const width = m[1] ? Number(m[1]) : 0;
     let render: Render;
     try {
-      const expr = parseCondition(`${m[2]} exists`);
-      if (expr.k !== 'exists') throw new Error('not a field');
-      const g = compiler.operand(expr.lhs, { ...src, position: (o) => src.position(m.index! + 1 + o) });
+      const g = compiler.operand(parseOperand(m[2]!), { ...src, position: (o) => src.position(m.index! + 1 + o) });
       const get = g.get;
       switch (g.vt) {
         case VT.Str:

@@ -17,12 +17,8 @@ import { BINARY_OPS, LIST_OPS, TRANSFORMERS, type BinaryOp, type Expr, type List
 export { ConditionSyntaxError };
 
 const MAX_DEPTH = 500;
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+(\[[^\]]*\])?$/;
 const MACRO_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const KEYWORDS = new Set(['and', 'or', 'not', 'exists', ...BINARY_OPS, ...LIST_OPS]);
-
-/** Is `name` a plausible field name (dotted), as opposed to a macro name? */
-export const looksLikeField = (name: string) => FIELD_NAME.test(name);
 
 class Parser {
   private i = 0;
@@ -48,6 +44,13 @@ class Parser {
     const t = this.peek();
     if (t.kind !== 'eof') this.fail(t, "'and', 'or' or end of condition");
     return e;
+  }
+
+  parseOperand(): Operand {
+    const o = this.operand();
+    const t = this.peek();
+    if (t.kind !== 'eof') this.fail(t, 'end of field');
+    return o;
   }
 
   private enter(t: Token): void {
@@ -206,4 +209,9 @@ class Parser {
  */
 export function parseCondition(src: string, isRhsField: (name: string) => boolean = () => false): Expr {
   return new Parser(tokenize(src), isRhsField).parse();
+}
+
+/** Parse a lone operand (`proc.aname[2]`, `tolower(proc.name)`): output templates, exception fields. */
+export function parseOperand(src: string): Operand {
+  return new Parser(tokenize(src), () => false).parseOperand();
 }

@@ -7,7 +7,7 @@
 import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
 import { opFlagsOf } from '../flatten/fields.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
-import { parseCondition, ConditionSyntaxError } from './parser.js';
+import { parseCondition, parseOperand, ConditionSyntaxError } from './parser.js';
 import { SF_FIELDS } from '../flatten/fields.js';
 import { Compiler, Notes, PolicyError, type Compiled, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
 import { compileOutput, type Render } from './output.js';
@@ -68,7 +68,7 @@ export interface LoadOptions {
 export class PolicySet {
   /** Rules per record type (index: SfType), in definition order. */
   readonly byType: CompiledRule[][] = Array.from({ length: 12 }, () => []);
-  private readonly filterTests: { test: Pred; types: number }[] = [];
+  private readonly filterTests: readonly { test: Pred; types: number }[];
 
   constructor(
     readonly rules: readonly CompiledRule[],
@@ -80,7 +80,7 @@ export class PolicySet {
     readonly fingerprints: ReadonlyMap<string, string>,
   ) {
     for (const r of rules) for (let t = 0; t < 12; t++) if (r.types & (1 << t)) this.byType[t]!.push(r);
-    this.filterTests = [...filters];
+    this.filterTests = filters;
   }
 
   get filterCount(): number {
@@ -160,12 +160,10 @@ function exceptionExpr(ex: ExceptionDef, rule: RuleDef): Expr {
   const where = `rule '${rule.name}', exception '${ex.name}'`;
   const fieldOf = (f: string) => {
     try {
-      const e = parseCondition(`${f} exists`);
-      if (e.k === 'exists') return e.lhs;
+      return parseOperand(f);
     } catch {
-      /* fall through */
+      throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `'${f}' is not a field`);
     }
-    throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `'${f}' is not a field`);
   };
   const lit = (text: string): Value => ({ k: 'lit', text, quoted: false, pos: 0 });
   const check = (field: string, comp: string, v: string | readonly string[]): Expr => {

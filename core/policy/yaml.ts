@@ -112,30 +112,26 @@ export function parseYaml(source: string, filename: string): { root: YNode | nul
   return { root: docs[0] ?? null, text };
 }
 
-function lastNonBlank(s: string): number {
-  let i = s.length - 1;
-  while (i > 0 && /\s/.test(s[i]!)) i--;
-  return i;
-}
-
 /**
  * Map an offset in a decoded scalar back to the source. Folding and indentation change whitespace
  * only, so the n-th non-blank character of the value is the n-th non-blank character of the source
- * scalar (quoted scalars: close enough, escapes aside).
+ * scalar (quoted scalars: close enough, escapes aside). An offset at the end of the value maps to just
+ * after its last character, not onto the next YAML key.
  */
 export function scalarOffset(text: string, n: YNode & { kind: 'scalar' }, valueOffset: number): number {
   let count = 0;
-  for (let i = 0; i < valueOffset && i < n.value.length; i++) if (!/\s/.test(n.value[i]!)) count++;
   let total = 0;
-  for (let i = 0; i < n.value.length; i++) if (!/\s/.test(n.value[i]!)) total++;
-  if (count >= total && total > 0) {
-    // at the end of the value: just after its last character, not at the next YAML key
-    return scalarOffset(text, n, lastNonBlank(n.value)) + 1;
+  for (let i = 0; i < n.value.length; i++) {
+    if (/\s/.test(n.value[i]!)) continue;
+    total++;
+    if (i < valueOffset) count++;
   }
+  const atEnd = total > 0 && count >= total;
+  if (atEnd) count = total - 1;
   let j = n.start + (n.ev.style === SCALAR_STYLE.SINGLE_QUOTED || n.ev.style === SCALAR_STYLE.DOUBLE_QUOTED ? 1 : 0);
   for (; j < text.length; j++) {
     if (/\s/.test(text[j]!)) continue;
-    if (count === 0) return j;
+    if (count === 0) return atEnd ? j + 1 : j;
     count--;
   }
   return n.start;
