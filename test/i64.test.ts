@@ -17,6 +17,7 @@ import {
   toHiLo,
 } from '../core/sysflow/i64.js';
 import { encodeLong } from './helpers/avro-bigint.js';
+import { prng } from './helpers/prng.js';
 
 const E9 = 1_000_000_000n;
 const MIN64 = -(2n ** 63n);
@@ -44,17 +45,6 @@ function cmpBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randU32(rnd: () => number): bigint {
   return BigInt(Math.floor(rnd() * 4294967296));

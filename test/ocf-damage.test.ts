@@ -26,6 +26,7 @@ import { Tap } from '../core/avro/tap.js';
 import { compileSysFlowSchema } from '../core/avro/compile.js';
 import type { SysFlowRecord } from '../core/sysflow/types.js';
 import { encodeLong as encLong } from './helpers/avro-bigint.js';
+import { prng } from './helpers/prng.js';
 
 /** No single case may take longer than this (a real case takes milliseconds). */
 const CASE_TIMEOUT_MS = 15_000;
@@ -648,17 +649,6 @@ function garbageJob(step: Step): GarbageSummary {
 // =================================================================================================
 // Fuzz
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(src: Buffer, headerSize: number, sync: Buffer, rnd: () => number): { buf: Buffer; ops: string[] } {
   let buf = Buffer.from(src);

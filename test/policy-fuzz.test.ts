@@ -28,6 +28,7 @@ import { FALCO_FIELDS, UNSUPPORTED_FIELDS } from '../core/policy/falco-fields.js
 import type { FlatRecord } from '../core/flatten/flatrecord.js';
 import { FIXTURES } from './helpers/corpus.js';
 import { definitions, fe, ff, initHashing, ke, nf, pe, policyFromYaml, referencePredicate, OpFlags, type CondEnv } from './helpers/records.js';
+import { prng } from './helpers/prng.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611) >>> 0;
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
@@ -37,17 +38,6 @@ const SLOW_MS = 2000;
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function hash(...xs: (number | string)[]): number {
   let h = 2166136261;
   for (const x of xs) for (const c of String(x) + '\u0000') h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
