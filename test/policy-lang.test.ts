@@ -156,11 +156,18 @@ describe('comparison operators', () => {
     }
   });
 
-  test('glob: POSIX bracket details (a leading ] is a member, [[:alpha:]] classes)', { todo: "bug: globRegExp/globTest copies the class text into a JS class: fnmatch's '[]a]' (']' or 'a') becomes the empty class '[]' followed by 'a]' and never matches; '[!]a]' likewise; POSIX classes such as [[:alpha:]] are not understood" }, () => {
+  test('glob: POSIX bracket details (a leading ] is a member, [[:alpha:]] classes)', () => {
     assert.equal(on('proc.args glob "/tmp/[]a]"', pe({ args: '/tmp/]' })), true);
     assert.equal(on('proc.args glob "/tmp/[]a]"', pe({ args: '/tmp/a' })), true);
+    assert.equal(on('proc.args glob "/tmp/[]a]"', pe({ args: '/tmp/b' })), false);
     assert.equal(on('proc.args glob "/tmp/[!]a]"', pe({ args: '/tmp/b' })), true);
+    assert.equal(on('proc.args glob "/tmp/[!]a]"', pe({ args: '/tmp/]' })), false);
     assert.equal(on('proc.args glob "[[:alpha:]]"', pe({ args: 'q' })), true);
+    assert.equal(on('proc.args glob "[[:alpha:]]"', pe({ args: '7' })), false);
+    assert.equal(on('proc.args glob "x[[:digit:]_]y"', pe({ args: 'x_y' })), true);
+    assert.equal(on('proc.args glob "x[^[:digit:]]y"', pe({ args: 'x5y' })), false);
+    assert.equal(on('proc.args glob "[\\\\]"', pe({ args: '\\' })), true); // backslash is a member
+    rejects('proc.args glob "[[:alfa:]]"', /invalid glob '\[\[:alfa:\]\]': unknown character class '\[:alfa:\]'/);
   });
 
   test('glob with a reversed class range is a PolicyError', () => {

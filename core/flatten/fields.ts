@@ -28,6 +28,14 @@ export const enum VT {
   IntList = 5,
 }
 
+/** Scope bits of FieldDef.scope. */
+export const enum Scope {
+  /** The process context: process, ancestors, parent, container, pod, header. */
+  Context = 1,
+  /** On records with a file (FF, FE): the record type and the two files. */
+  File = 2,
+}
+
 export interface FieldDef {
   readonly name: string;
   readonly vt: VT;
@@ -38,6 +46,11 @@ export interface FieldDef {
   readonly withArg?: (arg: string) => FieldDef;
   /** Set when the value only approximates the named field's usual meaning (reported by policy checks). */
   readonly approx?: string;
+  /**
+   * What the value is a function of, when less than the whole record (Scope bits): the policy engine
+   * then decides checks on it once per process context or per file instead of once per record.
+   */
+  readonly scope?: number;
   readonly doc: string;
 }
 
@@ -347,4 +360,20 @@ def('sf.node.ip', VT.Str, (r) => str(r.header?.ip), 'exporter IP');
 def('sf.meta.schema', VT.Int, (r) => r.header?.version ?? 0, 'schema version of the header');
 def('sf.meta.tracename', VT.Str, (r) => baseName(str(r.header?.filename)), 'trace file name');
 
-export const SF_FIELDS: ReadonlyMap<string, FieldDef> = new Map(defs.map((d) => [d.name, d]));
+/**
+ * Process-context fields. Not the OID, pid and createts of the process (read from the event, which
+ * has them even when the process is not cached), nor the thread id.
+ */
+const CONTEXT_FIELDS = /^sf\.(proc\.(name|exe|args|cmdline|uid|gid|user|group|tty|entry|cwd|aname|aexe|acmdline|apid)|pproc\.\w+|container\.\w+|pod\.\w+|node\.\w+|meta\.\w+)$/;
+/** File fields: paths and names of the record's files (not the fd or open flags, which are the flow's). */
+const FILE_FIELDS = /^sf\.file\.(path|symlink|name|directory|oid|newpath|newsymlink|newname|newdirectory|newoid|type)$/;
+
+/** Give a definition (and what its `[arg]` form returns) a scope. */
+export function scoped(d: FieldDef, scope: Scope): FieldDef {
+  const withArg = d.withArg;
+  return { ...d, scope, ...(withArg ? { withArg: (a: string) => ({ ...withArg(a), scope }) } : {}) };
+}
+
+export const SF_FIELDS: ReadonlyMap<string, FieldDef> = new Map(
+  defs.map((d) => [d.name, CONTEXT_FIELDS.test(d.name) ? scoped(d, Scope.Context) : FILE_FIELDS.test(d.name) ? scoped(d, Scope.File) : d]),
+);

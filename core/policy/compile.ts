@@ -8,7 +8,7 @@
  */
 import v8 from 'node:v8';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { SF_FIELDS, VT, opFlagsOf, type FieldDef } from '../flatten/fields.js';
+import { SF_FIELDS, VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
 import { compareExact, nsOfSafe, parseExact } from '../sysflow/i64.js';
 import { OpFlags as O } from '../sysflow/flags.js';
@@ -87,6 +87,39 @@ export interface Compiled {
   readonly parts?: readonly Compiled[];
   /** Rough evaluation cost: `and` tests cheap conjuncts first (all checks are pure, order is free). */
   readonly cost?: number;
+  /** Scope bits (FieldDef.scope) that alone determine the value. */
+  readonly scope?: number;
+  /**
+   * Per scope (SCOPES order): a condition determined by that scope and implied by this one (false ⇒
+   * this is false). The policy set decides them once per process context or file, to pick the rules
+   * a record can meet at all.
+   */
+  readonly needs?: readonly (Pred | undefined)[];
+}
+
+export const SCOPES: readonly Scope[] = [Scope.Context, Scope.File];
+
+const allOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.every((p) => p(r)));
+const anyOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.some((p) => p(r)));
+
+/** A check determined by `scope`: it is its own need there. */
+function withScope(c: Compiled, scope: number): Compiled {
+  if (scope === 0) return c;
+  return { ...c, scope, needs: SCOPES.map((s) => (scope & s ? c.fn : undefined)) };
+}
+
+/** Scope and needs of an and/or from its operands. */
+function combineScopes(c: Compiled, live: readonly Compiled[], and: boolean): Compiled {
+  let scope = -1;
+  for (const x of live) scope &= x.scope ?? 0;
+  const needs = SCOPES.map((s, i) => {
+    if (scope & s) return c.fn;
+    const ps = live.flatMap((x) => (x.needs?.[i] ? [x.needs[i]!] : []));
+    // and: any operand's need is one; or: every branch must need something
+    if (and) return ps.length ? allOf(ps) : undefined;
+    return ps.length === live.length ? anyOf(ps) : undefined;
+  });
+  return needs.some(Boolean) ? { ...c, scope: scope & (Scope.Context | Scope.File), needs } : c;
 }
 
 const LIST_FIELDS = /^(sf\.proc\.a(name|exe|cmdline|pid)|proc\.a(name|exe|exepath|cmdline|pid))$/;
@@ -187,14 +220,31 @@ export function policyRegExp(pattern: string): { test(s: string): boolean } {
   const anchored = '^(?:' + pattern + ')$';
   const linear = linearRegExp(anchored, 's'); // throws for unsupported syntax
   const shape = regexShape(pattern);
-  if (shape.quantifiedGroup || shape.unbounded > 2) return linear;
+  if (shape.quantifiedGroup || shape.unbounded > 2) return memoized((s) => linear.test(s));
   // quadratic at worst: bounded by the input length (values are attacker-controlled)
   const fast = new RegExp(anchored, 's');
-  return { test: (s) => (s.length <= FAST_REGEX_MAX_INPUT ? fast.test(s) : linear.test(s)) };
+  return memoized((s) => (s.length <= FAST_REGEX_MAX_INPUT ? fast.test(s) : linear.test(s)));
 }
 
 /** Longest input given to the backtracking engine (quadratic worst case ≈ 4 M steps). */
 const FAST_REGEX_MAX_INPUT = 2048;
+/** Results kept per regex: command lines and paths repeat, and the linear engine is slow. */
+const REGEX_MEMO_SIZE = 4096;
+
+/** A string test with its recent results remembered (cleared when full: bounded memory). */
+function memoized(test: (s: string) => boolean): { test(s: string): boolean } {
+  const seen = new Map<string, boolean>();
+  return {
+    test(s) {
+      let v = seen.get(s);
+      if (v === undefined) {
+        if (seen.size >= REGEX_MEMO_SIZE) seen.clear();
+        seen.set(s, (v = test(s)));
+      }
+      return v;
+    },
+  };
+}
 
 /** Falco glob (fnmatch without FNM_PATHNAME): * any run, ? one char, [..] a class. */
 function globTest(glob: string, icase: boolean): (s: string) => boolean {
@@ -229,19 +279,57 @@ function globTest(glob: string, icase: boolean): (s: string) => boolean {
     if (c === '*') re += '[^]*';
     else if (c === '?') re += '[^]';
     else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
+      const cls = bracket(glob, i);
+      if (cls === null) re += '\\[';
       else {
-        let cls = glob.slice(i + 1, end);
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += '[' + cls.replace(/\\/g, '\\\\') + ']';
-        i = end;
+        re += cls.re;
+        i = cls.end;
       }
     } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
     else re += /[.+^${}()|\\/]/.test(c) ? '\\' + c : c;
   }
   const rx = policyRegExp(re);
   return (s) => rx.test(s);
+}
+
+/** POSIX character classes inside glob brackets (C locale), as JS class contents. */
+const POSIX_CLASSES: Record<string, string> = {
+  alpha: 'a-zA-Z', digit: '0-9', alnum: 'a-zA-Z0-9', upper: 'A-Z', lower: 'a-z', xdigit: '0-9A-Fa-f',
+  space: ' \\t\\n\\r\\f\\v', blank: ' \\t', punct: '!-\\/:-@\\[-`{-~', cntrl: '\\x00-\\x1f\\x7f',
+  print: ' -~', graph: '!-~',
+};
+
+/**
+ * An fnmatch bracket expression starting at `glob[at]` ('['): `!` or `^` negates, a `]` right after
+ * the opening (or the negation) is a member, `[:class:]` names a POSIX class, backslash is literal.
+ * null when unclosed (the '[' is then literal).
+ */
+function bracket(glob: string, at: number): { re: string; end: number } | null {
+  let j = at + 1;
+  let neg = false;
+  if (glob[j] === '!' || glob[j] === '^') {
+    neg = true;
+    j++;
+  }
+  let cls = '';
+  for (let first = true; j < glob.length; first = false) {
+    const ch = glob[j]!;
+    if (ch === ']' && !first) return { re: '[' + (neg ? '^' : '') + cls + ']', end: j };
+    if (ch === '[' && glob[j + 1] === ':') {
+      const close = glob.indexOf(':]', j + 2);
+      if (close > 0) {
+        const name = glob.slice(j + 2, close);
+        const members = POSIX_CLASSES[name];
+        if (members === undefined) throw new Error(`unknown character class '[:${name}:]'`);
+        cls += members;
+        j = close + 2;
+        continue;
+      }
+    }
+    cls += ch === ']' || ch === '\\' || ch === '[' || ch === '^' ? '\\' + ch : ch;
+    j++;
+  }
+  return null;
 }
 
 interface Getter {
@@ -303,7 +391,8 @@ export class Compiler {
   compile(e: Expr, src: SourceRef): Compiled {
     if (++this.depth > MAX_COMPILE_DEPTH) throw errorAt(src, e.pos, `condition nested deeper than ${MAX_COMPILE_DEPTH} levels (macros included)`);
     try {
-      const c = this.compileNode(e, src);
+      let c = this.compileNode(e, src);
+      if (c.c === undefined && !c.typeOnly && (e.k === 'exists' || e.k === 'cmp' || e.k === 'list')) c = withScope(c, this.leafScope(e));
       return c.cost !== undefined ? c : { ...c, cost: estimateCost(e, c) };
     } finally {
       this.depth--;
@@ -322,7 +411,7 @@ export class Compiler {
         const x = this.compile(e.e, src);
         if (x.c !== undefined) return x.c ? FALSE : TRUE;
         const f = x.fn;
-        return { fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS, cost: x.cost };
+        return withScope({ fn: (r) => !f(r), types: ALL_TYPES, ops: ANY_OPS, cost: x.cost }, x.scope ?? 0);
       }
       case 'macro':
         return this.macro(e.name, e.pos, src);
@@ -333,6 +422,13 @@ export class Compiler {
       case 'list':
         return this.list(e, src);
     }
+  }
+
+  /** The scope bits shared by a comparison's fields (literals have every scope). */
+  private leafScope(e: Extract<Expr, { k: 'exists' | 'cmp' | 'list' }>): number {
+    const of = (o: Operand): number => (o.k === 'xf' ? of(o.arg) : lookupField(o.name, o.arg).scope ?? 0);
+    const lhs = of(e.lhs);
+    return e.k === 'cmp' && e.rhs.k !== 'lit' ? lhs & of(e.rhs) : lhs;
   }
 
   private macro(name: string, pos: number, src: SourceRef): Compiled {
@@ -378,7 +474,8 @@ export class Compiler {
         return value;
       };
       // cost stays the inner cost: the first rule to ask pays it
-      c = { fn, types: c.types, ops: c.ops, cost: c.cost };
+      const memo: Compiled = { fn, types: c.types, ops: c.ops, cost: c.cost };
+      c = c.needs ? { ...memo, scope: c.scope ?? 0, needs: c.needs } : memo;
     }
     cache?.set(name, { compiled: c, notes: own });
     return c;
@@ -391,6 +488,17 @@ export class Compiler {
     const kept = c.parts.filter((p) => !(p.typeOnly && (types & ~p.types) === 0));
     if (kept.length === c.parts.length) return c;
     return this.and(kept);
+  }
+
+  /**
+   * The rule's test once the gate (core/policy/gate.ts) has established its `drop`-scoped conjuncts:
+   * those are true for the record and need not run again.
+   */
+  residual(c: Compiled, drop: number): { fn: Pred; dropped: boolean } {
+    if ((c.scope ?? 0) & drop) return { fn: TRUE.fn, dropped: true };
+    if (!c.parts) return { fn: c.fn, dropped: false };
+    const kept = c.parts.filter((p) => !((p.scope ?? 0) & drop));
+    return kept.length === c.parts.length ? { fn: c.fn, dropped: false } : { fn: this.and(kept).fn, dropped: true };
   }
 
   private and(xs: Compiled[]): Compiled {
@@ -409,28 +517,23 @@ export class Compiler {
     const cost = live.reduce((n, x) => n + (x.cost ?? 10), 0);
     const fs = live.map((x) => x.fn);
     const parts = live;
+    let fn: Pred;
     if (fs.length === 2) {
       const [a, b] = fs as [Pred, Pred];
-      return { fn: (r) => a(r) && b(r), types, ops, parts, cost };
-    }
-    if (fs.length === 3) {
+      fn = (r) => a(r) && b(r);
+    } else if (fs.length === 3) {
       const [a, b, c] = fs as [Pred, Pred, Pred];
-      return { fn: (r) => a(r) && b(r) && c(r), types, ops, parts, cost };
-    }
-    if (fs.length === 4) {
+      fn = (r) => a(r) && b(r) && c(r);
+    } else if (fs.length === 4) {
       const [a, b, c, d] = fs as [Pred, Pred, Pred, Pred];
-      return { fn: (r) => a(r) && b(r) && c(r) && d(r), types, ops, parts, cost };
-    }
-    return {
-      fn: (r) => {
+      fn = (r) => a(r) && b(r) && c(r) && d(r);
+    } else {
+      fn = (r) => {
         for (let i = 0; i < fs.length; i++) if (!fs[i]!(r)) return false;
         return true;
-      },
-      types,
-      ops,
-      parts,
-      cost,
-    };
+      };
+    }
+    return combineScopes({ fn, types, ops, parts, cost }, live, true);
   }
 
   private or(xs: Compiled[]): Compiled {
@@ -447,19 +550,17 @@ export class Compiler {
     live.sort((a, b) => (a.cost ?? 10) - (b.cost ?? 10));
     const cost = live.reduce((n, x) => n + (x.cost ?? 10), 0);
     const fs = live.map((x) => x.fn);
+    let fn: Pred;
     if (fs.length === 2) {
       const [a, b] = fs as [Pred, Pred];
-      return { fn: (r) => a(r) || b(r), types, ops, cost };
-    }
-    return {
-      fn: (r) => {
+      fn = (r) => a(r) || b(r);
+    } else {
+      fn = (r) => {
         for (let i = 0; i < fs.length; i++) if (fs[i]!(r)) return true;
         return false;
-      },
-      types,
-      ops,
-      cost,
-    };
+      };
+    }
+    return combineScopes({ fn, types, ops, cost }, live, false);
   }
 
   /** Resolve an operand to a typed getter. */

@@ -8,7 +8,7 @@
 import { SfType, type Process } from '../sysflow/types.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, filePath, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
+import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, scoped, Scope, filePath, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
 import { openFlagNames } from '../flatten/names.js';
 
 type R = FlatRecord;
@@ -253,7 +253,21 @@ alias('k8s.pod.uid', 'sf.pod.id');
 
 def('fd.nameraw', VT.Str, path, 'path as recorded', { approx: 'SysFlow records the resolved path only' });
 
-export const FALCO_FIELDS: ReadonlyMap<string, FieldDef> = new Map(defs.map((d) => [d.name, d]));
+/** Scopes (FieldDef.scope) of the fields defined here; aliases inherit theirs. */
+const CONTEXT = new Set([
+  'proc.cmdline', 'proc.pcmdline', 'proc.tty', 'proc.ptty', 'proc.is_container_entrypoint', 'proc.env',
+  'proc.aname', 'proc.aexe', 'proc.aexepath', 'proc.acmdline', 'proc.apid',
+  'container.id', 'container.name', 'container.image.repository', 'container.image.tag',
+]);
+/** On FF and FE records these are functions of the type and the files (fd.name is a path there). */
+const FILE = new Set([
+  'fd.name', 'fd.type', 'fd.nameraw', 'evt.arg.path', 'evt.arg.name', 'evt.arg.oldpath', 'evt.arg.newpath', 'evt.arg.target',
+  'evt.arg.linkpath', 'fs.path.name', 'fs.path.source', 'fs.path.target',
+]);
+
+export const FALCO_FIELDS: ReadonlyMap<string, FieldDef> = new Map(
+  defs.map((d) => [d.name, CONTEXT.has(d.name) ? scoped(d, Scope.Context) : FILE.has(d.name) ? scoped(d, Scope.File) : d]),
+);
 
 /** Falco fields SysFlow has no data for, with the reason. */
 export const UNSUPPORTED_FIELDS: ReadonlyMap<string, string> = new Map([

@@ -296,7 +296,8 @@ class FileReader {
     this.defs.filters.set(name, { name, condition: this.textOf(c.value, item, 'condition'), enabled: en ? this.bool(en.value, item, 'enabled') : true, pos: this.pos(e.keyStart) });
   }
 
-  private exceptions(v: YNode, item: string): ExceptionDef[] {
+  /** `appendTo`: the exceptions being appended to (an entry naming one of them may give only values). */
+  private exceptions(v: YNode, item: string, appendTo: readonly ExceptionDef[] = []): ExceptionDef[] {
     if (v.kind === 'null') return [];
     if (v.kind !== 'seq') throw this.err(v.start, item, "'exceptions' must be a list of {name, fields, comps, values}");
     return v.items.map((x) => {
@@ -307,10 +308,13 @@ class FileReader {
       const name = this.str(nameN, item, 'name');
       const where = `${item}, exception '${name}'`;
       const fieldsN = get('fields');
-      const single = fieldsN?.kind === 'scalar';
-      const fields = fieldsN === undefined ? [] : single ? [this.str(fieldsN, where, 'fields')] : this.strList(fieldsN, where, 'fields');
       const compsN = get('comps');
-      const comps = compsN === undefined ? fields.map(() => (single ? 'in' : '=')) : compsN.kind === 'scalar' ? [compsN.value] : this.strList(compsN, where, 'comps');
+      const base = fieldsN === undefined ? appendTo.find((o) => o.name === name) : undefined;
+      const single = base ? base.single : fieldsN?.kind === 'scalar';
+      const fields = base ? base.fields : fieldsN === undefined ? [] : single ? [this.str(fieldsN!, where, 'fields')] : this.strList(fieldsN!, where, 'fields');
+      const comps =
+        compsN === undefined ? (base ? base.comps : fields.map(() => (single ? 'in' : '=')))
+        : compsN.kind === 'scalar' ? [compsN.value] : this.strList(compsN, where, 'comps');
       if (comps.length !== fields.length) throw this.err((compsN ?? x).start, where, `'comps' has ${comps.length} entries for ${fields.length} fields`);
       const valuesN = get('values');
       const values: (string | string[])[][] = [];
@@ -384,7 +388,7 @@ class FileReader {
             old.tags = m === 'append' ? [...old.tags, ...this.strList(v, item, k)] : this.strList(v, item, k);
             break;
           case 'exceptions': {
-            const ex = this.exceptions(v, item);
+            const ex = this.exceptions(v, item, m === 'replace' ? [] : old.exceptions);
             if (m === 'replace') old.exceptions = ex;
             else
               for (const x of ex) {

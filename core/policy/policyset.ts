@@ -5,13 +5,15 @@
  * used by `-test` and `-policycheck`.
  */
 import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
-import { opFlagsOf } from '../flatten/fields.js';
+import { opFlagsOf, Scope } from '../flatten/fields.js';
+import { SfType } from '../sysflow/types.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
 import { parseCondition, parseOperand, ConditionSyntaxError } from './parser.js';
 import { SF_FIELDS } from '../flatten/fields.js';
-import { Compiler, Notes, PolicyError, type Compiled, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
+import { Compiler, Notes, PolicyError, lookupField, type Compiled, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
 import { compileOutput, type Render } from './output.js';
-import type { Expr, Value } from './ast.js';
+import { Gate, type Gated } from './gate.js';
+import type { Expr, Operand, Value } from './ast.js';
 
 /** Rule priority number in sf-processor's JSON (compat §6.3) for every Falco level. */
 export const PRIORITY_NUMBER: Record<string, number> = {
@@ -34,13 +36,19 @@ export const BUILTIN_ACTIONS: ReadonlyMap<string, Action> = new Map<string, Acti
   ['tag', { name: 'tag', run: (r, rule) => { for (const t of rule.tags) r.addTag(t); } }],
 ]);
 
-export interface CompiledRule {
+export interface CompiledRule extends Gated {
   readonly name: string;
   readonly desc: string;
   readonly priority: number;
   readonly priorityName: string;
   readonly tags: readonly string[];
   readonly test: Pred;
+  /** `test` for a record its context allows (the context conjuncts are known true). */
+  readonly testGated: Pred;
+  /** `testGated` without the file conjuncts too, for records with a file (checked by the gate after it). */
+  readonly testEvent: Pred;
+  /** Some file conjuncts were left out of `testEvent`: the gate must check the file. */
+  readonly fileGate: boolean;
   readonly types: number;
   readonly ops: number;
   /** Reported in `policies` (false when the rule's only actions are non-alert ones such as `tag`). */
@@ -65,46 +73,65 @@ export interface LoadOptions {
   readonly actions?: ReadonlyMap<string, Action>;
 }
 
+interface FilterTest extends Gated {
+  readonly test: Pred;
+  readonly types: number;
+}
+
+/** Records whose file the gate may judge: FF and FE (the types file-scoped fields are defined for). */
+const hasFile = (r: FlatRecord) => r.file !== undefined && (r.sfType === SfType.FF || r.sfType === SfType.FE);
+
 export class PolicySet {
-  /** Rules per record type (index: SfType), in definition order. */
-  readonly byType: CompiledRule[][] = Array.from({ length: 12 }, () => []);
-  private readonly filterTests: readonly { test: Pred; types: number }[];
+  private readonly ruleGate: Gate<CompiledRule>;
+  private readonly filterGate: Gate<FilterTest>;
+  readonly filterCount: number;
 
   constructor(
     readonly rules: readonly CompiledRule[],
-    filters: readonly { test: Pred; types: number }[],
+    filters: readonly FilterTest[],
     readonly report: readonly RuleReport[],
     readonly warnings: readonly string[],
     readonly files: readonly string[],
     /** Rule name → condition text, to tell what changed on reload. */
     readonly fingerprints: ReadonlyMap<string, string>,
   ) {
-    for (const r of rules) for (let t = 0; t < 12; t++) if (r.types & (1 << t)) this.byType[t]!.push(r);
-    this.filterTests = filters;
+    this.ruleGate = new Gate(rules, (x) => x.types);
+    this.filterGate = new Gate(filters, (x) => x.types);
+    this.filterCount = filters.length;
   }
 
-  get filterCount(): number {
-    return this.filterTests.length;
+  /** Rules that apply to a record type, in definition order. */
+  rulesFor(type: number): readonly CompiledRule[] {
+    return this.ruleGate.all(type);
   }
 
   /** true when a filter drops the record. */
   dropped(r: FlatRecord): boolean {
-    const bit = 1 << r.sfType;
-    const fs = this.filterTests;
-    for (let i = 0; i < fs.length; i++) if (fs[i]!.types & bit && fs[i]!.test(r)) return true;
+    const gate = this.filterGate;
+    const { items, index } = gate.allowed(r);
+    const withFile = hasFile(r);
+    for (let i = 0; i < items.length; i++) {
+      if (withFile && !gate.fileAllows(r, index[i]!)) continue;
+      if (items[i]!.test(r)) return true;
+    }
     return false;
   }
 
   /** Evaluate every applicable rule; annotate the record; true when some rule alerted. */
   evaluate(r: FlatRecord): boolean {
-    const rules = this.byType[r.sfType]!;
+    const gate = this.ruleGate;
+    const { items: rules, index } = gate.allowed(r);
     if (rules.length === 0) return false;
     const flags = opFlagsOf(r);
+    const withFile = hasFile(r);
     let alerted = false;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (rule.ops !== ANY_OPS && (flags & rule.ops) === 0) continue;
-      if (!rule.test(r)) continue;
+      if (withFile) {
+        // the file's conditions first: decided once per file, they rule most records out
+        if ((rule.fileGate && !gate.fileAllows(r, index[i]!)) || !rule.testEvent(r)) continue;
+      } else if (!rule.testGated(r)) continue;
       if (rule.alert) {
         r.addRule(rule.output === null ? rule.matched : { ...rule.matched, output: rule.output(r) });
         alerted = true;
@@ -159,11 +186,25 @@ function parseText(t: Text, item: string): { expr: Expr; src: SourceRef } {
 function exceptionExpr(ex: ExceptionDef, rule: RuleDef): Expr {
   const where = `rule '${rule.name}', exception '${ex.name}'`;
   const fieldOf = (f: string) => {
+    let op: Operand;
     try {
-      return parseOperand(f);
+      op = parseOperand(f);
     } catch {
       throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, `'${f}' is not a field`);
     }
+    // unknown fields are reported here, at the exception (UnsupportedField passes: the rule is unsupported)
+    for (let o = op; ; o = o.arg) {
+      if (o.k === 'field') {
+        try {
+          lookupField(o.name, o.arg);
+        } catch (err) {
+          if (err instanceof UnsupportedField) throw err;
+          throw new PolicyError(ex.pos.file, ex.pos.line, ex.pos.col, where, (err as Error).message);
+        }
+        break;
+      }
+    }
+    return op;
   };
   const lit = (text: string): Value => ({ k: 'lit', text, quoted: false, pos: 0 });
   const check = (field: string, comp: string, v: string | readonly string[]): Expr => {
@@ -210,15 +251,15 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     const outNotes = new Notes();
     const compiler = new Compiler({ macros, lists, macroCache }, notes);
     const { expr, src } = parseText(def.condition!, item);
-    const full: Expr = def.exceptions.length ? { k: 'and', items: [expr, ...def.exceptions.map((x) => ({ k: 'not', e: exceptionExpr(x, def), pos: 0 }) as Expr)], pos: 0 } : expr;
     let compiled;
     let output: Render | null = null;
     try {
+      const full: Expr = def.exceptions.length ? { k: 'and', items: [expr, ...def.exceptions.map((x) => ({ k: 'not', e: exceptionExpr(x, def), pos: 0 }) as Expr)], pos: 0 } : expr;
       compiled = compiler.compile(full, src);
       output = compileOutput(def.output, new Compiler({ macros, lists, macroCache }, outNotes), { file: def.pos.file, item, position: () => ({ line: def.pos.line, col: def.pos.col }) });
     } catch (err) {
       if (err instanceof UnsupportedField) {
-        rep('unsupported', [...notes.unsupported]);
+        rep('unsupported', notes.unsupported.size ? [...notes.unsupported] : [err.message]);
         continue;
       }
       if (err instanceof PolicyError && def.skipIfUnknown && /unknown field/.test(err.reason)) {
@@ -257,6 +298,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       continue;
     }
     compiled = compiler.finishRule(compiled, types);
+    const eventPart = compiler.residual(compiled, Scope.Context | Scope.File);
     const priority = PRIORITY_NUMBER[def.priority] ?? 1;
     const tags = Object.freeze([...def.tags]);
     rules.push({
@@ -266,6 +308,11 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       priorityName: def.priority,
       tags,
       test: compiled.fn,
+      testGated: compiler.residual(compiled, Scope.Context).fn,
+      testEvent: eventPart.fn,
+      fileGate: eventPart.dropped && compiled.needs?.[1] !== undefined,
+      needContext: compiled.needs?.[0] ?? null,
+      needFile: compiled.needs?.[1] ?? null,
       types: types & ALL_TYPES,
       ops: compiled.ops,
       alert,
@@ -276,7 +323,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     rep(notes.approx.size ? 'approximated' : 'supported', approx);
   }
 
-  const filters: { test: Pred; types: number }[] = [];
+  const filters: FilterTest[] = [];
   for (const f of defs.filters.values()) {
     const item = `filter '${f.name}'`;
     const compiler = new Compiler({ macros, lists, macroCache }, new Notes());
@@ -288,7 +335,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       if (err instanceof UnsupportedField) throw new PolicyError(f.pos.file, f.pos.line, f.pos.col, item, `${err.message}: a filter must be fully supported`);
       throw err;
     }
-    if (f.enabled && c.c !== false) filters.push({ test: c.fn, types: c.types });
+    if (f.enabled && c.c !== false) filters.push({ test: c.fn, needContext: c.needs?.[0] ?? null, needFile: c.needs?.[1] ?? null, types: c.types });
   }
   return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints);
 }

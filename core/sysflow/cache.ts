@@ -244,7 +244,7 @@ export class EntityCache {
     return foid == null ? undefined : this.files.get(foid);
   }
 
-  private treeMemo = new WeakMap<Process, { epoch: number; tree: Process[] }>();
+  private treeMemo = new WeakMap<Process, { epoch: number; readonly tree: Process[] }>();
 
   /**
    * Ancestry, memoised per process while the process table is unchanged: records of one process
@@ -252,10 +252,16 @@ export class EntityCache {
    */
   ancestryOf(p: Process): readonly Process[] {
     const m = this.treeMemo.get(p);
-    if (m !== undefined && m.epoch === this.processes.epoch) return m.tree;
+    const epoch = this.processes.epoch;
+    if (m !== undefined && m.epoch === epoch) return m.tree;
     const tree = this.ancestry(p, []);
+    // an unchanged ancestry keeps its array: what consumers memoise on it stays valid
+    if (m !== undefined && sameProcesses(m.tree, tree)) {
+      m.epoch = epoch;
+      return m.tree;
+    }
     Object.freeze(tree);
-    this.treeMemo.set(p, { epoch: this.processes.epoch, tree });
+    this.treeMemo.set(p, { epoch, tree });
     return tree;
   }
 
@@ -268,4 +274,10 @@ export class EntityCache {
     }
     return out;
   }
+}
+
+function sameProcesses(a: readonly Process[], b: readonly Process[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -5,6 +5,7 @@ import { Pipeline, type RunStats } from '../../core/pipeline/pipeline.js';
 import { MemorySink } from '../../core/util/bytes.js';
 import { createLogger } from '../../core/log.js';
 import { initHashing } from '../../core/util/xxh.js';
+import type { FlatRecord } from '../../core/flatten/flatrecord.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,3 +44,31 @@ export const ENRICH_TO_MEMORY = [
   { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },
   { processor: 'exporter', in: 'evt eventchan', export: 'memory', format: 'json' },
 ];
+
+/** The flat records the reader produces for a trace, collected in order (entities as the cache had them). */
+export async function flatRecords(input: string): Promise<FlatRecord[]> {
+  await initHashing();
+  const registry = builtinRegistry();
+  const out: FlatRecord[] = [];
+  registry.processors.add({
+    name: 'collect',
+    description: 'keeps every flat record (tests)',
+    inType: 'flattenerchan',
+    outType: null,
+    attributes: {},
+    create: () => ({ process: (batch: readonly FlatRecord[]) => void out.push(...batch) }),
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'sfp-test-'));
+  const file = join(dir, 'pipeline.json');
+  writeFileSync(file, JSON.stringify({
+    pipeline: [
+      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+      { processor: 'collect', in: 'flat flattenerchan' },
+    ],
+  }));
+  const cfg = loadConfig(file, {}, { version: 'test', jsonschemaversion: '5', ecsversion: '8.2', buildnumber: '0' });
+  validateGraph(cfg, registry, 'sysflowchan');
+  const p = await Pipeline.build(cfg, registry, createLogger('test', 'silent'));
+  await p.run(registry.drivers.get('file')!, input, {}, new AbortController().signal);
+  return out;
+}

@@ -1,0 +1,214 @@
+/**
+ * The rule gate (core/policy/gate.ts) decides parts of conditions once per process context or per
+ * file. These tests hold it to two promises on real traces:
+ *  - a field declared context- or file-scoped really is a function of that scope only;
+ *  - gated evaluation matches every rule exactly like evaluating each rule's whole condition, for the
+ *    shipped policies and for generated rules mixing context, file and record conditions.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SF_FIELDS, Scope, type FieldDef } from '../core/flatten/fields.js';
+import { FALCO_FIELDS } from '../core/policy/falco-fields.js';
+import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
+import { FlatRecord } from '../core/flatten/flatrecord.js';
+import { SfType, type ProcessEvent } from '../core/sysflow/types.js';
+import { EntityCache } from '../core/sysflow/cache.js';
+import { OpFlags } from '../core/sysflow/flags.js';
+import { CORPUS_NOTE, HAVE_SHARED, ROOT, listTraces, tracePath } from './helpers/corpus.js';
+import { flatRecords } from './helpers/run-pipeline.js';
+import { mkProc, policyFromYaml } from './helpers/records.js';
+import { prng } from './helpers/prng.js';
+
+/** Bundled traces always; with ../shared, the whole corpus. */
+const TRACES = listTraces().filter((t) => t.endsWith('.sf'));
+
+const scoped = (scope: Scope): FieldDef[] => {
+  const all = [...SF_FIELDS.values(), ...FALCO_FIELDS.values()].filter((d) => (d.scope ?? 0) & scope);
+  // the [arg] forms keep the scope
+  for (const d of [...all]) {
+    if (!d.withArg) continue;
+    if (/^(sf\.pod\.services)$/.test(d.name)) all.push(d.withArg('0.name'));
+    else if (/aname|aexe|acmdline|apid/.test(d.name)) for (const i of ['0', '1', '3']) all.push(d.withArg(i));
+  }
+  return all;
+};
+
+/** Identity numbers for entity objects, to build keys from them. */
+function ids() {
+  const m = new WeakMap<object, number>();
+  let n = 0;
+  return (o: object | undefined | null) => {
+    if (o === undefined || o === null) return 0;
+    let v = m.get(o);
+    if (v === undefined) m.set(o, (v = ++n));
+    return v;
+  };
+}
+
+test(`context- and file-scoped fields depend on their scope only (${CORPUS_NOTE})`, async () => {
+  const ctxFields = scoped(Scope.Context);
+  const fileFields = scoped(Scope.File);
+  assert.ok(ctxFields.length > 60 && fileFields.length > 20, `${ctxFields.length} context, ${fileFields.length} file fields`);
+  let records = 0;
+  let checks = 0;
+  for (const trace of TRACES) {
+    const id = ids();
+    const seen = new Map<string, string>();
+    for (const r of await flatRecords(tracePath(trace))) {
+      records++;
+      const ctxKey = `c${id(r.ptree)}.${id(r.pproc)}.${id(r.container)}.${id(r.pod)}.${id(r.header)}`;
+      const withFile = r.file !== undefined && (r.sfType === SfType.FF || r.sfType === SfType.FE);
+      const fileKey = `f${r.sfType}.${id(r.file)}.${id(r.newFile)}`;
+      const check = (key: string, d: FieldDef) => {
+        const v = JSON.stringify(d.get(r));
+        const k = `${key}|${d.name}`;
+        const prev = seen.get(k);
+        if (prev === undefined) seen.set(k, v);
+        else assert.equal(v, prev, `${trace}: ${d.name} differs between records of one ${key.startsWith('c') ? 'process context' : 'file'}`);
+        checks++;
+      };
+      for (const d of ctxFields) check(ctxKey, d);
+      if (withFile) for (const d of fileFields) check(fileKey, d);
+    }
+  }
+  assert.ok(records > 1000, `${records} records`);
+  console.log(`# ${TRACES.length} traces, ${records} records, ${checks} field checks`);
+});
+
+/** Rule names a set matches on a record: gated (the engine) and naive (every rule's whole test). */
+function compare(set: PolicySet, r: FlatRecord, where: string): string[] {
+  r.rules = null;
+  set.evaluate(r);
+  const gated = ((r.rules as { name: string }[] | null) ?? []).map((m) => m.name);
+  r.rules = null;
+  const naive = set.rulesFor(r.sfType).filter((rule) => rule.alert && rule.test(r)).map((rule) => rule.name);
+  assert.deepEqual(gated, naive, `${where}: gated and whole-condition evaluation differ`);
+  return naive;
+}
+
+test(`gated evaluation equals whole-condition evaluation: shipped policies (${CORPUS_NOTE})`, async () => {
+  const sets = [loadPolicySet(join(ROOT, 'policies/runtimeintegrity')), loadPolicySet(join(ROOT, 'policies/distribution'))];
+  let matches = 0;
+  let records = 0;
+  for (const trace of TRACES) {
+    const rs = await flatRecords(tracePath(trace));
+    records += rs.length;
+    rs.forEach((r, i) => {
+      for (const set of sets) matches += compare(set, r, `${trace} record ${i}`).length;
+    });
+  }
+  assert.ok(matches > 0, 'some rule matched');
+  console.log(`# ${records} records, ${matches} matches`);
+});
+
+// ---- generated rules ----
+
+const CONTEXT_ATOMS = [
+  'sf.proc.name in (bash, sh, node, python, httpd, nginx, apache2, java, sshd, curl)',
+  'proc.aname in (bash, sh, sshd, containerd-shim, node)',
+  'proc.aname[2] = bash',
+  'sf.pproc.name = bash',
+  'sf.pproc.name exists',
+  'sf.container.id exists',
+  'container.id = host',
+  'proc.cmdline contains "-c"',
+  'sf.proc.args regex ".*[0-9]+.*"',
+  'sf.proc.uid = 0',
+  'sf.proc.exe startswith /usr/',
+  'sf.proc.name = val(sf.pproc.name)',
+  'sf.proc.tty = true',
+  'sf.node.id exists',
+];
+const FILE_ATOMS = [
+  'fd.name startswith /etc',
+  'fd.name pmatch (/usr/lib, /lib)',
+  'sf.file.name endswith .so',
+  'fd.directory in (/tmp, /etc, /usr/bin)',
+  'sf.file.type = f',
+  'fd.type = file',
+  'fs.path.target exists',
+  'sf.file.newname exists',
+  'fd.name glob "*.conf"',
+  'sf.file.path contains log',
+];
+const EVENT_ATOMS = [
+  'sf.opflags = READ',
+  'sf.opflags in (WRITE, OPEN)',
+  'sf.type = FF',
+  'sf.type in (FE, FF, PE)',
+  'sf.flow.rbytes > 100',
+  'sf.ret < 0',
+  'evt.type = open',
+  'sf.net.dport in (80, 443, 8080)',
+  'fd.name contains ":"', // on network flows fd.name is the connection: record-scoped there
+  'sf.file.name = val(sf.proc.name)', // a file field against a context field: neither scope alone
+  'sf.file.is_open_write = true',
+  'proc.duration > 1000000',
+];
+
+function generateRules(seed: number, n: number): string {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const atom = () => {
+    const u = rnd();
+    return u < 0.4 ? pick(CONTEXT_ATOMS) : u < 0.75 ? pick(FILE_ATOMS) : pick(EVENT_ATOMS);
+  };
+  const expr = (depth: number): string => {
+    const u = rnd();
+    if (depth === 0 || u < 0.3) return u < 0.05 ? `m${Math.floor(rnd() * 4)}` : atom();
+    if (u < 0.4) return `not (${expr(depth - 1)})`;
+    const k = 2 + Math.floor(rnd() * 3);
+    const op = u < 0.75 ? ' and ' : ' or ';
+    return '(' + Array.from({ length: k }, () => expr(depth - 1)).join(op) + ')';
+  };
+  const macros = Array.from({ length: 4 }, (_, i) => `- macro: m${i}\n  condition: ${expr(1)}\n`);
+  const rules = Array.from({ length: n }, (_, i) => `- rule: g${i}\n  desc: generated\n  condition: ${expr(3)}\n  output: x\n  priority: low\n`);
+  return macros.join('') + rules.join('');
+}
+
+test(`gated evaluation equals whole-condition evaluation: generated rules mixing scopes (${CORPUS_NOTE})`, async () => {
+  const set = policyFromYaml(generateRules(20261123, 400));
+  const traces = HAVE_SHARED ? TRACES.filter((_, i) => i % 3 === 0) : TRACES;
+  let matches = 0;
+  let records = 0;
+  const perRule = new Set<string>();
+  for (const trace of traces) {
+    for (const [i, r] of (await flatRecords(tracePath(trace))).entries()) {
+      records++;
+      const names = compare(set, r, `${trace} record ${i}`);
+      matches += names.length;
+      for (const n of names) perRule.add(n);
+    }
+  }
+  // the generated set must exercise matches broadly, or the comparison proves little
+  assert.ok(matches > 1000 && perRule.size > 100, `${matches} matches of ${perRule.size} rules over ${records} records`);
+  console.log(`# ${traces.length} traces, ${records} records, ${matches} matches of ${perRule.size} of 400 rules`);
+});
+
+test('an ancestry keeps its array while unchanged, gets a new one when an ancestor changes; the gate follows', () => {
+  const cache = new EntityCache();
+  const sshd = mkProc({ pid: 1, exe: '/usr/sbin/sshd' });
+  const bash = mkProc({ pid: 2, exe: '/bin/bash' }, sshd);
+  cache.update(sshd);
+  cache.update(bash);
+  const record = () => {
+    const proc = cache.process(bash.oid)!;
+    const rec: ProcessEvent = { sfType: SfType.PE, procOID: bash.oid, ts: 1, tsNs: 1, tid: 2, opFlags: OpFlags.EXEC, args: [], ret: 0 };
+    return new FlatRecord(SfType.PE, rec, null, proc, cache.parent(proc), undefined, undefined, undefined, undefined, (p) => cache.ancestryOf(p));
+  };
+  const set = policyFromYaml('- rule: below sshd\n  desc: d\n  condition: sf.type = PE and proc.aname[1] = sshd\n  output: x\n  priority: low\n');
+  const first = record();
+  assert.deepEqual(compare(set, first, 'first'), ['below sshd']);
+
+  cache.update(mkProc({ pid: 3, exe: '/bin/true' })); // an unrelated process: same ancestry, same array
+  const second = record();
+  assert.equal(second.ptree, first.ptree);
+  assert.deepEqual(compare(set, second, 'unrelated change'), ['below sshd']);
+
+  cache.update({ ...sshd, exe: '/usr/bin/node' }); // the parent re-executed: a new array, a new decision
+  const third = record();
+  assert.notEqual(third.ptree, first.ptree);
+  assert.equal(third.ptree[1]!.exe, '/usr/bin/node');
+  assert.deepEqual(compare(set, third, 'parent changed'), []);
+});
