@@ -5,7 +5,8 @@ import type { Transport } from './types.js';
 import type { TransportFactory } from '../pipeline/types.js';
 import { openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { mkdirSync, existsSync, accessSync, constants, fstatSync } from 'node:fs';
+import { mkdirSync, existsSync, accessSync, constants, fstatSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { parseDuration, parseInteger, parseSize } from './options.js';
 
 class SinkTransport implements Transport {
   constructor(readonly name: string, readonly sink: ByteSink) {}
@@ -27,20 +28,75 @@ export const nullTransport: TransportFactory = {
   create: () => new SinkTransport('null', new NullSink()),
 };
 
+interface Rotation {
+  /** Rotate once the file holds this many bytes (0: never). */
+  readonly size: number;
+  /** Rotate once the file is this old, ms (0: never). */
+  readonly intervalMs: number;
+  /** Rotated files kept: path.1 (newest) … path.N. */
+  readonly keep: number;
+}
+
+/**
+ * Appends to `path`; with rotation, at a batch boundary past the size or age limit the file is
+ * renamed to path.1 (older ones shift up, the oldest beyond `keep` is removed) and a new file is
+ * started. Renames are atomic and happen only after every byte reached the old file.
+ */
 class AsyncFileTransport implements Transport {
   readonly name = 'file';
-  constructor(readonly sink: AsyncFileSink) {}
+  private opened = Date.now();
+  private rotating: Promise<void> | null = null;
+  constructor(readonly sink: AsyncFileSink, private readonly path: string, private readonly rotation: Rotation | null, private fd: number) {}
+
   ready(): Promise<void> | null {
-    return this.sink.ready();
+    return this.rotating ?? this.sink.ready();
   }
-  close(): Promise<void> {
-    return this.sink.closeFile();
+
+  boundary(): void {
+    const r = this.rotation;
+    if (r === null || this.rotating) return;
+    if ((r.size > 0 && this.sink.size >= r.size) || (r.intervalMs > 0 && Date.now() - this.opened >= r.intervalMs)) {
+      this.rotating = this.rotate().finally(() => (this.rotating = null));
+    }
   }
+
+  private async rotate(): Promise<void> {
+    await this.sink.drained();
+    // from here on synchronous: no write can start in between
+    closeSync(this.fd);
+    const keep = this.rotation!.keep;
+    if (keep === 0) unlinkSync(this.path);
+    else {
+      if (existsSync(`${this.path}.${keep}`)) unlinkSync(`${this.path}.${keep}`);
+      for (let i = keep - 1; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+    this.sink.reopen(this.fd, 0);
+    this.opened = Date.now();
+  }
+
+  async close(): Promise<void> {
+    await this.rotating;
+    await this.sink.closeFile();
+  }
+}
+
+function rotation(attrs: Readonly<Record<string, string>>): Rotation | null {
+  const size = attrs['file.rotate.size'] ? parseSize('file.rotate.size', attrs['file.rotate.size']) : 0;
+  const intervalMs = attrs['file.rotate.interval'] ? parseDuration('file.rotate.interval', attrs['file.rotate.interval']) : 0;
+  const keep = parseInteger('file.rotate.keep', attrs['file.rotate.keep'], 5, 0, 1000);
+  if (size === 0 && intervalMs === 0) {
+    if (attrs['file.rotate.keep']) throw new Error("attribute 'file.rotate.keep' needs file.rotate.size or file.rotate.interval");
+    return null;
+  }
+  return { size, intervalMs, keep };
 }
 
 export const fileTransport: TransportFactory = {
   name: 'file',
   check(attrs) {
+    rotation(attrs);
     const path = attrs['file.path'] || './export.out';
     let dir = dirname(path);
     while (!existsSync(dir)) dir = dirname(dir);
@@ -51,6 +107,7 @@ export const fileTransport: TransportFactory = {
     }
   },
   create(attrs) {
+    const rot = rotation(attrs);
     const path = attrs['file.path'] || './export.out';
     let fd: number;
     try {
@@ -60,6 +117,6 @@ export const fileTransport: TransportFactory = {
     } catch (e) {
       throw new Error(`attribute 'file.path': cannot open '${path}' for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    return new AsyncFileTransport(new AsyncFileSink(fd, fstatSync(fd).size));
+    return new AsyncFileTransport(new AsyncFileSink(fd, fstatSync(fd).size), path, rot, fd);
   },
 };

@@ -5,6 +5,8 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 export interface Encoder {
   readonly name: string;
   encode(r: FlatRecord, out: ByteSink): void;
+  /** A stable document id for the record (ECS: the Elasticsearch _id), when the format has one. */
+  docId?(r: FlatRecord): string;
 }
 
 /**
@@ -15,6 +17,34 @@ export interface Transport {
   readonly name: string;
   readonly sink: ByteSink;
   ready(): Promise<void> | null;
+  /** Called after the exporter flushed a batch: records are whole here (file rotation). */
+  boundary?(): void;
   /** Flush buffered bytes and release resources. */
   close(): Promise<void>;
 }
+
+/** One encoded record as a network transport ships it, with what it frames and routes by. */
+export interface Message {
+  /** The encoded record, without a line end. */
+  readonly body: Buffer;
+  /** Highest priority among the rules the record matched (0: none; 1 low … 4 critical). */
+  readonly priority: number;
+  /** Record time, ms since the epoch (index date patterns). */
+  readonly ts: number;
+  /** Document id, when the encoder defines one (ECS). */
+  readonly id?: string;
+}
+
+/**
+ * A transport that takes records one at a time (syslog, es): each message needs its own framing or
+ * metadata. The exporter encodes each record separately for it.
+ */
+export interface MessageTransport {
+  readonly name: string;
+  readonly messages: true;
+  send(m: Message): void;
+  ready(): Promise<void> | null;
+  close(): Promise<void>;
+}
+
+export const isMessageTransport = (t: Transport | MessageTransport): t is MessageTransport => (t as MessageTransport).messages === true;

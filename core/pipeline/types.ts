@@ -4,7 +4,7 @@
  * first batches, encoders and transports serve the exporter.
  */
 import type { Logger } from '../log.js';
-import type { Encoder, Transport } from '../export/types.js';
+import type { Encoder, MessageTransport, Transport } from '../export/types.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
 
@@ -97,5 +97,5 @@ export interface TransportFactory {
   readonly name: string;
   /** Validate settings without connecting or creating anything (`-test`). */
   check?(attrs: Attributes): void;
-  create(attrs: Attributes, log: Logger): Transport | Promise<Transport>;
+  create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;
 }

@@ -6,6 +6,16 @@
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Registry } from '../pipeline/registry.js';
 import type { Processor, ProcessorFactory } from '../pipeline/types.js';
+import { isMessageTransport } from '../export/types.js';
+import { Scratch } from '../util/bytes.js';
+import { DELIVERY_ATTRIBUTES } from '../export/options.js';
+
+/** Highest priority of the rules a record matched (0 when none). */
+function maxPriority(r: FlatRecord): number {
+  let p = 0;
+  if (r.rules) for (const m of r.rules) if (m.priority > p) p = m.priority;
+  return p;
+}
 
 export function exporterFactory(registry: Registry): ProcessorFactory {
   return {
@@ -18,6 +28,36 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
       format: 'encoder: json (default)',
       buffer: 'records per flush (default 0: flush after every batch)',
       'file.path': 'file transport: output path, appended to (default ./export.out)',
+      'file.rotate.size': 'file transport: rotate when the file reaches this size, e.g. 100M',
+      'file.rotate.interval': 'file transport: rotate when the file is this old, e.g. 1h or 1d',
+      'file.rotate.keep': 'file transport: rotated files kept as <path>.1 (newest) … <path>.N (default 5; 0 keeps none)',
+      'syslog.proto': 'syslog: tcp (default), udp or tls',
+      'syslog.host': 'syslog: server host (default localhost)',
+      'syslog.port': 'syslog: server port (default 514)',
+      'syslog.tag': 'syslog: tag, sent as the RFC 5424 MSGID (default sysflow)',
+      'syslog.source': 'syslog: HOSTNAME field (default: this host name)',
+      'syslog.facility': 'syslog: facility name (default daemon); severity follows the rule priority',
+      'syslog.framing': 'syslog: newline (default for tcp) or octet-counting (RFC 6587; default for tls, RFC 5425)',
+      'syslog.tls.ca': 'syslog tls: CA certificate file (PEM) that signed the server certificate (default: the system CAs)',
+      'syslog.tls.cert': 'syslog tls: client certificate file (PEM), for servers that require one',
+      'syslog.tls.key': 'syslog tls: client key file (PEM)',
+      'syslog.tls.servername': 'syslog tls: name expected in the server certificate (default: syslog.host)',
+      'syslog.tls.verify': 'syslog tls: false skips server certificate verification (logged; not recommended)',
+      'es.addresses': 'es: comma-separated cluster URLs',
+      'es.index': 'es: index name; %Y %m %d take the record date (UTC), e.g. sysflow-%Y.%m.%d (default sysflow)',
+      'es.username': 'es: basic-auth user (or a vault file es.username)',
+      'es.password': 'es: basic-auth password (or a vault file es.password); never logged',
+      'es.apikey': 'es: API key, instead of user and password (or a vault file es.apikey); never logged',
+      'es.bulk.numWorkers': 'es: concurrent bulk requests (default 2)',
+      'es.bulk.flushBuffer': 'es: bulk request size, e.g. 5M (default 5000000 bytes)',
+      'es.bulk.flushTimeout': 'es: longest wait before a partial bulk request is sent (default 30s)',
+      'es.tls.ca': 'es: CA certificate file (PEM) for https clusters with their own CA',
+      'es.tls.verify': 'es: false skips certificate verification (logged; not recommended)',
+      'es.template': 'es: true installs the bundled ECS index template at start; or a template JSON file',
+      'vault.secrets': 'true: read es.username, es.password, es.apikey from files in vault.path',
+      'vault.path': 'secrets directory (default /run/secrets)',
+      'vault.encoding': 'none (default) or base64: how secret files are encoded',
+      ...DELIVERY_ATTRIBUTES,
     },
     async create(ctx) {
       const exportName = ctx.attrs.export ?? 'terminal';
@@ -35,9 +75,32 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
         return { process() {} } as Processor;
       }
       const transport = await tf.create(ctx.attrs, ctx.log);
+      let exported = 0;
+      if (isMessageTransport(transport)) {
+        // one message per record: encode each on its own
+        const scratch = new Scratch();
+        const proc: Processor<FlatRecord, never> = {
+          process(batch) {
+            for (let i = 0; i < batch.length; i++) {
+              const r = batch[i]!;
+              encoder.encode(r, scratch);
+              let body = scratch.take();
+              if (body.length && body[body.length - 1] === 10) body = body.subarray(0, body.length - 1);
+              const id = encoder.docId?.(r);
+              transport.send({ body, priority: maxPriority(r), ts: r.rec.ts / 1e6, ...(id !== undefined ? { id } : {}) });
+            }
+            exported += batch.length;
+          },
+          ready: () => transport.ready(),
+          async close() {
+            await transport.close();
+            ctx.log.debug(`exported ${exported} records via ${exportName}`);
+          },
+        };
+        return proc as Processor;
+      }
       const sink = transport.sink;
       let pending = 0;
-      let exported = 0;
       const proc: Processor<FlatRecord, never> = {
         process(batch) {
           for (let i = 0; i < batch.length; i++) encoder.encode(batch[i]!, sink);
@@ -46,6 +109,7 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
           if (pending >= buffer) {
             sink.flush();
             pending = 0;
+            transport.boundary?.();
           }
         },
         end() {

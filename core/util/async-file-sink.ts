@@ -17,7 +17,7 @@ export class AsyncFileSink extends ByteSink {
   private waiters: (() => void)[] = [];
   private spares: Buffer[] = [];
 
-  constructor(private readonly fd: number, offset = 0, private readonly maxInFlight = 8 << 20) {
+  constructor(private fd: number, offset = 0, private readonly maxInFlight = 8 << 20) {
     super(1 << 20);
     this.offset = offset;
   }
@@ -65,6 +65,18 @@ export class AsyncFileSink extends ByteSink {
     this.flush();
     while (this.inFlight > 0 && !this.error) await new Promise<void>((r) => this.waiters.push(r));
     if (this.error) throw this.error;
+  }
+
+  /** Continue in another file (rotation). Only when drained(): nothing may be in flight on the old one. */
+  reopen(fd: number, offset: number): void {
+    if (this.inFlight !== 0) throw new Error('reopen with writes in flight');
+    this.fd = fd;
+    this.offset = offset;
+  }
+
+  /** Bytes written or being written to the current file. */
+  get size(): number {
+    return this.offset + this.pos;
   }
 
   async closeFile(): Promise<void> {

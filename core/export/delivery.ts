@@ -1,0 +1,330 @@
+/**
+ * Delivery for network transports: a bounded FIFO per exporter (memory head, optional disk spool
+ * tail), one sender loop that ships batches over a Link, reconnects with exponential backoff and
+ * retries what failed. When the queue is full, ready() holds the pipeline back (backpressure);
+ * nothing is dropped silently. Counters are logged periodically and at close.
+ *
+ * Links that cannot confirm receipt (syslog over TCP/TLS: the kernel accepting bytes is not the
+ * server reading them) keep what they sent during the last `resendWindowMs`; when the connection
+ * breaks, that window is sent again. Delivery is at least once; the duplicates this may cause are
+ * counted as `resent`.
+ */
+import type { Logger } from '../log.js';
+import type { Message } from './types.js';
+import type { Spool } from './spool.js';
+
+export interface SendResult {
+  /** Temporarily refused (e.g. ES 429 items): sent again after a backoff. */
+  readonly retry: readonly Message[];
+  /** Permanently refused (e.g. ES mapping errors): counted and logged, not retried. */
+  readonly failed: readonly { readonly m: Message; readonly reason: string }[];
+}
+
+export interface Link {
+  /** Ship a batch, in order. Rejects when the connection failed: the batch is retried on a new link. */
+  send(batch: readonly Message[]): Promise<SendResult>;
+  /** Set by Delivery; the link calls it once if the connection breaks while no send is pending. */
+  onBreak?: (err: Error) => void;
+  close(): Promise<void>;
+}
+
+export interface DeliveryOptions {
+  readonly name: string;
+  readonly connect: () => Promise<Link>;
+  readonly log: Logger;
+  /** Messages held in memory (default 10,000). */
+  readonly queueLimit?: number;
+  /** Messages per send (default 500). */
+  readonly batchSize?: number;
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+  readonly spool?: Spool | null;
+  /** On close: how long to keep trying before spooling (or counting as failed) what is left. */
+  readonly drainTimeoutMs?: number;
+  readonly statsIntervalMs?: number;
+  /** > 0 for links without receipts: what was sent this recently is sent again after a break. */
+  readonly resendWindowMs?: number;
+}
+
+export interface DeliveryCounters {
+  sent: number;
+  retried: number;
+  resent: number;
+  queued: number;
+  spooled: number;
+  failed: number;
+  reconnects: number;
+}
+
+const OK: SendResult = { retry: [], failed: [] };
+/** Spool room kept free before backpressure starts (a message must fit). */
+const SPOOL_MARGIN = 256 << 10;
+
+export class Delivery {
+  private queue: Message[] = [];
+  private head = 0;
+  private readonly counters: DeliveryCounters = { sent: 0, retried: 0, resent: 0, queued: 0, spooled: 0, failed: 0, reconnects: 0 };
+  private readonly queueLimit: number;
+  private readonly batchSize: number;
+  private readonly backoff: { initial: number; max: number };
+  private readonly spool: Spool | null;
+  private link: Link | null = null;
+  private wake: (() => void) | null = null;
+  private interrupt: (() => void) | null = null;
+  private readyWaiters: (() => void)[] = [];
+  private closing = false;
+  private stopped = false;
+  private loop: Promise<void>;
+  private recent: { at: number; m: Message }[] = [];
+  private statsTimer: NodeJS.Timeout | null = null;
+  private lastError = '';
+  private failLogged = 0;
+
+  constructor(private readonly opts: DeliveryOptions) {
+    this.queueLimit = opts.queueLimit ?? 10_000;
+    this.batchSize = opts.batchSize ?? 500;
+    this.backoff = { initial: opts.backoffMs?.initial ?? 200, max: opts.backoffMs?.max ?? 10_000 };
+    this.spool = opts.spool ?? null;
+    if (this.spool && !this.spool.empty) opts.log.info(`${opts.name}: ${this.spool.bytes} bytes spooled by an earlier run in ${this.spool.dir} are sent first`);
+    const every = opts.statsIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.statsTimer = setInterval(() => opts.log.info(`${opts.name}: ${this.describe()}`), every);
+      this.statsTimer.unref();
+    }
+    this.loop = this.run();
+  }
+
+  get stats(): Readonly<DeliveryCounters> {
+    return { ...this.counters, queued: this.queue.length - this.head };
+  }
+
+  private get memoryCount(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Queue a message (never blocks; callers honour ready()). */
+  push(m: Message): void {
+    if (this.spool && (!this.spool.empty || this.memoryCount >= this.queueLimit) && this.spool.fits(m)) {
+      this.spool.append(m); // FIFO: once something is on disk, newer messages queue behind it
+      this.counters.spooled++;
+    } else this.queue.push(m);
+    this.kick();
+  }
+
+  /** Pending while the queue (and spool) is full. */
+  ready(): Promise<void> | null {
+    if (!this.full()) return null;
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Memory at its limit and, with a spool, the spool (nearly) at its cap too. */
+  private full(): boolean {
+    if (this.memoryCount < this.queueLimit && (this.spool === null || this.spool.empty)) return false;
+    if (this.spool === null) return true;
+    return this.spool.bytes + SPOOL_MARGIN > this.spool.maxBytes;
+  }
+
+  /** Wake the sender when it waits for messages (not during a backoff). */
+  private kick(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private releaseReady(): void {
+    if (this.readyWaiters.length && !this.full()) for (const f of this.readyWaiters.splice(0)) f();
+  }
+
+  /** A backoff pause; only stop() cuts it short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.interrupt = null;
+        resolve();
+      }, ms);
+      this.interrupt = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** Take up to batchSize messages from the head (refilling memory from the spool). */
+  private take(): Message[] {
+    if (this.memoryCount === 0 && this.spool && !this.spool.empty) {
+      this.compact();
+      this.queue.push(...this.spool.shift());
+      if (this.spool.damage) {
+        this.opts.log.warn(`${this.opts.name}: spool ${this.spool.damage}`);
+        this.spool.damage = null;
+      }
+    }
+    const end = Math.min(this.queue.length, this.head + this.batchSize);
+    const batch = this.queue.slice(this.head, end);
+    this.head = end;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
+    return batch;
+  }
+
+  /** Put messages back at the head, in order. */
+  private unshift(ms: readonly Message[]): void {
+    if (ms.length === 0) return;
+    this.compact();
+    this.queue.unshift(...ms);
+  }
+
+  private compact(): void {
+    if (this.head > 0) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let delay = this.backoff.initial;
+    while (true) {
+      if (this.memoryCount === 0 && (this.spool === null || this.spool.empty)) {
+        if (this.closing || this.stopped) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      if (this.stopped) return;
+      if (this.link === null) {
+        try {
+          this.link = await this.opts.connect();
+          this.link.onBreak = (err) => this.broken(err);
+          if (this.counters.reconnects > 0 || this.lastError) this.opts.log.info(`${this.opts.name}: connected again`);
+          this.lastError = '';
+          delay = this.backoff.initial;
+        } catch (err) {
+          this.noteError(err as Error);
+          this.counters.reconnects++;
+          await this.sleep(delay);
+          delay = Math.min(this.backoff.max, delay * 2);
+          continue;
+        }
+      }
+      const batch = this.take();
+      let result: SendResult;
+      try {
+        result = await this.link.send(batch);
+      } catch (err) {
+        this.noteError(err as Error);
+        this.unshift(batch);
+        this.counters.retried += batch.length;
+        this.dropLink();
+        await this.sleep(delay);
+        delay = Math.min(this.backoff.max, delay * 2);
+        continue;
+      }
+      const now = Date.now();
+      const window = this.opts.resendWindowMs ?? 0;
+      if (window > 0) {
+        for (const m of batch) if (!result.retry.includes(m)) this.recent.push({ at: now, m });
+        let k = 0;
+        while (k < this.recent.length && now - this.recent[k]!.at > window) k++;
+        if (k) this.recent.splice(0, k);
+      }
+      this.counters.sent += batch.length - result.retry.length - result.failed.length;
+      this.counters.failed += result.failed.length;
+      for (const f of result.failed) this.logFailure(f.reason);
+      if (result.retry.length) {
+        this.counters.retried += result.retry.length;
+        this.unshift(result.retry);
+        await this.sleep(delay);
+        delay = Math.min(this.backoff.max, delay * 2);
+      } else delay = this.backoff.initial;
+      this.releaseReady();
+    }
+  }
+
+  /** The link broke while idle or between sends: forget it and resend its recent window. */
+  private broken(err: Error): void {
+    if (this.link === null) return;
+    this.noteError(err);
+    this.dropLink();
+    this.kick();
+  }
+
+  private dropLink(): void {
+    const l = this.link;
+    this.link = null;
+    if (l) {
+      l.onBreak = undefined;
+      void l.close().catch(() => {});
+    }
+    if (this.recent.length) {
+      const again = this.recent.map((x) => x.m);
+      this.recent = [];
+      this.counters.resent += again.length;
+      this.counters.sent -= again.length;
+      this.unshift(again);
+    }
+    this.counters.reconnects++;
+  }
+
+  private noteError(err: Error): void {
+    const msg = err.message || String(err);
+    if (msg !== this.lastError) this.opts.log.warn(`${this.opts.name}: ${msg}; retrying with backoff (${this.memoryCount} queued${this.spool ? `, ${this.spool.bytes} bytes spooled` : ''})`);
+    this.lastError = msg;
+  }
+
+  private logFailure(reason: string): void {
+    if (this.failLogged < 20) this.opts.log.error(`${this.opts.name}: record refused: ${reason}`);
+    else if (this.failLogged === 20) this.opts.log.error(`${this.opts.name}: more records refused; see the counters at exit`);
+    this.failLogged++;
+  }
+
+  describe(): string {
+    const c = this.stats;
+    return `sent=${c.sent} retried=${c.retried} resent=${c.resent} queued=${c.queued} spooled=${c.spooled}${this.spool ? ` (on disk ${this.spool.bytes} bytes)` : ''} failed=${c.failed} reconnects=${c.reconnects}`;
+  }
+
+  /**
+   * Deliver what is queued within the drain timeout; then spool what is left (it is sent by the
+   * next run) or, without a spool, count it as failed and say so.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.kick();
+    const timeout = this.opts.drainTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.loop.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.stopped = true;
+      this.kick();
+      this.interrupt?.();
+      await Promise.race([this.loop, new Promise((r) => setTimeout(r, 2000))]);
+      const left = this.queue.slice(this.head);
+      this.queue = [];
+      this.head = 0;
+      if (this.spool) {
+        // memory is older than the disk tail: spool it into a fresh segment sent first next time
+        let kept = 0;
+        for (const m of left) {
+          if (this.spool.fits(m)) {
+            this.spool.append(m);
+            kept++;
+          }
+        }
+        this.counters.spooled += kept;
+        this.counters.failed += left.length - kept;
+        this.opts.log.warn(`${this.opts.name}: target unreachable at shutdown; ${kept} messages spooled in ${this.spool.dir} for the next run${left.length > kept ? `, ${left.length - kept} lost (spool full)` : ''}`);
+      } else if (left.length) {
+        this.counters.failed += left.length;
+        this.opts.log.error(`${this.opts.name}: target unreachable at shutdown; ${left.length} messages not delivered (set buffer.dir to keep them)`);
+      }
+    }
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.spool?.close();
+    const l = this.link;
+    this.link = null;
+    if (l) await l.close().catch(() => {});
+    this.opts.log.info(`${this.opts.name}: ${this.describe()}`);
+  }
+}
+
+export const noFailures = OK;

@@ -1,0 +1,66 @@
+/** Parsing of exporter attributes shared by the transports: sizes, durations, booleans, delivery. */
+import type { Attributes } from '../pipeline/types.js';
+import type { Logger } from '../log.js';
+import type { DeliveryOptions, Link } from './delivery.js';
+import { Spool } from './spool.js';
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `10M`, `512k`, `1GiB`, `4096` → bytes. */
+export function parseSize(key: string, v: string): number {
+  const m = SIZE.exec(v.trim());
+  if (!m) throw new Error(`attribute '${key}': expected a size such as 4096, 512K, 10M or 1G, got '${v}'`);
+  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30s`, `500ms`, `1h`, `2d`, or a bare number of `bareUnit` → milliseconds. */
+export function parseDuration(key: string, v: string, bareUnit: 'ms' | 's' = 's'): number {
+  const m = DURATION.exec(v.trim());
+  if (!m) throw new Error(`attribute '${key}': expected a duration such as 500ms, 30s, 5m, 1h or 1d, got '${v}'`);
+  return Number(m[1]) * MS[m[2] ?? bareUnit]!;
+}
+
+export function parseBool(key: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined || v === '') return dflt;
+  const s = v.trim().toLowerCase();
+  if (s === 'true' || s === '1' || s === 'yes' || s === 'on') return true;
+  if (s === 'false' || s === '0' || s === 'no' || s === 'off') return false;
+  throw new Error(`attribute '${key}': expected true or false, got '${v}'`);
+}
+
+export function parseInteger(key: string, v: string | undefined, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`attribute '${key}': expected a whole number from ${min} to ${max}, got '${v}'`);
+  return n;
+}
+
+/** Attributes every network transport understands (documented once, in the exporter). */
+export const DELIVERY_ATTRIBUTES: Readonly<Record<string, string>> = {
+  'queue.size': 'network transports: messages held in memory before backpressure or spooling (default 10000)',
+  'buffer.dir': 'network transports: spool directory; messages beyond queue.size go to disk and survive outages and restarts',
+  'buffer.maxsize': 'network transports: spool size cap, e.g. 512M (default 1G); when full the pipeline is slowed, nothing is dropped',
+  'retry.max': 'network transports: longest pause between reconnects, e.g. 10s (default 10s)',
+  'drain.timeout': 'network transports: at shutdown, how long to keep delivering before spooling the rest (default 10s)',
+  'stats.interval': 'network transports: how often to log delivery counters (default 60s; 0: only at exit)',
+};
+
+/** Delivery settings from attributes (validated; the spool is opened only when `open`). */
+export function deliveryOptions(attrs: Attributes, name: string, connect: () => Promise<Link>, log: Logger, open = true): DeliveryOptions {
+  const dir = attrs['buffer.dir'];
+  const maxBytes = attrs['buffer.maxsize'] ? parseSize('buffer.maxsize', attrs['buffer.maxsize']) : 1024 ** 3;
+  return {
+    name,
+    connect,
+    log,
+    queueLimit: parseInteger('queue.size', attrs['queue.size'], 10_000, 1),
+    backoffMs: { initial: 200, max: attrs['retry.max'] ? parseDuration('retry.max', attrs['retry.max']) : 10_000 },
+    drainTimeoutMs: attrs['drain.timeout'] ? parseDuration('drain.timeout', attrs['drain.timeout']) : 10_000,
+    statsIntervalMs: attrs['stats.interval'] ? parseDuration('stats.interval', attrs['stats.interval']) : 60_000,
+    spool: dir && open ? new Spool(dir, maxBytes) : null,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * `export: es`: records indexed into Elasticsearch with @elastic/elasticsearch's bulk helper,
+ * through the delivery queue (core/export/delivery.ts).
+ *
+ * Every document is sent with `create` and a stable `_id` (the ECS document id, or a hash of the
+ * body for other formats), so a batch sent again after an uncertain failure cannot index twice: ES
+ * answers 409 for what it already has, counted as delivered. Items refused with 429 or 5xx are
+ * retried with backoff; other 4xx (mapping errors) are counted as failed and logged. Secrets come
+ * from attributes or from files (`vault.secrets`, `vault.path`) and are never logged.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, errors } from '@elastic/elasticsearch';
+import type { Attributes, TransportFactory } from '../../pipeline/types.js';
+import type { Logger } from '../../log.js';
+import type { Message, MessageTransport } from '../types.js';
+import { Delivery, type Link, type SendResult } from '../delivery.js';
+import { deliveryOptions, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
+import { createHash } from 'node:crypto';
+
+export class EsConfigError extends Error {}
+
+interface EsSettings {
+  addresses: string[];
+  index: string;
+  auth: { username: string; password: string } | { apiKey: string } | null;
+  concurrency: number;
+  flushBytes: number;
+  flushIntervalMs: number;
+  tls: { ca?: Buffer; rejectUnauthorized: boolean } | null;
+  template: string | null;
+}
+
+/** The bundled index template for the ecs format. */
+export const BUNDLED_TEMPLATE = join(dirname(fileURLToPath(import.meta.url)), '../../../../resources/elasticsearch/sysflow-ecs-template.json');
+
+/** Secrets: the attribute, else (vault.secrets) a file named like the attribute in vault.path. */
+function secretReader(attrs: Attributes): (key: string) => string | undefined {
+  const vault = parseBool('vault.secrets', attrs['vault.secrets'], false);
+  const dir = attrs['vault.path'] || '/run/secrets';
+  const encoding = (attrs['vault.encoding'] ?? 'none').toLowerCase();
+  if (encoding !== 'none' && encoding !== 'base64') throw new Error(`attribute 'vault.encoding': expected none or base64, got '${encoding}'`);
+  if (vault && !existsSync(dir)) throw new Error(`attribute 'vault.path': directory '${dir}' does not exist`);
+  return (key) => {
+    if (attrs[key]) return attrs[key];
+    if (!vault) return undefined;
+    const file = join(dir, key);
+    if (!existsSync(file)) return undefined;
+    const raw = readFileSync(file, 'utf8').trim();
+    return encoding === 'base64' ? Buffer.from(raw, 'base64').toString('utf8').trim() : raw;
+  };
+}
+
+function settings(attrs: Attributes): EsSettings {
+  const addresses = (attrs['es.addresses'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (addresses.length === 0) throw new Error("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
+  for (const a of addresses) {
+    try {
+      const u = new URL(a);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new Error(`attribute 'es.addresses': '${a}' is not an http(s) URL`);
+    }
+  }
+  const secret = secretReader(attrs);
+  const username = secret('es.username');
+  const password = secret('es.password');
+  const apiKey = secret('es.apikey');
+  if ((username === undefined) !== (password === undefined)) throw new Error("es.username and es.password go together (attributes or vault files)");
+  if (apiKey !== undefined && username !== undefined) throw new Error('give either es.apikey or es.username/es.password, not both');
+  const index = attrs['es.index'] || 'sysflow';
+  if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new Error(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
+  const verify = parseBool('es.tls.verify', attrs['es.tls.verify'], true);
+  let ca: Buffer | undefined;
+  if (attrs['es.tls.ca']) {
+    try {
+      ca = readFileSync(attrs['es.tls.ca']);
+    } catch (e) {
+      throw new Error(`attribute 'es.tls.ca': cannot read '${attrs['es.tls.ca']}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  const tmpl = attrs['es.template'];
+  return {
+    addresses,
+    index,
+    auth: apiKey !== undefined ? { apiKey } : username !== undefined ? { username, password: password! } : null,
+    concurrency: parseInteger('es.bulk.numWorkers', attrs['es.bulk.numWorkers'], 2, 0, 64) || 2,
+    flushBytes: attrs['es.bulk.flushBuffer'] ? parseSize('es.bulk.flushBuffer', attrs['es.bulk.flushBuffer']) : 5_000_000,
+    flushIntervalMs: attrs['es.bulk.flushTimeout'] ? parseDuration('es.bulk.flushTimeout', attrs['es.bulk.flushTimeout']) : 30_000,
+    tls: ca !== undefined || !verify ? { ...(ca ? { ca } : {}), rejectUnauthorized: verify } : null,
+    template: tmpl === undefined || tmpl === '' || tmpl === 'false' ? null : tmpl === 'true' ? BUNDLED_TEMPLATE : tmpl,
+  };
+}
+
+/** `sysflow-%Y.%m.%d` → the index for a record time (UTC), memoised per day. */
+function indexNamer(pattern: string): (tsMs: number) => string {
+  if (!/%[Ymd]/.test(pattern)) return () => pattern;
+  let day = NaN;
+  let name = '';
+  return (ts) => {
+    const d = Math.floor(ts / 86_400_000);
+    if (d !== day) {
+      day = d;
+      const t = new Date(d * 86_400_000);
+      const p2 = (n: number) => String(n).padStart(2, '0');
+      name = pattern.replace(/%Y/g, String(t.getUTCFullYear())).replace(/%m/g, p2(t.getUTCMonth() + 1)).replace(/%d/g, p2(t.getUTCDate()));
+    }
+    return name;
+  };
+}
+
+interface Doc {
+  readonly id: string;
+  readonly index: string;
+  readonly source: unknown;
+}
+
+class EsLink implements Link {
+  constructor(private readonly client: Client, private readonly s: EsSettings, private readonly indexFor: (ts: number) => string) {}
+
+  async send(batch: readonly Message[]): Promise<SendResult> {
+    const byId = new Map<string, Message>();
+    const docs: Doc[] = [];
+    const failed: { m: Message; reason: string }[] = [];
+    for (const m of batch) {
+      const id = m.id ?? createHash('sha1').update(m.body).digest('base64url');
+      let source: unknown;
+      try {
+        source = JSON.parse(m.body.toString('utf8'));
+      } catch {
+        failed.push({ m, reason: 'the es transport needs a JSON format (json or ecs)' });
+        continue;
+      }
+      byId.set(id, m);
+      docs.push({ id, index: this.indexFor(m.ts), source });
+    }
+    const retry: Message[] = [];
+    const retryIds = new Set<string>();
+    await this.client.helpers.bulk<Doc>({
+      datasource: docs,
+      onDocument: (d) => [{ create: { _index: d.index, _id: d.id } }, d.source] as never,
+      flushBytes: this.s.flushBytes,
+      flushInterval: this.s.flushIntervalMs,
+      concurrency: this.s.concurrency,
+      retries: 2,
+      wait: 1000,
+      onDrop: (drop) => {
+        const op = drop.operation as { create?: { _id?: string } };
+        const id = op.create?._id ?? '';
+        const m = byId.get(id);
+        if (m === undefined) return;
+        if (drop.status === 409) return; // already indexed (a resend): delivered
+        if (drop.status === 429 || drop.status >= 500) {
+          if (!retryIds.has(id)) {
+            retryIds.add(id);
+            retry.push(m);
+          }
+        } else failed.push({ m, reason: `${drop.status} ${drop.error?.type ?? ''}: ${drop.error?.reason ?? 'refused'} (index ${this.indexFor(m.ts)})` });
+      },
+    });
+    // keep the batch order for retries
+    retry.sort((a, b) => batch.indexOf(a) - batch.indexOf(b));
+    return { retry, failed };
+  }
+
+  async close(): Promise<void> {}
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof errors.ResponseError) {
+    const body = err.body as { error?: { type?: string; reason?: string } } | undefined;
+    return `HTTP ${err.statusCode}${body?.error?.type ? ` ${body.error.type}` : ''}${body?.error?.reason ? `: ${body.error.reason}` : ''}`;
+  }
+  return (err as Error).message;
+}
+
+class EsTransport implements MessageTransport {
+  readonly name = 'es';
+  readonly messages = true;
+  constructor(private readonly delivery: Delivery, private readonly client: Client) {}
+  send(m: Message): void {
+    this.delivery.push(m);
+  }
+  ready(): Promise<void> | null {
+    return this.delivery.ready();
+  }
+  async close(): Promise<void> {
+    await this.delivery.close();
+    await this.client.close();
+  }
+}
+
+export const esTransport: TransportFactory = {
+  name: 'es',
+  check(attrs) {
+    settings(attrs);
+    deliveryOptions(attrs, 'es', () => Promise.reject(new Error('check only')), undefined as unknown as Logger, false);
+  },
+  async create(attrs, log) {
+    const s = settings(attrs);
+    if (s.tls && !s.tls.rejectUnauthorized) log.warn('es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated');
+    const client = new Client({
+      nodes: s.addresses,
+      ...(s.auth ? { auth: s.auth } : {}),
+      ...(s.tls ? { tls: s.tls } : {}),
+      maxRetries: 2,
+      requestTimeout: 60_000,
+    });
+    const where = `es ${s.addresses.join(',')}`;
+    // A first contact now: wrong credentials or certificates are configuration errors that stop the
+    // start; an unreachable cluster is an outage, and records queue until it is back.
+    try {
+      await client.info();
+      if (s.template) {
+        const body = JSON.parse(readFileSync(s.template, 'utf8')) as Record<string, unknown>;
+        await client.indices.putIndexTemplate({ name: 'sysflow-ecs', ...body } as never);
+        log.info(`${where}: index template sysflow-ecs installed from ${s.template}`);
+      }
+    } catch (err) {
+      if (err instanceof errors.ResponseError && (err.statusCode === 401 || err.statusCode === 403)) {
+        await client.close();
+        throw new EsConfigError(`${where}: ${describeError(err)} (check es.username/es.password or es.apikey)`);
+      }
+      if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        await client.close();
+        throw new EsConfigError(`attribute 'es.template': cannot use '${s.template}': ${(err as Error).message}`);
+      }
+      if (/certificate|self.signed|CERT_|altnames/i.test((err as Error).message)) {
+        await client.close();
+        throw new EsConfigError(`${where}: TLS certificate check failed: ${(err as Error).message} (check es.tls.ca)`);
+      }
+      log.warn(`${where}: ${describeError(err)}; records are queued until the cluster is reachable`);
+    }
+    const indexFor = indexNamer(s.index);
+    const link = new EsLink(client, s, indexFor);
+    const opts = deliveryOptions(attrs, where, async () => link, log);
+    return new EsTransport(new Delivery({ ...opts, batchSize: 2000 }), client);
+  },
+};
+
+export { describeError as describeEsError };

@@ -1,0 +1,291 @@
+/**
+ * `export: syslog`: one RFC 5424 message per record over TCP, UDP or TLS, through the delivery queue
+ * (core/export/delivery.ts).
+ *
+ * Written on node:net / node:tls / node:dgram rather than the syslog-client package: that package
+ * has no TLS, no RFC 6587/5425 octet counting, and no way to learn that a write failed so it can be
+ * retried, which the delivery guarantees need.
+ *
+ * Message (upstream's layout): `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - BODY`, with the tag
+ * in the MSGID position, HOSTNAME = syslog.source or the host name, APP-NAME `sfprocessor`.
+ * Severity follows the record's highest rule priority (SEVERITY below); the facility is
+ * syslog.facility (default daemon).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import dgram from 'node:dgram';
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { Attributes, TransportFactory } from '../../pipeline/types.js';
+import type { Logger } from '../../log.js';
+import type { Message, MessageTransport } from '../types.js';
+import { Delivery, noFailures, type Link, type SendResult } from '../delivery.js';
+import { deliveryOptions, parseBool, parseInteger } from '../options.js';
+
+/** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
+export const SEVERITY: readonly number[] = [
+  6, // no rule matched (enrich mode): informational
+  5, // low: notice
+  4, // medium: warning
+  3, // high: error
+  2, // critical: critical
+];
+
+const FACILITIES: Record<string, number> = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
+  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+};
+
+type Proto = 'tcp' | 'udp' | 'tls';
+type Framing = 'newline' | 'octet-counting';
+
+interface SyslogSettings {
+  proto: Proto;
+  host: string;
+  port: number;
+  tag: string;
+  hostname: string;
+  facility: number;
+  framing: Framing;
+  tls: tls.ConnectionOptions;
+  verify: boolean;
+}
+
+/** RFC 5424 header fields are printable ASCII without spaces, each with a length limit. */
+function headerField(v: string, max: number): string {
+  const s = v.replace(/[^\x21-\x7e]/g, '_').slice(0, max);
+  return s === '' ? '-' : s;
+}
+
+function settings(attrs: Attributes): SyslogSettings {
+  const protoRaw = (attrs['syslog.proto'] ?? 'tcp').toLowerCase();
+  if (protoRaw !== 'tcp' && protoRaw !== 'udp' && protoRaw !== 'tls') throw new Error(`attribute 'syslog.proto': expected tcp, udp or tls, got '${protoRaw}'`);
+  const proto = protoRaw as Proto;
+  const framingRaw = (attrs['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline')).toLowerCase();
+  if (framingRaw !== 'newline' && framingRaw !== 'octet-counting') throw new Error(`attribute 'syslog.framing': expected newline or octet-counting, got '${framingRaw}'`);
+  if (proto === 'udp' && attrs['syslog.framing']) throw new Error("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
+  const facilityRaw = (attrs['syslog.facility'] ?? 'daemon').toLowerCase();
+  const facility = FACILITIES[facilityRaw];
+  if (facility === undefined) throw new Error(`attribute 'syslog.facility': unknown facility '${facilityRaw}' (known: ${Object.keys(FACILITIES).join(', ')})`);
+  const read = (key: string) => {
+    const p = attrs[key];
+    if (!p) return undefined;
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new Error(`attribute '${key}': cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  const verify = parseBool('syslog.tls.verify', attrs['syslog.tls.verify'], true);
+  const host = attrs['syslog.host'] || 'localhost';
+  const servername = attrs['syslog.tls.servername'] || (net.isIP(host) ? undefined : host);
+  const ca = proto === 'tls' ? read('syslog.tls.ca') : undefined;
+  const cert = proto === 'tls' ? read('syslog.tls.cert') : undefined;
+  const key = proto === 'tls' ? read('syslog.tls.key') : undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new Error("attributes 'syslog.tls.cert' and 'syslog.tls.key' go together (client certificate and its key)");
+  return {
+    proto,
+    host,
+    port: parseInteger('syslog.port', attrs['syslog.port'], 514, 1, 65535),
+    tag: headerField(attrs['syslog.tag'] ?? 'sysflow', 32),
+    hostname: headerField(attrs['syslog.source'] || os.hostname(), 255),
+    facility,
+    framing: framingRaw as Framing,
+    verify,
+    tls: {
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      ...(servername ? { servername } : {}),
+      rejectUnauthorized: verify,
+    },
+  };
+}
+
+/** RFC 3339 local time with seconds and numeric offset (upstream's timestamp). */
+function timestamp(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${p2(Math.floor(Math.abs(off) / 60))}:${p2(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}${zone}`;
+}
+
+class Formatter {
+  private readonly tail: string;
+  private lastSecond = -1;
+  private lastStamp = '';
+  constructor(private readonly s: SyslogSettings) {
+    this.tail = ` ${s.hostname} sfprocessor ${process.pid} ${s.tag} - `;
+  }
+
+  /** The syslog message for a record (without framing). */
+  message(m: Message): Buffer {
+    const now = Date.now();
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.lastSecond) {
+      this.lastSecond = sec;
+      this.lastStamp = timestamp(new Date(now));
+    }
+    const pri = this.s.facility * 8 + (SEVERITY[Math.min(Math.max(m.priority, 0), 4)] ?? 6);
+    const head = Buffer.from(`<${pri}>1 ${this.lastStamp}${this.tail}`, 'latin1');
+    return Buffer.concat([head, m.body]);
+  }
+
+  /** Framed for a stream: newline-terminated or `LEN SP MSG` (RFC 6587 / RFC 5425). */
+  framed(m: Message): Buffer {
+    const msg = this.message(m);
+    if (this.s.framing === 'newline') return Buffer.concat([msg, NL]);
+    return Buffer.concat([Buffer.from(`${msg.length} `, 'latin1'), msg]);
+  }
+}
+const NL = Buffer.from('\n');
+
+const TLS_VERIFY_ERRORS = /CERT|SIGNATURE|ALTNAME|SELF_SIGNED|UNABLE_TO|ISSUER|EXPIRED|HOSTNAME/;
+export class SyslogConfigError extends Error {}
+
+/** A TCP or TLS connection: a write is done when the kernel took it (see Delivery's resend window). */
+class StreamLink implements Link {
+  onBreak?: (err: Error) => void;
+  private pending = 0;
+  private dead: Error | null = null;
+  private failPending: ((e: Error) => void)[] = [];
+
+  constructor(private readonly socket: net.Socket, private readonly fmt: Formatter, what: string) {
+    const die = (err: Error) => {
+      if (this.dead) return;
+      this.dead = err;
+      for (const f of this.failPending.splice(0)) f(err);
+      if (this.pending === 0) this.onBreak?.(err);
+      socket.destroy();
+    };
+    socket.on('error', (e) => die(new Error(`${what}: ${e.message}`)));
+    socket.on('end', () => die(new Error(`${what}: the server closed the connection`)));
+    socket.on('close', () => die(new Error(`${what}: connection closed`)));
+    socket.resume(); // servers send nothing, but reading is how a close is noticed
+  }
+
+  send(batch: readonly Message[]): Promise<SendResult> {
+    if (this.dead) return Promise.reject(this.dead);
+    const data = Buffer.concat(batch.map((m) => this.fmt.framed(m)));
+    this.pending++;
+    return new Promise<SendResult>((resolve, reject) => {
+      this.failPending.push(reject);
+      this.socket.write(data, (err) => {
+        this.pending--;
+        this.failPending.splice(this.failPending.indexOf(reject), 1);
+        if (err || this.dead) reject(this.dead ?? err);
+        else resolve(noFailures);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    await new Promise<void>((resolve) => {
+      this.socket.end(() => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+    this.socket.destroy();
+  }
+}
+
+const MAX_DATAGRAM = 65507;
+
+class UdpLink implements Link {
+  onBreak?: (err: Error) => void;
+  constructor(private readonly socket: dgram.Socket, private readonly fmt: Formatter) {}
+
+  async send(batch: readonly Message[]): Promise<SendResult> {
+    const failed: { m: Message; reason: string }[] = [];
+    for (const m of batch) {
+      const msg = Buffer.concat([this.fmt.message(m), NL]);
+      if (msg.length > MAX_DATAGRAM) {
+        failed.push({ m, reason: `${msg.length}-byte message does not fit a UDP datagram (${MAX_DATAGRAM}); use syslog.proto tcp or tls` });
+        continue;
+      }
+      await new Promise<void>((resolve, reject) => this.socket.send(msg, (err) => (err ? reject(err) : resolve())));
+    }
+    return failed.length ? { retry: [], failed } : noFailures;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
+  const what = `syslog ${s.proto} ${s.host}:${s.port}`;
+  return new Promise((resolve, reject) => {
+    if (s.proto === 'udp') {
+      const sock = dgram.createSocket(net.isIPv6(s.host) ? 'udp6' : 'udp4');
+      sock.once('error', (e) => reject(new Error(`${what}: ${e.message}`)));
+      sock.connect(s.port, s.host, () => resolve(new UdpLink(sock, fmt)));
+      return;
+    }
+    const onError = (e: NodeJS.ErrnoException) => {
+      sock.destroy();
+      if (s.proto === 'tls' && TLS_VERIFY_ERRORS.test(String(e.code ?? ''))) reject(new SyslogConfigError(`${what}: TLS certificate check failed: ${e.message} (check syslog.tls.ca and syslog.tls.servername)`));
+      else reject(new Error(`${what}: ${e.message}`));
+    };
+    const sock: net.Socket =
+      s.proto === 'tls'
+        ? tls.connect({ host: s.host, port: s.port, ...s.tls }, () => {
+            sock.off('error', onError);
+            resolve(new StreamLink(sock, fmt, what));
+          })
+        : net.connect({ host: s.host, port: s.port }, () => {
+            sock.off('error', onError);
+            resolve(new StreamLink(sock, fmt, what));
+          });
+    sock.setTimeout(10_000, () => sock.destroy(new Error('connection timed out')));
+    sock.once('connect', () => sock.setTimeout(0));
+    sock.once('secureConnect', () => sock.setTimeout(0));
+    sock.once('error', onError);
+  });
+}
+
+class SyslogTransport implements MessageTransport {
+  readonly name = 'syslog';
+  readonly messages = true;
+  constructor(private readonly delivery: Delivery) {}
+  send(m: Message): void {
+    this.delivery.push(m);
+  }
+  ready(): Promise<void> | null {
+    return this.delivery.ready();
+  }
+  close(): Promise<void> {
+    return this.delivery.close();
+  }
+}
+
+export const syslogTransport: TransportFactory = {
+  name: 'syslog',
+  check(attrs) {
+    settings(attrs);
+    deliveryOptions(attrs, 'syslog', () => Promise.reject(new Error('check only')), undefined as unknown as Logger, false);
+  },
+  async create(attrs, log) {
+    const s = settings(attrs);
+    const fmt = new Formatter(s);
+    if (s.proto === 'tls' && !s.verify) log.warn('syslog: TLS certificate verification is OFF (syslog.tls.verify=false): the server is not authenticated');
+    // The first connection is tried now: a certificate problem is a configuration error and stops the
+    // start; an unreachable server is an outage, and records queue until it is back.
+    let first: Link | null = null;
+    try {
+      first = await connect(s, fmt);
+    } catch (err) {
+      if (err instanceof SyslogConfigError) throw err;
+      log.warn(`${(err as Error).message}; records are queued until the server is reachable`);
+    }
+    const opts = deliveryOptions(attrs, `syslog ${s.proto} ${s.host}:${s.port}`, () => {
+      if (first) {
+        const l = first;
+        first = null;
+        return Promise.resolve(l);
+      }
+      return connect(s, fmt);
+    }, log);
+    return new SyslogTransport(new Delivery({ ...opts, resendWindowMs: s.proto === 'udp' ? 0 : 2000 }));
+  },
+};
