@@ -143,8 +143,8 @@ class EsLink implements Link {
       flushBytes: this.s.flushBytes,
       flushInterval: this.s.flushIntervalMs,
       concurrency: this.s.concurrency,
-      retries: 2,
-      wait: 1000,
+      // refused items come back to the delivery queue, which retries them with its backoff
+      retries: 0,
       onDrop: (drop) => {
         const op = drop.operation as { create?: { _id?: string } };
         const id = op.create?._id ?? '';
