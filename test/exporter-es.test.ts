@@ -172,3 +172,22 @@ test('API key auth', async () => {
     assert.ok(ep.bulkRequests().length > 0 && ep.bulkRequests().every((q) => q.headers.authorization === 'ApiKey aWQ6a2V5'));
   });
 });
+
+test('ecs format: documents carry the ECS id (a rerun indexes nothing twice) and the bundled template is installed', async () => {
+  await withEs({}, async (ep, dir) => {
+    const attrs = { export: 'es', format: 'ecs', 'es.addresses': ep.url, 'es.index': 'sysflow-%Y.%m.%d', 'es.template': 'true' };
+    const r = await runCli(dir, attrs);
+    assert.equal(r.status, 0, r.stderr);
+    const n = ep.docs().length;
+    assert.ok(n > 4000, `${n} documents`);
+    assert.ok(ep.docs().every((d) => /^[0-9a-f]{16}$/.test(d.id) && typeof (d.source as Record<string, unknown>)['@timestamp'] === 'string'));
+    assert.ok(ep.templates.has('sysflow-ecs'), 'template installed');
+    assert.match(r.stderr, /index template sysflow-ecs installed/);
+    // the same trace again: every create meets an existing id, ES answers 409, nothing doubles
+    const again = await runCli(dir, attrs);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(ep.docs().length, n);
+    assert.equal(ep.duplicatesRejected, n);
+    assert.equal(counters(again.stderr).failed, 0);
+  });
+});

@@ -5,9 +5,12 @@ import { readerFactory } from './reader.js';
 import { policyEngineFactory } from './policyengine.js';
 import { exporterFactory } from './exporter.js';
 import { JsonEncoder } from '../export/encoders/json.js';
+import { EcsEncoder } from '../export/encoders/ecs.js';
 import { fileTransport, nullTransport, terminalTransport } from '../export/transports.js';
+import { syslogTransport } from '../export/transports/syslog.js';
+import { esTransport } from '../export/transports/es.js';
 import { fileDriver } from '../../drivers/file.js';
-import { JSON_SCHEMA_VERSION } from '../version.js';
+import { JSON_SCHEMA_VERSION, ECS_VERSION, VERSION } from '../version.js';
 
 export function builtinRegistry(): Registry {
   const r = new Registry();
@@ -19,9 +22,12 @@ export function builtinRegistry(): Registry {
   r.processors.add(policyEngineFactory);
   r.processors.add(exporterFactory(r));
   r.encoders.add({ name: 'json', create: (attrs) => new JsonEncoder(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)) });
+  r.encoders.add({ name: 'ecs', create: (attrs) => new EcsEncoder(attrs.version ?? VERSION, attrs.ecsversion ?? ECS_VERSION) });
   r.transports.add(terminalTransport);
   r.transports.add(fileTransport);
   r.transports.add(nullTransport);
+  r.transports.add(syslogTransport);
+  r.transports.add(esTransport);
   r.drivers.add(fileDriver);
   return r;
 }

@@ -1,0 +1,881 @@
+/**
+ * The `ecs` encoder: one Elastic Common Schema document per record, shaped as sf-processor's ECS
+ * encoder shapes it (compat §6.4): fixed top-level key order, keys inside objects sorted as Go's
+ * encoding/json sorts map keys, strings escaped as Go escapes them (`<`, `>`, `&` as \u003c …).
+ *
+ * Fixed against upstream (docs/ecs.md): flow counters are the true values (not doubled),
+ * `process.command_line` has no trailing space when there are no arguments, `event.kind` is
+ * "alert" when a rule matched. Extensions: ProcessFlow and NetworkEvent records (which upstream's
+ * reader drops) get a document too.
+ *
+ * `ecsDocId` gives the Elasticsearch `_id` of a record's document (XXH64 over its identifying fields).
+ *
+ * Like the json encoder, sections that depend on one entity only (header, container, pod, process,
+ * file) are rendered once per entity object and copied afterwards.
+ */
+import { createHash } from 'node:crypto';
+import xxhash from 'xxhash-wasm';
+import { Scratch, type ByteSink } from '../../util/bytes.js';
+import type { FlatRecord } from '../../flatten/flatrecord.js';
+import {
+  SfType, K8S_ACTIONS, K8S_COMPONENTS,
+  type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkEvent, type NetworkFlow, type OID,
+  type Pod, type Process, type ProcessEvent, type ProcessFlow, type SFHeader,
+} from '../../sysflow/types.js';
+import { OpFlags } from '../../sysflow/flags.js';
+import { containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
+import { baseName, dirName } from '../../flatten/paths.js';
+import { filePath, ip, procCmdline } from '../../flatten/fields.js';
+import { secOf, toHiLo } from '../../sysflow/i64.js';
+import type { Encoder } from '../types.js';
+
+const B = (s: string) => Buffer.from(s, 'utf8');
+
+const K = {
+  ts: B('{"@timestamp":'),
+  host: B(',"host":{"id":'), hostIp: B(',"ip":'),
+  end: B(',"end":'), kindEvent: B(',"kind":"event"'), kindAlert: B(',"kind":"alert"'), original: B(',"original":'),
+  reason: B(',"reason":'), severity: B(',"severity":'), sfRet: B(',"sf_ret":'),
+  close: B('}'), endLine: B('}\n'), comma: B(','), lbr: B('['), rbr: B(']'),
+  t: B('true'), f: B('false'), na: B('"NA"'),
+  fileDir: B(',"file":{"directory":'), fileName: B(',"name":'), filePath: B(',"path":'), fileTarget: B(',"target_path":'), fileType: B(',"type":'),
+  fileAction: B(',"sf_file_action":{"bytes_read":'), bytesWritten: B(',"bytes_written":'), readOps: B(',"read_ops":'), writeOps: B(',"write_ops":'),
+  network: B(',"network":{"bytes":'), netNoBytes: B(',"network":{'), cid: B(',"community_id":'), cidFirst: B('"community_id":'),
+  iana: B(',"iana_number":"'), protocol: B('","protocol":'),
+  source: B(',"source":{"address":'), destination: B(',"destination":{"address":'), epBytes: B(',"bytes":'), epIp: B(',"ip":'),
+  epPackets: B(',"packets":'), epPort: B(',"port":'),
+  procHead: B(',"process":{"args":'), cmdline: B(',"command_line":'), exe: B(',"executable":'), name: B(',"name":'),
+  parent: B(',"parent":{"args":'), pid: B(',"pid":'), pstart: B(',"start":'), parentEnd: B('},"pid":'), threadId: B(',"thread":{"id":'),
+  procTail: B('}}'),
+  user: B(',"user":{"group":{"id":'), userId: B('},"id":'), tags: B(',"tags":['),
+  orchestrator: B(',"orchestrator":{"namespace":'), resource: B(',"resource":{"name":'), resType: B(',"type":'), k8s: B('},"type":"kubernetes"}'),
+};
+
+/** Protocol names of sf-apis' GetProto. */
+function protoName(p: number): string {
+  return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 1 ? 'icmp' : p === 254 ? 'raw' : '';
+}
+
+/** ECS file.type from SysFlow's restype character. */
+export function ecsFileType(restype: number | undefined): string {
+  switch (restype) {
+    case 102: return 'file'; // f
+    case 100: return 'dir'; // d
+    case 117: return 'socket'; // u
+    case 112: return 'pipe'; // p
+    default: return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// time: Go's RFC3339Nano in UTC (fraction without trailing zeros, none at all when zero)
+
+const ISO_SLOTS = 1024;
+const isoSec = new Float64Array(ISO_SLOTS).fill(NaN);
+const isoPrefix: Buffer[] = new Array<Buffer>(ISO_SLOTS);
+
+/** `"YYYY-MM-DDTHH:MM:SS` (opening quote included) for whole seconds since the epoch. */
+function isoPrefixOf(sec: number): Buffer {
+  const slot = ((sec % ISO_SLOTS) + ISO_SLOTS) % ISO_SLOTS;
+  if (isoSec[slot] === sec) return isoPrefix[slot]!;
+  const b = B('"' + new Date(sec * 1000).toISOString().slice(0, 19));
+  isoSec[slot] = sec;
+  isoPrefix[slot] = b;
+  return b;
+}
+
+/** Writes the nanosecond time (d, ns) as a quoted RFC 3339 string. */
+function writeIso(out: ByteSink, d: number, ns: number): void {
+  out.bytes(isoPrefixOf(secOf(d, ns)));
+  if (ns !== 0) {
+    out.byte(46);
+    let div = 100000000;
+    let v = ns;
+    while (v !== 0) {
+      const q = Math.floor(v / div);
+      out.byte(48 + q);
+      v -= q * div;
+      div /= 10;
+    }
+  }
+  out.byte(90); // Z
+  out.byte(34);
+}
+
+/** The nanosecond time (d, ns) as Go's RFC3339Nano text (UTC). */
+export function isoNano(d: number, ns: number): string {
+  const frac = ns === 0 ? '' : '.' + String(ns + 1e9).slice(1).replace(/0+$/, '');
+  return new Date(secOf(d, ns) * 1000).toISOString().slice(0, 19) + frac + 'Z';
+}
+
+/** end − start in ns, exactly, for two (d, ns) values. */
+function writeDuration(out: ByteSink, sd: number, sns: number, ed: number, ens: number): void {
+  const ds = secOf(ed, ens) - secOf(sd, sns);
+  if (ds > -9e6 && ds < 9e6) {
+    out.number(ds * 1e9 + (ens - sns));
+    return;
+  }
+  out.ascii(String(BigInt(ds) * 1000000000n + BigInt(ens - sns)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Community ID v1 (https://github.com/corelight/community-id-spec), as gommunityid computes it
+
+/** ICMPv4 types that have a counterpart (request ↔ reply): such flows are two-way. */
+const ICMP_COUNTERPART = new Map<number, number>([[8, 0], [0, 8], [13, 14], [14, 13], [15, 16], [16, 15], [10, 9], [9, 10], [17, 18], [18, 17]]);
+const cidBuf = Buffer.alloc(16);
+
+/**
+ * Community ID v1 of an IPv4 flow. IPs are SysFlow's integers (first octet in the lowest byte).
+ * For ICMP (proto 1) the ports are the ICMP type and code, mapped as Zeek/gommunityid map them.
+ */
+export function communityId(sip: number, sport: number, dip: number, dport: number, proto: number, seed = 0): string {
+  // network-order 32-bit values: first octet most significant
+  let a = ((sip & 0xff) * 0x1000000 + ((sip >>> 8) & 0xff) * 0x10000 + ((sip >>> 16) & 0xff) * 0x100 + ((sip >>> 24) & 0xff));
+  let b = ((dip & 0xff) * 0x1000000 + ((dip >>> 8) & 0xff) * 0x10000 + ((dip >>> 16) & 0xff) * 0x100 + ((dip >>> 24) & 0xff));
+  let p = sport & 0xffff;
+  let q = dport & 0xffff;
+  let oneWay = false;
+  if (proto === 1) {
+    const t = p & 0xff;
+    const c = ICMP_COUNTERPART.get(t);
+    p = t;
+    if (c === undefined) {
+      q = q & 0xff;
+      oneWay = true;
+    } else q = c;
+  }
+  if (!oneWay && !(a < b || (a === b && p < q))) {
+    const ta = a; a = b; b = ta;
+    const tp = p; p = q; q = tp;
+  }
+  const buf = cidBuf;
+  buf.writeUInt16BE(seed & 0xffff, 0);
+  buf.writeUInt32BE(a, 2);
+  buf.writeUInt32BE(b, 6);
+  buf[10] = proto & 0xff;
+  buf[11] = 0;
+  buf.writeUInt16BE(p, 12);
+  buf.writeUInt16BE(q, 14);
+  return '1:' + createHash('sha1').update(buf).digest('base64');
+}
+
+/** Flows repeat their 5-tuples: a small direct-mapped cache saves most SHA-1 computations. */
+const CID_SLOTS = 4096;
+const cidKeys = new Int32Array(CID_SLOTS * 5);
+const cidVals: (string | undefined)[] = new Array<string | undefined>(CID_SLOTS);
+
+function cachedCommunityId(sip: number, sport: number, dip: number, dport: number, proto: number): string {
+  sip |= 0;
+  dip |= 0;
+  sport |= 0;
+  dport |= 0;
+  proto |= 0;
+  let h = Math.imul(sip ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(dip, 0xc2b2ae35) ^ Math.imul(sport * 65599 + dport, 0x27d4eb2f) ^ proto;
+  h ^= h >>> 15;
+  const slot = h & (CID_SLOTS - 1);
+  const k = slot * 5;
+  const v = cidVals[slot];
+  if (v !== undefined && cidKeys[k] === sip && cidKeys[k + 1] === sport && cidKeys[k + 2] === dip && cidKeys[k + 3] === dport && cidKeys[k + 4] === proto) return v;
+  const id = communityId(sip, sport, dip, dport, proto);
+  cidKeys[k] = sip;
+  cidKeys[k + 1] = sport;
+  cidKeys[k + 2] = dip;
+  cidKeys[k + 3] = dport;
+  cidKeys[k + 4] = proto;
+  cidVals[slot] = id;
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// document id
+
+const xx = await xxhash();
+let idBuf = Buffer.allocUnsafe(1024);
+let idPos = 0;
+
+function idRoom(n: number): void {
+  if (idPos + n <= idBuf.length) return;
+  const nb = Buffer.allocUnsafe(Math.max(idBuf.length * 2, idPos + n));
+  idBuf.copy(nb, 0, 0, idPos);
+  idBuf = nb;
+}
+function idStr(s: string): void {
+  idRoom(s.length * 3);
+  idPos += idBuf.write(s, idPos, 'utf8');
+}
+/** A 64-bit value in (d, ns) form, little-endian. */
+function idI64(d: number, ns: number): void {
+  idRoom(8);
+  const { hi, lo } = toHiLo(d, ns);
+  idBuf.writeUInt32LE(lo >>> 0, idPos);
+  idBuf.writeInt32LE(hi | 0, idPos + 4);
+  idPos += 8;
+}
+/** A 32-bit signed integer, sign-extended to 8 bytes little-endian. */
+function idI32(v: number): void {
+  idRoom(8);
+  v |= 0;
+  idBuf.writeInt32LE(v, idPos);
+  idBuf.writeInt32LE(v < 0 ? -1 : 0, idPos + 4);
+  idPos += 8;
+}
+
+/** What carries a process OID, thread id and op flags. */
+interface ProcEv {
+  procOID?: OID;
+  tid?: number;
+  opFlags?: number;
+}
+
+/**
+ * The Elasticsearch document id of a record (compat §6.4): XXH64 (seed 0), as 16 lowercase hex
+ * digits, over the node id, the container id, then 8-byte little-endian ts, tid, process createTS
+ * and op flags; then for FF/FE the file OID, for NF sip, sport, dip, dport, proto (8 bytes each),
+ * for KE the action and kind ordinals (8 bytes each) and the message.
+ */
+export function ecsDocId(r: FlatRecord): string {
+  const t = r.sfType;
+  const rec = r.rec;
+  const ev = rec as ProcEv;
+  idPos = 0;
+  idStr(r.header ? r.header.exporter : '');
+  idStr(r.container ? r.container.id : '');
+  idI64(rec.ts, rec.tsNs);
+  idI32(ev.tid ?? 0);
+  const oid = ev.procOID;
+  if (oid) idI64(oid.createTS, oid.createTSNs);
+  else idI64(0, 0);
+  idI32(ev.opFlags ?? 0);
+  if (t === SfType.FF || t === SfType.FE) idStr((rec as FileFlow | FileEvent).fileOID);
+  else if (t === SfType.NF) {
+    const n = rec as NetworkFlow;
+    idI32(n.sip);
+    idI32(n.sport);
+    idI32(n.dip);
+    idI32(n.dport);
+    idI32(n.proto);
+  } else if (t === SfType.KE) {
+    const k = rec as K8sEvent;
+    idI32((K8S_ACTIONS as readonly string[]).indexOf(k.action));
+    idI32((K8S_COMPONENTS as readonly string[]).indexOf(k.kind));
+    idStr(keMessage(k.message));
+  }
+  return xx.h64Raw(idBuf.subarray(0, idPos)).toString(16).padStart(16, '0');
+}
+
+/** A K8s event message without the "\n\0" the collector appends (sf-processor's reader strips it). */
+function keMessage(m: string): string {
+  let e = m.length;
+  while (e > 0) {
+    const c = m.charCodeAt(e - 1);
+    if (c !== 0 && c !== 10) break;
+    e--;
+  }
+  return e === m.length ? m : m.slice(0, e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// event classification
+
+interface EventClass {
+  /** `{"event":{"action":…,"category":…,"duration":` (preceded by agent and ecs). */
+  readonly head: Buffer;
+  /** `,"type":…}` */
+  readonly tail: Buffer;
+}
+
+function peClass(flags: number, pid: number, tid: number): string {
+  if (flags & OpFlags.EXIT) return pid !== tid ? 'thread-exit' : 'exit';
+  if (flags & (OpFlags.CLONE | OpFlags.EXEC)) return pid !== tid ? 'thread-start' : 'start';
+  if (flags & OpFlags.SETUID) return 'change';
+  return 'start';
+}
+
+const FE_CLASSES: readonly [number, string, string, string][] = [
+  [OpFlags.MKDIR, 'directory', 'creation', 'directory-create'],
+  [OpFlags.RMDIR, 'directory', 'deletion', 'directory-delete'],
+  [OpFlags.UNLINK, 'file', 'deletion', 'file-delete'],
+  [OpFlags.SYMLINK | OpFlags.LINK, 'file', 'change', 'file-link'],
+  [OpFlags.RENAME, 'file', 'change', 'file-rename'],
+];
+
+function keType(action: string): string {
+  switch (action) {
+    case 'K8S_COMPONENT_ADDED': return 'creation';
+    case 'K8S_COMPONENT_DELETED': return 'deletion';
+    case 'K8S_COMPONENT_MODIFIED': return 'change';
+    case 'K8S_COMPONENT_ERROR': return 'error';
+    default: return 'info';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export class EcsEncoder implements Encoder {
+  readonly name = 'ecs';
+  private readonly scratch = new Scratch();
+  /** `,"agent":{…},"ecs":{…},"event":{"action":` */
+  private readonly preamble: Buffer;
+  private readonly classMemo = new Map<string, EventClass>();
+  private readonly hostMemo = new WeakMap<SFHeader, Buffer>();
+  private readonly contMemo = new WeakMap<Container, Buffer>();
+  private readonly podMemo = new WeakMap<Pod, Buffer>();
+  private readonly procMemo = new WeakMap<Process, { pp: Process | undefined; head: Buffer; tail: Buffer }>();
+  private readonly fileMemo = new WeakMap<File, Buffer[]>();
+  private readonly typeCodes: Buffer[] = SF_PROCESSOR_TYPE_CODES.map((c) => B(`,"sf_type":"${c}","start":`));
+  private lastKeMessage = '';
+  private lastKeOrch: Buffer = Buffer.alloc(0);
+
+  /** `version`: the product version (agent.version, omitted when empty); `ecsVersion`: ecs.version. */
+  constructor(version: string, ecsVersion: string) {
+    const s = this.scratch;
+    s.ascii(',"agent":{"type":"SysFlow"');
+    if (version !== '') {
+      s.ascii(',"version":');
+      s.goJsonString(version);
+    }
+    s.ascii('},"ecs":{');
+    if (ecsVersion !== '') {
+      s.ascii('"version":');
+      s.goJsonString(ecsVersion);
+    }
+    s.ascii('},"event":{"action":');
+    this.preamble = s.take();
+  }
+
+  private eventClass(action: string, category: string, type: string): EventClass {
+    const key = action + '\u0000' + category + '\u0000' + type;
+    let c = this.classMemo.get(key);
+    if (c === undefined) {
+      const s = this.scratch;
+      s.bytes(this.preamble);
+      s.goJsonString(action);
+      s.ascii(',"category":');
+      s.goJsonString(category);
+      s.ascii(',"duration":');
+      const head = s.take();
+      s.ascii(',"type":');
+      s.goJsonString(type);
+      s.ascii('}');
+      c = { head, tail: s.take() };
+      if (this.classMemo.size < 1024) this.classMemo.set(key, c);
+    }
+    return c;
+  }
+
+  /** The Elasticsearch `_id` of the record's document (see ecsDocId). */
+  docId(r: FlatRecord): string {
+    return ecsDocId(r);
+  }
+
+  encode(r: FlatRecord, out: ByteSink): void {
+    const t = r.sfType;
+    const rec = r.rec;
+    out.bytes(K.ts);
+    writeIso(out, rec.ts, rec.tsNs);
+
+    // ---- event
+    let cls: EventClass;
+    let endD = rec.ts;
+    let endNs = rec.tsNs;
+    const flags = (rec as ProcEv).opFlags ?? 0;
+    switch (t) {
+      case SfType.PE: {
+        const pe = rec as ProcessEvent;
+        const ty = peClass(flags, pe.procOID.hpid, pe.tid);
+        cls = this.eventClass('process-' + ty, 'process', ty);
+        break;
+      }
+      case SfType.FF: {
+        const f = rec as FileFlow;
+        let ty = 'access';
+        let action = 'file-access';
+        if (flags & OpFlags.READ_RECV && (f.numRRecvBytes > 0 || f.numRRecvOps > 0)) action += '-read';
+        if (flags & OpFlags.WRITE_SEND && (f.numWSendBytes > 0 || f.numWSendOps > 0)) {
+          ty = 'change';
+          action += '-write';
+        }
+        cls = this.eventClass(action, 'file', ty);
+        break;
+      }
+      case SfType.FE: {
+        let c: readonly [number, string, string, string] | undefined;
+        for (const fc of FE_CLASSES) {
+          if (flags & fc[0]) {
+            c = fc;
+            break;
+          }
+        }
+        cls = c ? this.eventClass(c[3], c[1], c[2]) : this.eventClass('file-change', 'file', 'change');
+        break;
+      }
+      case SfType.NF:
+        cls = this.eventClass('network-connection-traffic', 'network', 'connection');
+        break;
+      case SfType.NE:
+        cls = this.eventClass('network-connection', 'network', 'connection');
+        break;
+      case SfType.PF:
+        cls = this.eventClass('process-flow', 'process', 'info');
+        break;
+      case SfType.KE: {
+        const action = (rec as K8sEvent).action;
+        cls = this.eventClass(action, 'orchestration', keType(action));
+        break;
+      }
+      default:
+        cls = this.eventClass('', '', '');
+    }
+    if (t === SfType.FF || t === SfType.NF || t === SfType.PF) {
+      const f = rec as FileFlow | NetworkFlow | ProcessFlow;
+      if (f.endTs !== 0 || f.endTsNs !== 0) {
+        endD = f.endTs;
+        endNs = f.endTsNs;
+      }
+    }
+    out.bytes(cls.head);
+    writeDuration(out, rec.ts, rec.tsNs, endD, endNs);
+    out.bytes(K.end);
+    writeIso(out, endD, endNs);
+    const rules = r.rules;
+    const alert = rules !== null && rules.length > 0;
+    out.bytes(alert ? K.kindAlert : K.kindEvent);
+    if (t === SfType.KE) {
+      out.bytes(K.original);
+      out.goJsonString(keMessage((rec as K8sEvent).message));
+    }
+    if (alert) {
+      out.bytes(K.reason);
+      let severity = 1;
+      if (rules.length === 1) {
+        out.goJsonString(rules[0]!.name);
+        severity = Math.max(severity, rules[0]!.priority);
+      } else {
+        let reason = '';
+        for (let i = 0; i < rules.length; i++) {
+          if (i) reason += ', ';
+          reason += rules[i]!.name;
+          if (rules[i]!.priority > severity) severity = rules[i]!.priority;
+        }
+        out.goJsonString(reason);
+      }
+      out.bytes(K.severity);
+      out.number(severity);
+    }
+    if (t === SfType.PE || t === SfType.FE || t === SfType.NE) {
+      out.bytes(K.sfRet);
+      out.number((rec as ProcessEvent | FileEvent | NetworkEvent).ret);
+    }
+    out.bytes(this.typeCodes[t] ?? this.typeCodes[0]!);
+    writeIso(out, rec.ts, rec.tsNs);
+    out.bytes(cls.tail);
+
+    // ---- host
+    this.host(r, out);
+
+    if (t === SfType.KE) {
+      this.keOrchestrator(rec as K8sEvent, out);
+      this.tags(r, out);
+      out.bytes(K.endLine);
+      return;
+    }
+
+    // ---- container, orchestrator, pod, service
+    const c = r.container;
+    if (c !== undefined && c.id !== '') {
+      let b = this.contMemo.get(c);
+      if (b === undefined) this.contMemo.set(c, (b = this.renderContainer(c)));
+      out.bytes(b);
+    }
+    const pod = r.pod;
+    if (pod !== undefined && pod.id !== '') {
+      let b = this.podMemo.get(pod);
+      if (b === undefined) this.podMemo.set(pod, (b = this.renderPod(pod)));
+      out.bytes(b);
+    }
+
+    // ---- file, sf_file_action
+    if (t === SfType.FF || t === SfType.FE) this.file(r, flags, out);
+    if (t === SfType.FF) {
+      const f = rec as FileFlow;
+      if (f.numRRecvBytes > 0 || f.numRRecvOps > 0 || f.numWSendBytes > 0 || f.numWSendOps > 0) {
+        out.bytes(K.fileAction);
+        out.number(f.numRRecvBytes);
+        out.bytes(K.bytesWritten);
+        out.number(f.numWSendBytes);
+        out.bytes(K.readOps);
+        out.number(f.numRRecvOps);
+        out.bytes(K.writeOps);
+        out.number(f.numWSendOps);
+        out.bytes(K.close);
+      }
+    }
+
+    // ---- network, source, destination
+    if (t === SfType.NF || t === SfType.NE) this.network(rec as NetworkFlow | NetworkEvent, t === SfType.NF, out);
+
+    // ---- process, user
+    this.process(r, out);
+    this.tags(r, out);
+    out.bytes(K.endLine);
+  }
+
+  private host(r: FlatRecord, out: ByteSink): void {
+    const h = r.header;
+    if (h === null) {
+      this.hostRaw(null, out);
+      return;
+    }
+    let b = this.hostMemo.get(h);
+    if (b === undefined) {
+      this.hostRaw(h, this.scratch);
+      this.hostMemo.set(h, (b = this.scratch.take()));
+    }
+    out.bytes(b);
+  }
+
+  private hostRaw(h: SFHeader | null, out: ByteSink): void {
+    out.bytes(K.host);
+    out.goJsonString(h ? h.exporter : '');
+    out.bytes(K.hostIp);
+    if (h === null || h.ip === undefined) out.bytes(K.na);
+    else out.goJsonString(h.ip);
+    out.bytes(K.close);
+  }
+
+  private keOrchestrator(k: K8sEvent, out: ByteSink): void {
+    if (k.message !== this.lastKeMessage || this.lastKeOrch.length === 0) {
+      let ns = '';
+      let name = '';
+      let kind = '';
+      const doc = parseJsonLenient(k.message);
+      if (doc !== null && typeof doc === 'object') {
+        const d = doc as { kind?: unknown; items?: unknown };
+        kind = jsonText(d.kind).toLowerCase();
+        const items = d.items;
+        if (Array.isArray(items) && items.length > 0 && items[0] !== null && typeof items[0] === 'object') {
+          const it = items[0] as { name?: unknown; namespace?: unknown };
+          ns = jsonText(it.namespace);
+          name = jsonText(it.name);
+        }
+      }
+      const s = this.scratch;
+      s.bytes(K.orchestrator);
+      s.goJsonString(ns);
+      s.bytes(K.resource);
+      s.goJsonString(name);
+      s.bytes(K.resType);
+      s.goJsonString(kind);
+      s.bytes(K.k8s);
+      this.lastKeOrch = s.take();
+      this.lastKeMessage = k.message;
+    }
+    out.bytes(this.lastKeOrch);
+  }
+
+  private renderContainer(c: Container): Buffer {
+    const s = this.scratch;
+    s.ascii(',"container":{"id":');
+    s.goJsonString(c.id);
+    if (c.imageid !== '') {
+      s.ascii(',"image":{"id":');
+      s.goJsonString(c.imageid);
+      s.ascii(',"name":');
+      s.goJsonString(c.image);
+      s.ascii('}');
+    }
+    s.ascii(',"name":');
+    s.goJsonString(c.name);
+    s.ascii(',"runtime":');
+    s.goJsonString(containerTypeName(c.type));
+    s.ascii(',"sf_privileged":');
+    s.bytes(c.privileged === true ? K.t : K.f);
+    s.ascii('}');
+    return s.take();
+  }
+
+  private renderPod(p: Pod): Buffer {
+    const s = this.scratch;
+    s.bytes(K.orchestrator);
+    s.goJsonString(p.namespace);
+    s.bytes(K.resource);
+    s.goJsonString(p.name);
+    s.ascii(',"type":"pod"');
+    s.bytes(K.k8s);
+    s.ascii(',"pod":{"hostip":');
+    ipList(s, p.hostIP);
+    s.ascii(',"id":');
+    s.goJsonString(p.id);
+    s.ascii(',"internalip":');
+    ipList(s, p.internalIP);
+    s.ascii(',"name":');
+    s.goJsonString(p.name);
+    s.ascii(',"namespace":');
+    s.goJsonString(p.namespace);
+    s.ascii(',"nodename":');
+    s.goJsonString(p.nodeName);
+    s.ascii(',"restartcnt":');
+    s.number(p.restartCount);
+    s.ascii(',"ts":');
+    writeIso(s, p.ts, p.tsNs);
+    s.ascii('}');
+    if (p.services.length > 0) {
+      s.ascii(',"service":[');
+      for (let i = 0; i < p.services.length; i++) {
+        const sv = p.services[i]!;
+        if (i) s.bytes(K.comma);
+        s.ascii('{"clusterip":');
+        ipList(s, sv.clusterIP);
+        s.ascii(',"id":');
+        s.goJsonString(sv.id);
+        s.ascii(',"name":');
+        s.goJsonString(sv.name);
+        s.ascii(',"namespace":');
+        s.goJsonString(sv.namespace);
+        s.ascii(',"ports":[');
+        for (let j = 0; j < sv.portList.length; j++) {
+          const pt = sv.portList[j]!;
+          if (j) s.bytes(K.comma);
+          s.ascii('{"nodeport":');
+          s.number(pt.nodePort);
+          s.ascii(',"port":');
+          s.number(pt.port);
+          s.ascii(',"proto":');
+          s.goJsonString(pt.proto);
+          s.ascii(',"targetport":');
+          s.number(pt.targetPort);
+          s.ascii('}');
+        }
+        s.ascii(']}');
+      }
+      s.ascii(']');
+    }
+    return s.take();
+  }
+
+  /** The file section. Memoised per file for the usual case (a known, non-empty path, no target). */
+  private file(r: FlatRecord, flags: number, out: ByteSink): void {
+    const f = r.file;
+    const symlink = (flags & OpFlags.SYMLINK) !== 0;
+    let target: string | null = null;
+    if (r.sfType === SfType.FE && !(flags & (OpFlags.MKDIR | OpFlags.RMDIR | OpFlags.UNLINK)) && flags & (OpFlags.SYMLINK | OpFlags.LINK | OpFlags.RENAME)) {
+      target = filePath(r.newFile);
+    }
+    const path = filePath(f);
+    if (f !== undefined && path !== '' && target === null) {
+      let m = this.fileMemo.get(f);
+      if (m === undefined) this.fileMemo.set(f, (m = []));
+      const k = symlink ? 1 : 0;
+      let b = m[k];
+      if (b === undefined) {
+        this.fileRaw(path, '', symlink ? 'symlink' : ecsFileType(f.restype), null, this.scratch);
+        b = m[k] = this.scratch.take();
+      }
+      out.bytes(b);
+      return;
+    }
+    const type = symlink ? 'symlink' : ecsFileType(f?.restype);
+    let fd = '';
+    if (path === '') fd = String(r.sfType === SfType.FF ? (r.rec as FileFlow).fd : 0);
+    this.fileRaw(path, fd, type, target, out, (r.rec as FileFlow | FileEvent).procOID.hpid);
+  }
+
+  /** `fd` is used (with `pid`) when the path is empty: /proc/<pid>/fd/<fd>. */
+  private fileRaw(path: string, fd: string, type: string, target: string | null, out: ByteSink, pid = 0): void {
+    let name: string;
+    if (path !== '') name = baseName(path);
+    else {
+      path = `/proc/${pid}/fd/${fd}`;
+      name = fd;
+    }
+    out.bytes(K.fileDir);
+    if (type === 'dir') out.goJsonString(path);
+    else {
+      out.goJsonString(dirName(path));
+      out.bytes(K.fileName);
+      out.goJsonString(name);
+      if (path !== name) {
+        out.bytes(K.filePath);
+        out.goJsonString(path);
+      }
+    }
+    if (target !== null) {
+      out.bytes(K.fileTarget);
+      out.goJsonString(target);
+    }
+    out.bytes(K.fileType);
+    out.goJsonString(type);
+    out.bytes(K.close);
+  }
+
+  private network(n: NetworkFlow | NetworkEvent, flow: boolean, out: ByteSink): void {
+    const sip = ip(n.sip);
+    const dip = ip(n.dip);
+    const f = flow ? (n as NetworkFlow) : null;
+    if (f) {
+      out.bytes(K.network);
+      out.number(f.numRRecvBytes + f.numWSendBytes);
+      out.bytes(K.cid);
+    } else {
+      out.bytes(K.netNoBytes);
+      out.bytes(K.cidFirst);
+    }
+    out.goJsonString(cachedCommunityId(n.sip, n.sport, n.dip, n.dport, n.proto));
+    out.bytes(K.iana);
+    out.number(n.proto);
+    out.bytes(K.protocol);
+    out.goJsonString(protoName(n.proto));
+    out.bytes(K.close);
+    this.endpoint(K.source, sip, f ? f.numWSendBytes : -1, f ? f.numWSendOps : -1, n.sport, out);
+    this.endpoint(K.destination, dip, f ? f.numRRecvBytes : -1, f ? f.numRRecvOps : -1, n.dport, out);
+  }
+
+  /** bytes/packets < 0: not written (network events have no counters). */
+  private endpoint(key: Buffer, addr: string, bytes: number, packets: number, port: number, out: ByteSink): void {
+    out.bytes(key);
+    out.goJsonString(addr);
+    if (bytes >= 0) {
+      out.bytes(K.epBytes);
+      out.number(bytes);
+    }
+    out.bytes(K.epIp);
+    out.goJsonString(addr);
+    if (packets >= 0) {
+      out.bytes(K.epPackets);
+      out.number(packets);
+    }
+    out.bytes(K.epPort);
+    out.number(port);
+    out.bytes(K.close);
+  }
+
+  private process(r: FlatRecord, out: ByteSink): void {
+    const rec = r.rec as ProcEv;
+    const tid = rec.tid ?? rec.procOID?.hpid ?? 0;
+    const p = r.proc;
+    if (p !== undefined) {
+      let m = this.procMemo.get(p);
+      if (m === undefined || m.pp !== r.pproc) {
+        this.processHead(p, r.pproc, p.oid, this.scratch);
+        const head = this.scratch.take();
+        this.processTail(p, this.scratch);
+        m = { pp: r.pproc, head, tail: this.scratch.take() };
+        this.procMemo.set(p, m);
+      }
+      out.bytes(m.head);
+      out.number(tid);
+      out.bytes(m.tail);
+      return;
+    }
+    this.processHead(undefined, undefined, rec.procOID ?? ZERO_OID, out);
+    out.number(tid);
+    this.processTail(undefined, out);
+  }
+
+  /** The process section up to `"thread":{"id":`. */
+  private processHead(p: Process | undefined, pp: Process | undefined, oid: OID, out: ByteSink): void {
+    out.bytes(K.procHead);
+    out.goJsonString(p ? p.exeArgs : '');
+    out.bytes(K.cmdline);
+    out.goJsonString(procCmdline(p));
+    out.bytes(K.exe);
+    out.goJsonString(p ? p.exe : '');
+    out.bytes(K.name);
+    out.goJsonString(baseName(p ? p.exe : ''));
+    out.bytes(K.parent);
+    out.goJsonString(pp ? pp.exeArgs : '');
+    out.bytes(K.cmdline);
+    out.goJsonString(procCmdline(pp));
+    out.bytes(K.exe);
+    out.goJsonString(pp ? pp.exe : '');
+    out.bytes(K.name);
+    out.goJsonString(baseName(pp ? pp.exe : ''));
+    const poid = p?.poid ?? ZERO_OID;
+    out.bytes(K.pid);
+    out.number(poid.hpid);
+    out.bytes(K.pstart);
+    writeIso(out, poid.createTS, poid.createTSNs);
+    out.bytes(K.parentEnd);
+    out.number(oid.hpid);
+    out.bytes(K.pstart);
+    writeIso(out, oid.createTS, oid.createTSNs);
+    out.bytes(K.threadId);
+  }
+
+  /** After the thread id: closes process, then the user section. */
+  private processTail(p: Process | undefined, out: ByteSink): void {
+    out.bytes(K.procTail);
+    out.bytes(K.user);
+    out.number(p ? p.gid : 0);
+    if (p && p.groupName !== '') {
+      out.ascii(',"name":');
+      out.goJsonString(p.groupName);
+    }
+    out.bytes(K.userId);
+    out.number(p ? p.uid : 0);
+    if (p && p.userName !== '') {
+      out.ascii(',"name":');
+      out.goJsonString(p.userName);
+    }
+    out.bytes(K.close);
+  }
+
+  private tags(r: FlatRecord, out: ByteSink): void {
+    const rules = r.rules;
+    let n = r.tags ? r.tags.length : 0;
+    if (rules) for (let i = 0; i < rules.length; i++) n += rules[i]!.tags.length;
+    if (n === 0) return;
+    out.bytes(K.tags);
+    let first = true;
+    if (r.tags) {
+      for (const tag of r.tags) {
+        if (!first) out.bytes(K.comma);
+        first = false;
+        out.goJsonString(tag);
+      }
+    }
+    if (rules) {
+      for (const rule of rules) {
+        for (const tag of rule.tags) {
+          if (!first) out.bytes(K.comma);
+          first = false;
+          out.goJsonString(tag);
+        }
+      }
+    }
+    out.bytes(K.rbr);
+  }
+}
+
+const ZERO_OID: OID = Object.freeze({ hpid: 0, createTS: 0, createTSNs: 0 });
+
+function ipList(out: ByteSink, ips: readonly number[]): void {
+  out.bytes(K.lbr);
+  for (let i = 0; i < ips.length; i++) {
+    if (i) out.bytes(K.comma);
+    out.goJsonString(ip(ips[i]!));
+  }
+  out.bytes(K.rbr);
+}
+
+/** JSON.parse that, like GJSON, tolerates trailing bytes after the document (K8s messages end in "\n\0"). */
+function parseJsonLenient(t: string): unknown {
+  if (t === '') return null;
+  try {
+    return JSON.parse(t);
+  } catch {
+    try {
+      return JSON.parse(keMessage(t).replace(/\s+$/, ''));
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** GJSON's String() of a value: strings as such, absent as "", other values as JSON text. */
+function jsonText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
