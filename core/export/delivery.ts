@@ -20,11 +20,17 @@ export interface SendResult {
   readonly failed: readonly { readonly m: Message; readonly reason: string }[];
 }
 
+/** A send failure that says how far back sent messages may be lost (see Link.onBreak). */
+export type UncertainError = Error & { uncertainMs?: number };
+
 export interface Link {
   /** Ship a batch, in order. Rejects when the connection failed: the batch is retried on a new link. */
   send(batch: readonly Message[]): Promise<SendResult>;
-  /** Set by Delivery; the link calls it once if the connection breaks while no send is pending. */
-  onBreak?: (err: Error) => void;
+  /**
+   * Set by Delivery; the link calls it once if the connection breaks while no send is pending.
+   * `uncertainMs`: how far back sent messages may be lost (default: the whole resend window).
+   */
+  onBreak?: (err: Error, uncertainMs?: number) => void;
   close(): Promise<void>;
 }
 
@@ -43,6 +49,8 @@ export interface DeliveryOptions {
   readonly statsIntervalMs?: number;
   /** > 0 for links without receipts: what was sent this recently is sent again after a break. */
   readonly resendWindowMs?: number;
+  /** …but no more than the newest this many bytes (what the connection's buffers can hold). */
+  readonly resendMaxBytes?: number;
 }
 
 export interface DeliveryCounters {
@@ -191,7 +199,7 @@ export class Delivery {
       if (this.link === null) {
         try {
           this.link = await this.opts.connect();
-          this.link.onBreak = (err) => this.broken(err);
+          this.link.onBreak = (err, ms) => this.broken(err, ms);
           if (this.counters.reconnects > 0 || this.lastError) this.opts.log.info(`${this.opts.name}: connected again`);
           this.lastError = '';
           delay = this.backoff.initial;
@@ -211,7 +219,7 @@ export class Delivery {
         this.noteError(err as Error);
         this.unshift(batch);
         this.counters.retried += batch.length;
-        this.dropLink();
+        this.dropLink((err as UncertainError).uncertainMs);
         await this.sleep(delay);
         delay = Math.min(this.backoff.max, delay * 2);
         continue;
@@ -238,14 +246,14 @@ export class Delivery {
   }
 
   /** The link broke while idle or between sends: forget it and resend its recent window. */
-  private broken(err: Error): void {
+  private broken(err: Error, uncertainMs?: number): void {
     if (this.link === null) return;
     this.noteError(err);
-    this.dropLink();
+    this.dropLink(uncertainMs);
     this.kick();
   }
 
-  private dropLink(): void {
+  private dropLink(uncertainMs = Infinity): void {
     const l = this.link;
     this.link = null;
     if (l) {
@@ -253,7 +261,11 @@ export class Delivery {
       void l.close().catch(() => {});
     }
     if (this.recent.length) {
-      const again = this.recent.map((x) => x.m);
+      const since = Date.now() - uncertainMs;
+      let budget = this.opts.resendMaxBytes ?? Infinity;
+      let k = this.recent.length;
+      while (k > 0 && this.recent[k - 1]!.at >= since && budget > 0) budget -= this.recent[--k]!.m.body.length + 64;
+      const again = this.recent.slice(k).map((x) => x.m);
       this.recent = [];
       this.counters.resent += again.length;
       this.counters.sent -= again.length;

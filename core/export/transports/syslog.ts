@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import type { Attributes, TransportFactory } from '../../pipeline/types.js';
 import type { Logger } from '../../log.js';
 import type { Message, MessageTransport } from '../types.js';
-import { Delivery, noFailures, type Link, type SendResult } from '../delivery.js';
+import { Delivery, noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
 import { deliveryOptions, parseBool, parseInteger } from '../options.js';
 
 /** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
@@ -145,21 +145,24 @@ export class SyslogConfigError extends Error {}
 
 /** A TCP or TLS connection: a write is done when the kernel took it (see Delivery's resend window). */
 class StreamLink implements Link {
-  onBreak?: (err: Error) => void;
+  onBreak?: (err: Error, uncertainMs?: number) => void;
   private pending = 0;
   private dead: Error | null = null;
   private failPending: ((e: Error) => void)[] = [];
 
   constructor(private readonly socket: net.Socket, private readonly fmt: Formatter, what: string) {
-    const die = (err: Error) => {
+    const die = (err: Error, uncertainMs?: number) => {
       if (this.dead) return;
+      if (uncertainMs !== undefined) (err as UncertainError).uncertainMs = uncertainMs;
       this.dead = err;
       for (const f of this.failPending.splice(0)) f(err);
-      if (this.pending === 0) this.onBreak?.(err);
+      if (this.pending === 0) this.onBreak?.(err, uncertainMs);
       socket.destroy();
     };
     socket.on('error', (e) => die(new Error(`${what}: ${e.message}`)));
-    socket.on('end', () => die(new Error(`${what}: the server closed the connection`)));
+    // An orderly close (FIN) means the server read everything that reached it before closing (unread
+    // data makes the kernel reset instead): only what was sent while the FIN travelled is uncertain.
+    socket.on('end', () => die(new Error(`${what}: the server closed the connection`), FIN_UNCERTAIN_MS));
     socket.on('close', () => die(new Error(`${what}: connection closed`)));
     socket.resume(); // servers send nothing, but reading is how a close is noticed
   }
@@ -190,6 +193,22 @@ class StreamLink implements Link {
 }
 
 const MAX_DATAGRAM = 65507;
+
+/**
+ * What a broken TCP connection can have swallowed: at most our send buffer plus the server's receive
+ * buffer. Linux's autotuning maxima bound both (the peer's is assumed alike); 16 MiB elsewhere.
+ */
+function socketBufferBytes(): number {
+  try {
+    const max = (f: string) => Number(readFileSync(f, 'utf8').trim().split(/\s+/)[2]);
+    const n = max('/proc/sys/net/ipv4/tcp_wmem') + max('/proc/sys/net/ipv4/tcp_rmem');
+    return Number.isFinite(n) && n > 0 ? n : 16 << 20;
+  } catch {
+    return 16 << 20;
+  }
+}
+/** After a FIN, messages sent this recently are sent again (covers round trips up to ~50 ms). */
+const FIN_UNCERTAIN_MS = 100;
 
 class UdpLink implements Link {
   onBreak?: (err: Error) => void;
@@ -286,6 +305,6 @@ export const syslogTransport: TransportFactory = {
       }
       return connect(s, fmt);
     }, log);
-    return new SyslogTransport(new Delivery({ ...opts, resendWindowMs: s.proto === 'udp' ? 0 : 2000 }));
+    return new SyslogTransport(new Delivery({ ...opts, resendWindowMs: s.proto === 'udp' ? 0 : 2000, resendMaxBytes: socketBufferBytes() }));
   },
 };
