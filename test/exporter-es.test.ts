@@ -191,3 +191,29 @@ test('ecs format: documents carry the ECS id (a rerun indexes nothing twice) and
     assert.equal(counters(again.stderr).failed, 0);
   });
 });
+
+test('fan-out: one policy engine feeds file, es and a syslog server that is down; the dead target does not stall the others', async () => {
+  await withEs({}, async (ep, dir) => {
+    const want = await reference(dir);
+    const out = join(dir, 'fan.json');
+    const config = join(dir, 'fanout.json');
+    writeFileSync(config, JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: ['a eventchan', 'b eventchan', 'c eventchan'], mode: 'enrich' },
+        { processor: 'exporter', in: 'a eventchan', export: 'file', format: 'json', 'file.path': out },
+        { processor: 'exporter', in: 'b eventchan', export: 'es', format: 'json', 'es.addresses': ep.url, 'stats.interval': '0' },
+        // nothing listens on port 9 of 127.0.0.1 (discard): refused; its queue holds the whole stream
+        { processor: 'exporter', in: 'c eventchan', export: 'syslog', 'syslog.host': '127.0.0.1', 'syslog.port': '9', 'queue.size': '10000', 'drain.timeout': '1s', 'stats.interval': '0' },
+      ],
+    }));
+    const p = spawn(process.execPath, [CLI, '-config', config, '-log', 'info', TRACE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => p.on('close', resolve));
+    assert.equal(status, 0, stderr);
+    assert.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, want.length);
+    assert.equal(ep.docs().length, want.length);
+    assert.match(stderr, new RegExp(`syslog tcp 127\\.0\\.0\\.1:9: target unreachable at shutdown; ${want.length} messages not delivered`));
+  });
+});
