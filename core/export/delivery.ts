@@ -63,7 +63,8 @@ export interface DeliveryCounters {
   reconnects: number;
 }
 
-const OK: SendResult = { retry: [], failed: [] };
+/** The result of a send that every message passed. */
+export const noFailures: SendResult = { retry: [], failed: [] };
 /** Spool room kept free before backpressure starts (a message must fit). */
 const SPOOL_MARGIN = 256 << 10;
 
@@ -74,6 +75,7 @@ export class Delivery {
   private readonly queueLimit: number;
   private readonly batchSize: number;
   private readonly backoff: { initial: number; max: number };
+  private delay: number;
   private readonly spool: Spool | null;
   private link: Link | null = null;
   private wake: (() => void) | null = null;
@@ -91,6 +93,7 @@ export class Delivery {
     this.queueLimit = opts.queueLimit ?? 10_000;
     this.batchSize = opts.batchSize ?? 500;
     this.backoff = { initial: opts.backoffMs?.initial ?? 200, max: opts.backoffMs?.max ?? 10_000 };
+    this.delay = this.backoff.initial;
     this.spool = opts.spool ?? null;
     if (this.spool && !this.spool.empty) opts.log.info(`${opts.name}: ${this.spool.bytes} bytes spooled by an earlier run in ${this.spool.dir} are sent first`);
     const every = opts.statsIntervalMs ?? 60_000;
@@ -102,7 +105,7 @@ export class Delivery {
   }
 
   get stats(): Readonly<DeliveryCounters> {
-    return { ...this.counters, queued: this.queue.length - this.head };
+    return { ...this.counters, queued: this.memoryCount };
   }
 
   private get memoryCount(): number {
@@ -142,7 +145,14 @@ export class Delivery {
     if (this.readyWaiters.length && !this.full()) for (const f of this.readyWaiters.splice(0)) f();
   }
 
-  /** A backoff pause; only stop() cuts it short. */
+  /** The next backoff pause, each twice the last up to the maximum. */
+  private async backOff(): Promise<void> {
+    const ms = this.delay;
+    this.delay = Math.min(this.backoff.max, ms * 2);
+    await this.sleep(ms);
+  }
+
+  /** A pause; only stop() cuts it short. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -188,7 +198,6 @@ export class Delivery {
   }
 
   private async run(): Promise<void> {
-    let delay = this.backoff.initial;
     while (true) {
       if (this.memoryCount === 0 && (this.spool === null || this.spool.empty)) {
         if (this.closing || this.stopped) return;
@@ -202,12 +211,11 @@ export class Delivery {
           this.link.onBreak = (err, ms) => this.broken(err, ms);
           if (this.counters.reconnects > 0 || this.lastError) this.opts.log.info(`${this.opts.name}: connected again`);
           this.lastError = '';
-          delay = this.backoff.initial;
+          this.delay = this.backoff.initial;
         } catch (err) {
           this.noteError(err as Error);
           this.counters.reconnects++;
-          await this.sleep(delay);
-          delay = Math.min(this.backoff.max, delay * 2);
+          await this.backOff();
           continue;
         }
       }
@@ -220,8 +228,7 @@ export class Delivery {
         this.unshift(batch);
         this.counters.retried += batch.length;
         this.dropLink((err as UncertainError).uncertainMs);
-        await this.sleep(delay);
-        delay = Math.min(this.backoff.max, delay * 2);
+        await this.backOff();
         continue;
       }
       const now = Date.now();
@@ -238,9 +245,8 @@ export class Delivery {
       if (result.retry.length) {
         this.counters.retried += result.retry.length;
         this.unshift(result.retry);
-        await this.sleep(delay);
-        delay = Math.min(this.backoff.max, delay * 2);
-      } else delay = this.backoff.initial;
+        await this.backOff();
+      } else this.delay = this.backoff.initial;
       this.releaseReady();
     }
   }
@@ -339,4 +345,3 @@ export class Delivery {
   }
 }
 
-export const noFailures = OK;

@@ -1,8 +1,9 @@
 /** Parsing of exporter attributes shared by the transports: sizes, durations, booleans, delivery. */
 import type { Attributes } from '../pipeline/types.js';
 import type { Logger } from '../log.js';
-import type { DeliveryOptions, Link } from './delivery.js';
+import { Delivery, type DeliveryOptions, type Link } from './delivery.js';
 import { Spool } from './spool.js';
+import type { Message, MessageTransport } from './types.js';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i;
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -49,18 +50,42 @@ export const DELIVERY_ATTRIBUTES: Readonly<Record<string, string>> = {
   'stats.interval': 'network transports: how often to log delivery counters (default 60s; 0: only at exit)',
 };
 
-/** Delivery settings from attributes (validated; the spool is opened only when `open`). */
-export function deliveryOptions(attrs: Attributes, name: string, connect: () => Promise<Link>, log: Logger, open = true): DeliveryOptions {
-  const dir = attrs['buffer.dir'];
-  const maxBytes = attrs['buffer.maxsize'] ? parseSize('buffer.maxsize', attrs['buffer.maxsize']) : 1024 ** 3;
+/** The delivery attributes, validated (`check` uses this alone; nothing is opened). */
+export function deliverySettings(attrs: Attributes) {
   return {
-    name,
-    connect,
-    log,
     queueLimit: parseInteger('queue.size', attrs['queue.size'], 10_000, 1),
     backoffMs: { initial: 200, max: attrs['retry.max'] ? parseDuration('retry.max', attrs['retry.max']) : 10_000 },
     drainTimeoutMs: attrs['drain.timeout'] ? parseDuration('drain.timeout', attrs['drain.timeout']) : 10_000,
     statsIntervalMs: attrs['stats.interval'] ? parseDuration('stats.interval', attrs['stats.interval']) : 60_000,
-    spool: dir && open ? new Spool(dir, maxBytes) : null,
+    spoolDir: attrs['buffer.dir'] || null,
+    spoolMaxBytes: attrs['buffer.maxsize'] ? parseSize('buffer.maxsize', attrs['buffer.maxsize']) : 1024 ** 3,
   };
+}
+
+/** A message transport over a delivery queue built from the attributes (its spool opened). */
+export class DeliveryTransport implements MessageTransport {
+  readonly messages = true;
+  private readonly delivery: Delivery;
+
+  constructor(
+    readonly name: string,
+    attrs: Attributes,
+    opts: { readonly where: string; readonly connect: () => Promise<Link>; readonly log: Logger } & Partial<DeliveryOptions>,
+    /** Runs after the queue closed (e.g. closing a client). */
+    private readonly after?: () => Promise<void>,
+  ) {
+    const { spoolDir, spoolMaxBytes, ...settings } = deliverySettings(attrs);
+    this.delivery = new Delivery({ ...settings, ...opts, name: opts.where, spool: spoolDir ? new Spool(spoolDir, spoolMaxBytes) : null });
+  }
+
+  send(m: Message): void {
+    this.delivery.push(m);
+  }
+  ready(): Promise<void> | null {
+    return this.delivery.ready();
+  }
+  async close(): Promise<void> {
+    await this.delivery.close();
+    await this.after?.();
+  }
 }

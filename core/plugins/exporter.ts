@@ -1,7 +1,9 @@
 /**
- * `exporter`: encodes records (`format`) and ships them (`export`). Encoders write straight into the
- * transport's byte sink; the sink is flushed after every batch (or every `buffer` records), so
- * records reach their destination in order and no later than the end of their batch.
+ * `exporter`: encodes records (`format`) and ships them (`export`). For byte transports (terminal,
+ * file) encoders write straight into the transport's byte sink, flushed after every batch (or every
+ * `buffer` records), so records reach their destination in order and no later than the end of their
+ * batch. Message transports (syslog, es) get each record encoded on its own, with its priority, time
+ * and document id, and queue it for delivery.
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Registry } from '../pipeline/registry.js';
@@ -75,46 +77,42 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
         return { process() {} } as Processor;
       }
       const transport = await tf.create(ctx.attrs, ctx.log);
-      let exported = 0;
+      let encodeBatch: (batch: readonly FlatRecord[]) => void;
+      let end: (() => void) | undefined;
       if (isMessageTransport(transport)) {
         // one message per record: encode each on its own
         const scratch = new Scratch();
-        const proc: Processor<FlatRecord, never> = {
-          process(batch) {
-            for (let i = 0; i < batch.length; i++) {
-              const r = batch[i]!;
-              encoder.encode(r, scratch);
-              let body = scratch.take();
-              if (body.length && body[body.length - 1] === 10) body = body.subarray(0, body.length - 1);
-              const id = encoder.docId?.(r);
-              transport.send({ body, priority: maxPriority(r), ts: r.rec.ts / 1e6, ...(id !== undefined ? { id } : {}) });
-            }
-            exported += batch.length;
-          },
-          ready: () => transport.ready(),
-          async close() {
-            await transport.close();
-            ctx.log.debug(`exported ${exported} records via ${exportName}`);
-          },
+        encodeBatch = (batch) => {
+          for (let i = 0; i < batch.length; i++) {
+            const r = batch[i]!;
+            encoder.encode(r, scratch);
+            let body = scratch.take();
+            if (body.length && body[body.length - 1] === 10) body = body.subarray(0, body.length - 1);
+            const id = encoder.docId?.(r);
+            transport.send({ body, priority: maxPriority(r), ts: r.rec.ts / 1e6, ...(id !== undefined ? { id } : {}) });
+          }
         };
-        return proc as Processor;
-      }
-      const sink = transport.sink;
-      let pending = 0;
-      const proc: Processor<FlatRecord, never> = {
-        process(batch) {
+      } else {
+        const sink = transport.sink;
+        let pending = 0;
+        encodeBatch = (batch) => {
           for (let i = 0; i < batch.length; i++) encoder.encode(batch[i]!, sink);
-          exported += batch.length;
           pending += batch.length;
           if (pending >= buffer) {
             sink.flush();
             pending = 0;
             transport.boundary?.();
           }
+        };
+        end = () => sink.flush();
+      }
+      let exported = 0;
+      const proc: Processor<FlatRecord, never> = {
+        process(batch) {
+          encodeBatch(batch);
+          exported += batch.length;
         },
-        end() {
-          sink.flush();
-        },
+        ...(end ? { end } : {}),
         ready: () => transport.ready(),
         async close() {
           await transport.close();

@@ -97,7 +97,7 @@ export interface Compiled {
   readonly needs?: readonly (Pred | undefined)[];
 }
 
-export const SCOPES: readonly Scope[] = [Scope.Context, Scope.File];
+const SCOPES: readonly Scope[] = [Scope.Context, Scope.File];
 
 const allOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.every((p) => p(r)));
 const anyOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.some((p) => p(r)));

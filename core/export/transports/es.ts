@@ -13,10 +13,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { Attributes, TransportFactory } from '../../pipeline/types.js';
-import type { Logger } from '../../log.js';
-import type { Message, MessageTransport } from '../types.js';
-import { Delivery, type Link, type SendResult } from '../delivery.js';
-import { deliveryOptions, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
+import type { Message } from '../types.js';
+import type { Link, SendResult } from '../delivery.js';
+import { DeliveryTransport, deliverySettings, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
 import { createHash } from 'node:crypto';
 
 export class EsConfigError extends Error {}
@@ -135,8 +134,7 @@ class EsLink implements Link {
       byId.set(id, m);
       docs.push({ id, index: this.indexFor(m.ts), source });
     }
-    const retry: Message[] = [];
-    const retryIds = new Set<string>();
+    const retrying = new Set<Message>();
     await this.client.helpers.bulk<Doc>({
       datasource: docs,
       onDocument: (d) => [{ create: { _index: d.index, _id: d.id } }, d.source] as never,
@@ -151,17 +149,12 @@ class EsLink implements Link {
         const m = byId.get(id);
         if (m === undefined) return;
         if (drop.status === 409) return; // already indexed (a resend): delivered
-        if (drop.status === 429 || drop.status >= 500) {
-          if (!retryIds.has(id)) {
-            retryIds.add(id);
-            retry.push(m);
-          }
-        } else failed.push({ m, reason: `${drop.status} ${drop.error?.type ?? ''}: ${drop.error?.reason ?? 'refused'} (index ${this.indexFor(m.ts)})` });
+        if (drop.status === 429 || drop.status >= 500) retrying.add(m);
+        else failed.push({ m, reason: `${drop.status} ${drop.error?.type ?? ''}: ${drop.error?.reason ?? 'refused'} (index ${this.indexFor(m.ts)})` });
       },
     });
-    // keep the batch order for retries
-    retry.sort((a, b) => batch.indexOf(a) - batch.indexOf(b));
-    return { retry, failed };
+    // retried in batch order
+    return { retry: retrying.size ? batch.filter((m) => retrying.has(m)) : [], failed };
   }
 
   async close(): Promise<void> {}
@@ -175,27 +168,11 @@ function describeError(err: unknown): string {
   return (err as Error).message;
 }
 
-class EsTransport implements MessageTransport {
-  readonly name = 'es';
-  readonly messages = true;
-  constructor(private readonly delivery: Delivery, private readonly client: Client) {}
-  send(m: Message): void {
-    this.delivery.push(m);
-  }
-  ready(): Promise<void> | null {
-    return this.delivery.ready();
-  }
-  async close(): Promise<void> {
-    await this.delivery.close();
-    await this.client.close();
-  }
-}
-
 export const esTransport: TransportFactory = {
   name: 'es',
   check(attrs) {
     settings(attrs);
-    deliveryOptions(attrs, 'es', () => Promise.reject(new Error('check only')), undefined as unknown as Logger, false);
+    deliverySettings(attrs);
   },
   async create(attrs, log) {
     const s = settings(attrs);
@@ -234,9 +211,6 @@ export const esTransport: TransportFactory = {
     }
     const indexFor = indexNamer(s.index);
     const link = new EsLink(client, s, indexFor);
-    const opts = deliveryOptions(attrs, where, async () => link, log);
-    return new EsTransport(new Delivery({ ...opts, batchSize: 2000 }), client);
+    return new DeliveryTransport('es', attrs, { where, connect: async () => link, log, batchSize: 2000 }, () => client.close());
   },
 };
-
-export { describeError as describeEsError };

@@ -17,10 +17,9 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Attributes, TransportFactory } from '../../pipeline/types.js';
-import type { Logger } from '../../log.js';
-import type { Message, MessageTransport } from '../types.js';
-import { Delivery, noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
-import { deliveryOptions, parseBool, parseInteger } from '../options.js';
+import type { Message } from '../types.js';
+import { noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
+import { DeliveryTransport, deliverySettings, parseBool, parseInteger } from '../options.js';
 
 /** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
 export const SEVERITY: readonly number[] = [
@@ -263,26 +262,11 @@ function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
   });
 }
 
-class SyslogTransport implements MessageTransport {
-  readonly name = 'syslog';
-  readonly messages = true;
-  constructor(private readonly delivery: Delivery) {}
-  send(m: Message): void {
-    this.delivery.push(m);
-  }
-  ready(): Promise<void> | null {
-    return this.delivery.ready();
-  }
-  close(): Promise<void> {
-    return this.delivery.close();
-  }
-}
-
 export const syslogTransport: TransportFactory = {
   name: 'syslog',
   check(attrs) {
     settings(attrs);
-    deliveryOptions(attrs, 'syslog', () => Promise.reject(new Error('check only')), undefined as unknown as Logger, false);
+    deliverySettings(attrs);
   },
   async create(attrs, log) {
     const s = settings(attrs);
@@ -297,14 +281,20 @@ export const syslogTransport: TransportFactory = {
       if (err instanceof SyslogConfigError) throw err;
       log.warn(`${(err as Error).message}; records are queued until the server is reachable`);
     }
-    const opts = deliveryOptions(attrs, `syslog ${s.proto} ${s.host}:${s.port}`, () => {
+    const reconnect = () => {
       if (first) {
         const l = first;
         first = null;
         return Promise.resolve(l);
       }
       return connect(s, fmt);
-    }, log);
-    return new SyslogTransport(new Delivery({ ...opts, resendWindowMs: s.proto === 'udp' ? 0 : 2000, resendMaxBytes: socketBufferBytes() }));
+    };
+    return new DeliveryTransport('syslog', attrs, {
+      where: `syslog ${s.proto} ${s.host}:${s.port}`,
+      connect: reconnect,
+      log,
+      resendWindowMs: s.proto === 'udp' ? 0 : 2000,
+      resendMaxBytes: socketBufferBytes(),
+    });
   },
 };
