@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { SF_FIELDS, Scope, type FieldDef } from '../core/flatten/fields.js';
 import { FALCO_FIELDS } from '../core/policy/falco-fields.js';
 import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
+import { Interner, fileValueKey } from '../core/policy/gate.js';
 import { FlatRecord } from '../core/flatten/flatrecord.js';
 import { SfType, type ProcessEvent } from '../core/sysflow/types.js';
 import { EntityCache } from '../core/sysflow/cache.js';
@@ -54,6 +55,7 @@ test(`context- and file-scoped fields depend on their scope only (${CORPUS_NOTE}
   let checks = 0;
   for (const trace of TRACES) {
     const id = ids();
+    const interner = new Interner();
     const seen = new Map<string, string>();
     for (const r of await flatRecords(tracePath(trace))) {
       records++;
@@ -69,7 +71,13 @@ test(`context- and file-scoped fields depend on their scope only (${CORPUS_NOTE}
         checks++;
       };
       for (const d of ctxFields) check(ctxKey, d);
-      if (withFile) for (const d of fileFields) check(fileKey, d);
+      if (withFile) {
+        for (const d of fileFields) check(fileKey, d);
+        // the gate shares file outcomes by the file entities' values (fileValueKey), not identity
+        const byValue = `v${r.sfType}.${fileValueKey(false)(r, interner)}`;
+        const byValueOid = `w${r.sfType}.${fileValueKey(true)(r, interner)}`;
+        for (const d of fileFields) check(/oid$/.test(d.name) ? byValueOid : byValue, d);
+      }
     }
   }
   assert.ok(records > 1000, `${records} records`);

@@ -56,6 +56,8 @@ export interface CompileEnv {
   readonly lists: ReadonlyMap<string, readonly string[]>;
   /** Compiled macros shared by every rule of a policy set (see Compiler.macro). */
   readonly macroCache?: Map<string, { compiled: Compiled; notes: Notes }>;
+  /** Every field a condition of the set reads, by name (the gate keys its memos on their values). */
+  readonly fieldsUsed?: Map<string, FieldDef>;
 }
 
 /** What a compilation learned besides the closure. */
@@ -578,6 +580,7 @@ export class Compiler {
         throw errorAt(src, o.pos, (err as Error).message);
       }
       if (d.approx) this.notes.approx.add(`${d.name}: ${d.approx}`);
+      this.env.fieldsUsed?.set(d.name, d);
       return { vt: d.vt, get: d.get, ns: d.ns, falco: !o.name.startsWith('sf.'), name: d.name };
     }
     const inner = this.operand(o.arg, src);

@@ -8,8 +8,9 @@
  * once per file, lazily, for the rules a record actually reaches (its op flags rule most out).
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
+import { Scope, type FieldDef } from '../flatten/fields.js';
 import type { File } from '../sysflow/types.js';
-import type { Pred } from './compile.js';
+import { ANY_OPS, type Pred } from './compile.js';
 
 export interface Gated {
   /** Implied condition on the process context (null: none). */
@@ -18,52 +19,161 @@ export interface Gated {
   readonly needFile: Pred | null;
 }
 
-/** The items of one record type a process context allows, in definition order. */
-export interface Allowed<T> {
-  readonly items: readonly T[];
-  /** Each item's position in its type's list (for fileAllows). */
-  readonly index: readonly number[];
+/** Builds a memo key from the values of the fields a scope's needs read (see gateKeys). */
+export type KeyFn = (r: FlatRecord, ids: Interner) => string;
+
+export interface GateKeys {
+  readonly context: KeyFn;
+  readonly file: KeyFn;
 }
 
-interface ContextEntry<T> {
+/**
+ * Small numbers for strings, so keys stay short: field values are mostly memoised strings whose
+ * hash V8 already keeps, so an id costs one lookup while the text itself would be copied into
+ * every key (command lines and environments run to kilobytes).
+ */
+export class Interner {
+  private readonly ids = new Map<string, number>();
+  get size(): number {
+    return this.ids.size;
+  }
+  id(s: string): number {
+    let n = this.ids.get(s);
+    if (n === undefined) this.ids.set(s, (n = this.ids.size));
+    return n;
+  }
+  clear(): void {
+    this.ids.clear();
+  }
+}
+
+/**
+ * Entities are new objects after every header, and every process is a new context, yet the values
+ * the needs read repeat (the same commands, the same paths). Needs are functions of those values
+ * alone, so their outcomes are shared by value. A context's key is every context-scoped field value
+ * the conditions read, encoded without ambiguity; a file's key is the file entities' own values
+ * (fileValueKey), cheaper than the fields derived from them.
+ */
+export function gateKeys(fields: readonly FieldDef[]): GateKeys {
+  const fileFields = fields.filter((d) => ((d.scope ?? 0) & Scope.File) !== 0);
+  return {
+    context: keyOf(fields.filter((d) => ((d.scope ?? 0) & Scope.Context) !== 0)),
+    file: fileValueKey(fileFields.some((d) => OID_FIELDS.has(d.name))),
+  };
+}
+
+/** The file-scoped fields that read a file's OID; every other one reads its type, path and container. */
+const OID_FIELDS = new Set(['sf.file.oid', 'sf.file.newoid']);
+
+/**
+ * The values file-scoped fields are functions of: type, path and container id of the record's file
+ * and second file, and their OIDs when a field reads them (with them, files are only shared by
+ * value across headers; without, also across files of one path).
+ */
+export function fileValueKey(withOid: boolean): KeyFn {
+  const one = (f: File | undefined, ids: Interner): string => {
+    if (f === undefined) return 'U';
+    let k = f.restype + ',' + ids.id(f.path) + ',' + (f.containerId === null ? 'N' : ids.id(f.containerId) + ',');
+    if (withOid) k += ids.id(f.oid) + ',';
+    return k;
+  };
+  return (r, ids) => one(r.file, ids) + '/' + one(r.newFile, ids);
+}
+
+function keyOf(defs: readonly FieldDef[]): KeyFn {
+  const gets = defs.map((d) => d.get);
+  const ns = defs.map((d) => d.ns);
+  return (r, ids) => {
+    let k = '';
+    for (let i = 0; i < gets.length; i++) {
+      k += encodeValue(gets[i]!(r), ids);
+      const n = ns[i];
+      if (n !== undefined) k += n(r) + ';';
+    }
+    return k;
+  };
+}
+
+/** Unambiguous text for a field value: strings by id, numbers as such, lists counted. */
+function encodeValue(v: unknown, ids: Interner): string {
+  switch (typeof v) {
+    case 'string':
+      return ids.id(v) + ',';
+    case 'number':
+    case 'bigint':
+      return v + ';';
+    case 'boolean':
+      return v ? 'T' : 'F';
+    case 'undefined':
+      return 'U';
+    default:
+      if (v === null) return 'N';
+      if (Array.isArray(v)) {
+        let s = '[' + v.length + ';';
+        for (const x of v) s += encodeValue(x, ids);
+        return s;
+      }
+      return 'J' + encodeValue(JSON.stringify(v), ids);
+  }
+}
+
+/** Value memos are dropped whole past this many keys or strings: a bound, not an eviction policy. */
+const MAX_KEYS = 1 << 16;
+const MAX_STRINGS = 1 << 18;
+
+const TYPES = 12;
+const FE = 7;
+/** Item bits per word: small integers stay unboxed. */
+const BITS = 30;
+
+/** Item `i`'s bit in its word. */
+export const bitOf = (i: number): number => 1 << i % BITS;
+/** The index of an item from its word and its (single-bit) mask. */
+export const itemOf = (word: number, bit: number): number => word * BITS + 31 - Math.clz32(bit);
+
+interface ContextEntry {
   readonly pproc: FlatRecord['pproc'];
   readonly container: FlatRecord['container'];
   readonly pod: FlatRecord['pod'];
   readonly header: FlatRecord['header'];
-  readonly allowed: (Allowed<T> | undefined)[];
+  /** Per type: the items whose context needs hold, as words. */
+  readonly allowed: (readonly number[] | undefined)[];
 }
 
 /**
- * Which items' file needs are decided and their outcome, as 30-bit words (small integers, no
- * boxing): for FF items then FE items (the only types with files), `known` word then `value` word.
+ * The items a record can meet, as bit words per record type (item i of a type is bit i % 30 of
+ * word i / 30), so the engine visits only candidates instead of testing gates item by item:
+ * candidates = context words & op-flag words & file words.
  */
-interface FileEntry {
-  readonly newFile: File | undefined;
-  readonly bits: number[];
-}
-
-const TYPES = 12;
-const FF = 6;
-const FE = 7;
-const BITS = 30;
-const NONE: Allowed<never> = { items: [], index: [] };
-
 export class Gate<T extends Gated> {
   private readonly byType: (readonly T[])[];
+  /** Words per type. */
+  private readonly words: number[];
   /**
    * Keyed by the record's ancestry array, which the entity cache shares between the records of one
    * process while its ancestry is unchanged (a new array otherwise, so stale entries just go unused).
    */
-  private readonly contexts = new WeakMap<readonly object[], ContextEntry<T>>();
-  private readonly files = new WeakMap<File, FileEntry>();
-  private lastRecord: FlatRecord | null = null;
-  private lastFile: FileEntry | null = null;
-  /** Words per type in FileEntry.bits. */
-  private readonly words: number;
+  private readonly contexts = new WeakMap<readonly object[], ContextEntry>();
+  /** Per file: per type (FF, FE), `known` words then `value` words of the file needs. */
+  private readonly files = new WeakMap<File, { newFile: File | undefined; ff?: number[]; fe?: number[] }>();
+  /** Outcomes shared by value (GateKeys): type + key → words. */
+  private readonly contextValues = new Map<string, readonly number[]>();
+  private readonly fileValues = new Map<string, number[]>();
+  private readonly ids = new Interner();
+  /** Per type: op flags → the items that can match records with those flags. */
+  private readonly opsWords: Map<number, readonly number[]>[];
+  private readonly all1: (readonly number[])[];
 
-  constructor(items: readonly T[], typesOf: (x: T) => number) {
+  constructor(
+    items: readonly T[],
+    typesOf: (x: T) => number,
+    private readonly opsOf: (x: T) => number,
+    private readonly keys: GateKeys | null = null,
+  ) {
     this.byType = Array.from({ length: TYPES }, (_, t) => items.filter((x) => (typesOf(x) >> t) & 1));
-    this.words = Math.ceil(Math.max(this.byType[FF]!.length, this.byType[FE]!.length, 1) / BITS);
+    this.words = this.byType.map((xs) => Math.ceil(xs.length / BITS));
+    this.opsWords = this.byType.map(() => new Map());
+    this.all1 = this.byType.map((xs) => this.wordsWhere(xs, () => true));
   }
 
   /** The items of a record type, in definition order. */
@@ -71,11 +181,15 @@ export class Gate<T extends Gated> {
     return this.byType[type]!;
   }
 
-  /** The items of the record's type whose context conditions hold. */
-  allowed(r: FlatRecord): Allowed<T> {
+  private wordsWhere(xs: readonly T[], keep: (x: T) => boolean): number[] {
+    const w = new Array<number>(Math.ceil(xs.length / BITS)).fill(0);
+    for (let i = 0; i < xs.length; i++) if (keep(xs[i]!)) w[(i / BITS) | 0] |= bitOf(i);
+    return w;
+  }
+
+  /** The items of the record's type whose context needs hold. */
+  context(r: FlatRecord): readonly number[] {
     const t = r.sfType;
-    const items = this.byType[t]!;
-    if (items.length === 0) return NONE;
     const key = r.ptree;
     let e = this.contexts.get(key);
     if (e === undefined || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
@@ -84,43 +198,91 @@ export class Gate<T extends Gated> {
     }
     let a = e.allowed[t];
     if (a === undefined) {
-      const kept: T[] = [];
-      const index: number[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const need = items[i]!.needContext;
-        if (need === null || need(r)) {
-          kept.push(items[i]!);
-          index.push(i);
-        }
+      const items = this.byType[t]!;
+      const vkey = this.keys === null ? null : t + '|' + this.keys.context(r, this.ids);
+      a = vkey === null ? undefined : this.contextValues.get(vkey);
+      if (a === undefined) {
+        a = this.wordsWhere(items, (x) => x.needContext === null || x.needContext(r));
+        if (vkey !== null) this.remember(this.contextValues, vkey, a);
       }
-      e.allowed[t] = a = { items: kept, index };
+      e.allowed[t] = a;
     }
     return a;
   }
 
-  /** Do the record's files allow item `i` of its type? Call only for FF and FE records with a file. */
-  fileAllows(r: FlatRecord, i: number): boolean {
+  /** The items of a type that records with these op flags can meet. */
+  ops(type: number, flags: number): readonly number[] {
+    const memo = this.opsWords[type]!;
+    let w = memo.get(flags);
+    if (w === undefined) {
+      w = this.wordsWhere(this.byType[type]!, (x) => {
+        const ops = this.opsOf(x);
+        return ops === ANY_OPS || (flags & ops) !== 0;
+      });
+      memo.set(flags, w);
+    }
+    return w;
+  }
+
+  /** Every item of a type, as words (records without a context or file to judge). */
+  every(type: number): readonly number[] {
+    return this.all1[type]!;
+  }
+
+  /**
+   * The file needs' words of an FF or FE record with a file: `known` words then `value` words,
+   * decided lazily by keepFiles for the candidates a record actually has.
+   */
+  fileWords(r: FlatRecord): number[] {
     const t = r.sfType;
-    const need = this.byType[t]![i]!.needFile;
-    if (need === null) return true;
-    let e = this.lastFile;
-    if (r !== this.lastRecord) {
-      const file = r.file!;
-      e = this.files.get(file) ?? null;
-      if (e === null || e.newFile !== r.newFile) {
-        e = { newFile: r.newFile, bits: new Array<number>(4 * this.words).fill(0) };
-        this.files.set(file, e);
+    const file = r.file!;
+    let e = this.files.get(file);
+    if (e === undefined || e.newFile !== r.newFile) {
+      e = { newFile: r.newFile };
+      this.files.set(file, e);
+    }
+    let w = t === FE ? e.fe : e.ff;
+    if (w === undefined) {
+      const vkey = this.keys === null ? null : t + '|' + this.keys.file(r, this.ids);
+      w = vkey === null ? undefined : this.fileValues.get(vkey);
+      if (w === undefined) {
+        w = new Array<number>(2 * this.words[t]!).fill(0);
+        if (vkey !== null) this.remember(this.fileValues, vkey, w);
       }
-      this.lastRecord = r;
-      this.lastFile = e;
+      if (t === FE) e.fe = w;
+      else e.ff = w;
     }
-    const bits = e!.bits;
-    const k = ((t === FE ? this.words : 0) + ((i / BITS) | 0)) << 1;
-    const bit = 1 << i % BITS;
-    if ((bits[k]! & bit) === 0) {
-      bits[k] = bits[k]! | bit;
-      if (need(r)) bits[k + 1] = bits[k + 1]! | bit;
+    return w;
+  }
+
+  /** The candidates `m` (word `word`) whose file needs hold, deciding the undecided ones. */
+  keepFiles(r: FlatRecord, w: number[], word: number, m: number): number {
+    const n = w.length >> 1;
+    let todo = m & ~w[word]!;
+    if (todo !== 0) {
+      const items = this.byType[r.sfType]!;
+      let value = w[n + word]!;
+      w[word] = w[word]! | todo;
+      while (todo !== 0) {
+        const bit = todo & -todo;
+        todo ^= bit;
+        const need = items[itemOf(word, bit)]!.needFile;
+        if (need === null || need(r)) value |= bit;
+      }
+      w[n + word] = value;
     }
-    return (bits[k + 1]! & bit) !== 0;
+    return m & w[n + word]!;
+  }
+
+  private remember<V>(memo: Map<string, V>, key: string, v: V): void {
+    if (this.ids.size > MAX_STRINGS) {
+      // ids are about to be reused: keys made with the old ones (this one too) must go
+      this.ids.clear();
+      this.contextValues.clear();
+      this.fileValues.clear();
+      return;
+    }
+    if (memo.size >= MAX_KEYS) memo.clear();
+    memo.set(key, v);
   }
 }

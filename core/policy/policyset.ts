@@ -5,14 +5,14 @@
  * used by `-test` and `-policycheck`.
  */
 import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
-import { opFlagsOf, Scope } from '../flatten/fields.js';
+import { opFlagsOf, Scope, type FieldDef } from '../flatten/fields.js';
 import { SfType } from '../sysflow/types.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
 import { parseCondition, parseOperand, ConditionSyntaxError } from './parser.js';
 import { SF_FIELDS } from '../flatten/fields.js';
 import { Compiler, Notes, PolicyError, lookupField, type Compiled, UnsupportedField, errorAt, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred, type SourceRef } from './compile.js';
 import { compileOutput, type Render } from './output.js';
-import { Gate, type Gated } from './gate.js';
+import { Gate, gateKeys, itemOf, type Gated } from './gate.js';
 import type { Expr, Operand, Value } from './ast.js';
 
 /** Rule priority number in sf-processor's JSON (compat §6.3) for every Falco level. */
@@ -47,8 +47,6 @@ export interface CompiledRule extends Gated {
   readonly testGated: Pred;
   /** `testGated` without the file conjuncts too, for records with a file (checked by the gate after it). */
   readonly testEvent: Pred;
-  /** Some file conjuncts were left out of `testEvent`: the gate must check the file. */
-  readonly fileGate: boolean;
   readonly types: number;
   readonly ops: number;
   /** Reported in `policies` (false when the rule's only actions are non-alert ones such as `tag`). */
@@ -94,9 +92,12 @@ export class PolicySet {
     readonly files: readonly string[],
     /** Rule name → condition text, to tell what changed on reload. */
     readonly fingerprints: ReadonlyMap<string, string>,
+    /** Fields the conditions read (the gates key their memos on the scoped ones' values). */
+    fields: readonly FieldDef[] = [],
   ) {
-    this.ruleGate = new Gate(rules, (x) => x.types);
-    this.filterGate = new Gate(filters, (x) => x.types);
+    const keys = gateKeys(fields);
+    this.ruleGate = new Gate(rules, (x) => x.types, (x) => x.ops, keys);
+    this.filterGate = new Gate(filters, (x) => x.types, () => ANY_OPS, keys);
     this.filterCount = filters.length;
   }
 
@@ -108,11 +109,19 @@ export class PolicySet {
   /** true when a filter drops the record. */
   dropped(r: FlatRecord): boolean {
     const gate = this.filterGate;
-    const { items, index } = gate.allowed(r);
-    const withFile = hasFile(r);
-    for (let i = 0; i < items.length; i++) {
-      if (withFile && !gate.fileAllows(r, index[i]!)) continue;
-      if (items[i]!.test(r)) return true;
+    const t = r.sfType;
+    const items = gate.all(t);
+    if (items.length === 0) return false;
+    const ctx = gate.context(r);
+    const fw = hasFile(r) ? gate.fileWords(r) : null;
+    for (let w = 0; w < ctx.length; w++) {
+      let m = ctx[w]!;
+      if (fw !== null && m !== 0) m = gate.keepFiles(r, fw, w, m);
+      while (m !== 0) {
+        const bit = m & -m;
+        m ^= bit;
+        if (items[itemOf(w, bit)]!.test(r)) return true;
+      }
     }
     return false;
   }
@@ -120,24 +129,29 @@ export class PolicySet {
   /** Evaluate every applicable rule; annotate the record; true when some rule alerted. */
   evaluate(r: FlatRecord): boolean {
     const gate = this.ruleGate;
-    const { items: rules, index } = gate.allowed(r);
+    const t = r.sfType;
+    const rules = gate.all(t);
     if (rules.length === 0) return false;
-    const flags = opFlagsOf(r);
-    const withFile = hasFile(r);
+    // candidates: context needs, then op flags, then (decided once per file) file needs
+    const ctx = gate.context(r);
+    const ops = gate.ops(t, opFlagsOf(r));
+    const fw = hasFile(r) ? gate.fileWords(r) : null;
     let alerted = false;
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i]!;
-      if (rule.ops !== ANY_OPS && (flags & rule.ops) === 0) continue;
-      if (withFile) {
-        // the file's conditions first: decided once per file, they rule most records out
-        if ((rule.fileGate && !gate.fileAllows(r, index[i]!)) || !rule.testEvent(r)) continue;
-      } else if (!rule.testGated(r)) continue;
-      if (rule.alert) {
-        r.addRule(rule.output === null ? rule.matched : { ...rule.matched, output: rule.output(r) });
-        alerted = true;
+    for (let w = 0; w < ctx.length; w++) {
+      let m = ctx[w]! & ops[w]!;
+      if (fw !== null && m !== 0) m = gate.keepFiles(r, fw, w, m);
+      while (m !== 0) {
+        const bit = m & -m;
+        m ^= bit;
+        const rule = rules[itemOf(w, bit)]!;
+        if (!(fw !== null ? rule.testEvent(r) : rule.testGated(r))) continue;
+        if (rule.alert) {
+          r.addRule(rule.output === null ? rule.matched : { ...rule.matched, output: rule.output(r) });
+          alerted = true;
+        }
+        const acts = rule.actions;
+        for (let j = 0; j < acts.length; j++) acts[j]!.run(r, rule);
       }
-      const acts = rule.actions;
-      for (let j = 0; j < acts.length; j++) acts[j]!.run(r, rule);
     }
     return alerted;
   }
@@ -234,6 +248,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
   const warnings = [...defs.warnings];
   const actions = new Map([...BUILTIN_ACTIONS, ...(opts.actions ?? [])]);
   const macroCache = new Map<string, { compiled: Compiled; notes: Notes }>();
+  const fieldsUsed = new Map<string, FieldDef>();
   const rules: CompiledRule[] = [];
   const report: RuleReport[] = [];
   const fingerprints = new Map<string, string>();
@@ -249,7 +264,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     }
     const notes = new Notes();
     const outNotes = new Notes();
-    const compiler = new Compiler({ macros, lists, macroCache }, notes);
+    const compiler = new Compiler({ macros, lists, macroCache, fieldsUsed }, notes);
     const { expr, src } = parseText(def.condition!, item);
     let compiled;
     let output: Render | null = null;
@@ -310,7 +325,6 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       test: compiled.fn,
       testGated: compiler.residual(compiled, Scope.Context).fn,
       testEvent: eventPart.fn,
-      fileGate: eventPart.dropped && compiled.needs?.[1] !== undefined,
       needContext: compiled.needs?.[0] ?? null,
       needFile: compiled.needs?.[1] ?? null,
       types: types & ALL_TYPES,
@@ -326,7 +340,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
   const filters: FilterTest[] = [];
   for (const f of defs.filters.values()) {
     const item = `filter '${f.name}'`;
-    const compiler = new Compiler({ macros, lists, macroCache }, new Notes());
+    const compiler = new Compiler({ macros, lists, macroCache, fieldsUsed }, new Notes());
     const { expr, src } = parseText(f.condition, item);
     let c;
     try {
@@ -337,7 +351,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     }
     if (f.enabled && c.c !== false) filters.push({ test: c.fn, needContext: c.needs?.[0] ?? null, needFile: c.needs?.[1] ?? null, types: c.types });
   }
-  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints);
+  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()]);
 }
 
 /** Load and compile the policies at `path` (a file or a directory). */
