@@ -138,6 +138,8 @@ interface ContextEntry {
   readonly header: FlatRecord['header'];
   /** Per type: the items whose context needs hold, as words. */
   readonly allowed: (readonly number[] | undefined)[];
+  /** The value key (GateKeys.context), made on first need: context fields do not vary with the type. */
+  key: string | undefined;
 }
 
 /**
@@ -193,13 +195,13 @@ export class Gate<T extends Gated> {
     const key = r.ptree;
     let e = this.contexts.get(key);
     if (e === undefined || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
-      e = { pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES) };
+      e = { pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), key: undefined };
       this.contexts.set(key, e);
     }
     let a = e.allowed[t];
     if (a === undefined) {
       const items = this.byType[t]!;
-      const vkey = this.keys === null ? null : t + '|' + this.keys.context(r, this.ids);
+      const vkey = this.keys === null ? null : t + '|' + (e.key ??= this.keys.context(r, this.ids));
       a = vkey === null ? undefined : this.contextValues.get(vkey);
       if (a === undefined) {
         a = this.wordsWhere(items, (x) => x.needContext === null || x.needContext(r));
