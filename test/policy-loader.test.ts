@@ -510,13 +510,17 @@ describe('filters, actions, outputs', () => {
     assert.deepEqual(names(typed, pe({ exe: '/bin/ls' })), []);
   });
 
-  test('plugin actions run on matches', () => {
+  test('plugin actions run on matches, and the rule is still reported (as upstream); only [tag] is not', () => {
     const seen: string[] = [];
     const act: Action = { name: 'record', run: (r, rule) => seen.push(`${rule.name}:${r.proc?.exe}`) };
     const set = policyFromYaml('- rule: r\n  condition: proc.name = bash\n  actions: [record]\n', { actions: new Map([['record', act]]) });
     const r = run(set, BASH());
-    assert.equal(r.alert, false);
+    assert.equal(r.alert, true);
     assert.deepEqual(seen, ['r:/bin/bash']);
+    const both = policyFromYaml('- rule: r\n  condition: proc.name = bash\n  tags: [t]\n  actions: [tag, record]\n', { actions: new Map([['record', act]]) });
+    assert.equal(run(both, BASH()).alert, true);
+    const tagOnly = policyFromYaml('- rule: r\n  condition: proc.name = bash\n  tags: [t]\n  actions: [tag]\n');
+    assert.equal(run(tagOnly, BASH()).alert, false);
   });
 
   test('output templates: %field, %field[arg], %transformer(), width, <NA>, 64-bit times', () => {

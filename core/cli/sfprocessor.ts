@@ -3,6 +3,7 @@
 import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
 import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { builtinRegistry } from '../plugins/builtin.js';
+import { loadPlugins, pluginOrigin } from '../plugins/loader.js';
 import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { InputError } from '../avro/errors.js';
@@ -16,8 +17,8 @@ import type { LevelWithSilent } from 'pino';
 const FLAGS: FlagSpec[] = [
   { name: 'config', value: 'FILE', help: 'pipeline configuration (default pipeline.json)' },
   { name: 'driver', value: 'NAME', help: 'input driver: file (default), socket, or a plugin driver' },
-  { name: 'driverdir', value: 'DIR', help: 'directory of driver plugins' },
-  { name: 'plugdir', value: 'DIR', help: 'directory of processor/handler/encoder/transport plugins' },
+  { name: 'driverdir', value: 'DIR', help: 'directory of driver plugins (*.js, *.mjs ES modules; see docs/plugins.md)' },
+  { name: 'plugdir', value: 'DIR', help: 'directory of processor, handler, channel, encoder, transport and action plugins (*.js, *.mjs)' },
   { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, quiet' },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
   { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
@@ -74,7 +75,15 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    return await runProcessor({ config: String(flags.get('config') ?? 'pipeline.json'), driver: flags.get('driver') as string | undefined, path, testOnly, log });
+    return await runProcessor({
+      config: String(flags.get('config') ?? 'pipeline.json'),
+      driver: flags.get('driver') as string | undefined,
+      plugdir: flags.get('plugdir') as string | undefined,
+      driverdir: flags.get('driverdir') as string | undefined,
+      path,
+      testOnly,
+      log,
+    });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof InputError) log.error(e.message);
     else {
@@ -101,6 +110,8 @@ async function policyCheck(policies: string, log: Logger): Promise<number> {
 interface RunOptions {
   config: string;
   driver: string | undefined;
+  plugdir: string | undefined;
+  driverdir: string | undefined;
   path: string | undefined;
   testOnly: boolean;
   log: Logger;
@@ -109,6 +120,8 @@ interface RunOptions {
 async function runProcessor(o: RunOptions): Promise<number> {
   const registry = builtinRegistry();
   const cfg = loadConfig(o.config, process.env, { version: VERSION, jsonschemaversion: String(JSON_SCHEMA_VERSION), ecsversion: ECS_VERSION, buildnumber: '1' });
+  // plugins register in the same tables as the built-ins, before the config is checked against them
+  const plugins = await loadPlugins(registry, { plugdir: o.plugdir, driverdir: o.driverdir }, o.log);
   // -driver names the driver; without it, the config's drivers section, else the file driver.
   const driverName = o.driver ?? cfg.drivers[0]?.driver ?? 'file';
   const driver = registry.drivers.get(driverName);
@@ -122,9 +135,11 @@ async function runProcessor(o: RunOptions): Promise<number> {
   const driverAttrs = driverEntry?.attrs ?? {};
   await initHashing();
   if (o.testOnly) {
-    if (o.path !== undefined || driverAttrs.path) driver.check?.(o.path, driverAttrs);
+    // the file driver needs a path to check; a plugin driver checks its settings in any case
+    if (o.path !== undefined || driverAttrs.path || pluginOrigin(driver)) driver.check?.(o.path, driverAttrs);
     const pipeline = await Pipeline.build(cfg, registry, o.log, true, (t) => process.stdout.write(t));
     await pipeline.close();
+    for (const p of plugins) process.stdout.write(`plugin ${p.kind} '${p.name}' ${p.version} from ${p.file}\n`);
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
     return 0;
   }

@@ -43,7 +43,7 @@ export class Pipeline {
         const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
         let proc: Processor;
         try {
-          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report });
+          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report, registry });
         } catch (e) {
           throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
         }

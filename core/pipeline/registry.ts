@@ -1,10 +1,10 @@
 /**
- * Plugin registry: every processor, handler, channel type, driver, encoder and transport is looked
- * up here by name. Built-ins register through the same calls as plugins loaded at run time.
+ * Plugin registry: every processor, handler, channel type, driver, encoder, transport and policy
+ * action is looked up here by name. Built-ins register through the same calls as plugins loaded at run time.
  */
-import type { ChannelType, DriverFactory, EncoderFactory, HandlerFactory, ProcessorFactory, TransportFactory } from './types.js';
+import type { ActionFactory, ChannelType, DriverFactory, EncoderFactory, HandlerFactory, ProcessorFactory, TransportFactory } from './types.js';
 
-export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport';
+export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport' | 'action';
 
 export class RegistryError extends Error {}
 
@@ -31,4 +31,6 @@ export class Registry {
   readonly drivers = new Table<DriverFactory>('driver');
   readonly encoders = new Table<EncoderFactory>('encoder');
   readonly transports = new Table<TransportFactory>('transport');
+  /** Rule actions from plugins (the built-in `alert` and `tag` live in core/policy). */
+  readonly actions = new Table<ActionFactory>('action');
 }

@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import type { Encoder, MessageTransport, Transport } from '../export/types.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
+import type { Action } from '../policy/policyset.js';
+import type { Registry } from './registry.js';
 
 /** Plugin attributes: strings, as in sf-processor configs (numbers and booleans are accepted and stringified). */
 export type Attributes = Readonly<Record<string, string>>;
@@ -20,6 +22,8 @@ export interface PluginContext {
   readonly checkOnly?: boolean;
   /** Set by `-test`: where a plugin prints what it checked (e.g. the policy report). */
   readonly report?: (text: string) => void;
+  /** The registry the pipeline was built from (the policy engine takes its plugin actions from it). */
+  readonly registry?: Registry;
 }
 
 /** Emits one output batch to every `out` channel of the plugin (fan-out). */
@@ -98,4 +102,11 @@ export interface TransportFactory {
   /** Validate settings without connecting or creating anything (`-test`). */
   check?(attrs: Attributes): void;
   create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;
+}
+
+/** Policy rule actions beyond the built-in `alert` and `tag` (plugins): one Action per policy engine. */
+export interface ActionFactory {
+  readonly name: string;
+  readonly description: string;
+  create(ctx: PluginContext): Action;
 }

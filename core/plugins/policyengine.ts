@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
 import type { Emit, Processor, ProcessorFactory } from '../pipeline/types.js';
-import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
+import { loadPolicySet, type Action, type PolicySet } from '../policy/policyset.js';
 import { policyFiles } from '../policy/loader.js';
 import { formatReport } from '../policy/report.js';
 
@@ -158,7 +158,10 @@ export const policyEngineFactory: ProcessorFactory = {
       const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
       return bypass;
     }
-    const load = () => loadPolicySet(policies);
+    // rule actions registered by plugins (`actions: [name]`), created once for this engine
+    const actions = new Map<string, Action>();
+    for (const name of ctx.registry?.actions.names() ?? []) actions.set(name, ctx.registry!.actions.get(name)!.create(ctx));
+    const load = () => loadPolicySet(policies, { actions });
     const set = load();
     for (const w of set.warnings) ctx.log.warn(w);
     const s = set.summary();

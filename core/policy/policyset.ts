@@ -49,7 +49,7 @@ export interface CompiledRule extends Gated {
   readonly testEvent: Pred;
   readonly types: number;
   readonly ops: number;
-  /** Reported in `policies` (false when the rule's only actions are non-alert ones such as `tag`). */
+  /** Reported in `policies` (false only when the rule's sole action is `tag`). */
   readonly alert: boolean;
   readonly actions: readonly Action[];
   readonly output: Render | null;
@@ -300,7 +300,8 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       if (act) ruleActions.push(act);
       else warnings.push(`${def.pos.file}:${def.pos.line}: ${item}: unknown action '${a}' ignored (known: ${[...actions.keys()].join(', ')})`);
     }
-    const alert = def.actions.length === 0 || def.actions.includes('alert') || ruleActions.length < def.actions.length;
+    // as upstream, a match is reported whatever else its actions do; only `tag` asks not to be
+    const alert = def.actions.length === 0 || def.actions.some((a) => a !== 'tag');
     const approx = [...notes.approx];
     const na = [...outNotes.unsupported];
     if (na.length) approx.push(`output prints <NA> for ${na.join(', ')}`);
