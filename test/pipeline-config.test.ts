@@ -474,3 +474,26 @@ test('a JSON number / boolean attribute value is accepted (stringified)', () => 
   assert.equal(l.length, K8S_EVENTS);
   for (const x of l) JSON.parse(x);
 });
+
+test('config: attributes no built-in reads are warned about, once each, naming the entry', () => {
+  const dir = caseDir();
+  const file = writeConfig(dir, {
+    pipeline: [
+      { ...reader(), 'cache.process': 5 },
+      engine({ plicies: 'x' }),
+      // syslog.* belongs to the syslog transport: not unknown even when export is file
+      exporter(join(dir, 'out.json'), { 'fiel.path': 'x', 'syslog.host': 'h' }),
+    ],
+  });
+  const r = cli(['-test', '-config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const warns = lines(r.stderr).filter((l) => l.includes('unknown attribute'));
+  assert.deepEqual(warns.map((l) => /plugin #\d \(\w+\): unknown attribute '([^']+)' ignored/.exec(l)?.[1]), ['cache.process', 'plicies', 'fiel.path']);
+  for (const w of warns) assert.ok(w.includes(file), w);
+  // the shipped configs have none
+  for (const f of ['pipeline.terminal.json', 'pipeline.fanout.json', 'pipeline.syslog.json']) {
+    const ok = cli(['-test', '-config', join(ROOT, 'pipelines', f)], { cwd: ROOT });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(!ok.stderr.includes('unknown attribute'), `${f}: ${ok.stderr}`);
+  }
+});

@@ -29,6 +29,8 @@ export interface PluginEntry {
   in: ChannelSpec;
   out: ChannelSpec[];
   attrs: Record<string, string>;
+  /** The attribute names written in the file (not from the environment or globals). */
+  written: string[];
 }
 
 export interface DriverEntry {
@@ -281,6 +283,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Global
       in: parseSpec(entry.in as string, `${file}: ${label}, attribute 'in'`),
       out: outs.map((o) => parseSpec(o, `${file}: ${label}, attribute 'out'`)),
       attrs,
+      written: Object.keys(entry).filter((k) => k !== 'in' && k !== 'out'),
     };
   });
   const drivers = ((doc.drivers as Record<string, unknown>[] | undefined) ?? []).map((entry, index): DriverEntry => {

@@ -12,7 +12,8 @@ import { Subject } from 'rxjs';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
 import type { PipelineConfig } from './config.js';
-import type { DriverFactory, Emit, Processor } from './types.js';
+import type { DriverFactory, Emit, Processor, ProcessorFactory } from './types.js';
+import { pluginOrigin } from '../plugins/loader.js';
 import type { SysFlowRecord } from '../sysflow/types.js';
 
 export interface RunStats {
@@ -41,6 +42,8 @@ export class Pipeline {
       for (const p of cfg.plugins) {
         const factory = registry.processors.get(p.processor)!;
         const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
+        const unknown = unknownAttributes(p, factory, registry);
+        if (unknown.length) plog.warn(`${cfg.file}: ${p.label}: unknown attribute${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ignored`);
         let proc: Processor;
         try {
           proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report, registry });
@@ -142,4 +145,17 @@ export class Pipeline {
       if (r.status === 'rejected') this.log.error(`${this.nodes[i]!.label}: ${(r.reason as Error).message}`);
     }
   }
+}
+
+/**
+ * Attributes written for a built-in processor that nothing reads (a typo such as `fiel.path`
+ * would otherwise pass silently). `<name>.x` is left to the plugin of that name: handlers, encoders,
+ * transports and actions share their entry. Plugin processors validate their own entries.
+ */
+function unknownAttributes(p: PipelineConfig['plugins'][number], factory: ProcessorFactory, registry: Registry): string[] {
+  const known = new Set(['processor', ...Object.keys(factory.attributes)]);
+  const handler = p.attrs.handler === undefined ? undefined : registry.handlers.get(p.attrs.handler);
+  for (const k of Object.keys(handler?.attributes ?? {})) known.add(k);
+  const owners = new Set([...registry.handlers.names(), ...registry.encoders.names(), ...registry.transports.names(), ...registry.actions.names()]);
+  return p.written.filter((k) => !known.has(k) && !owners.has(k.split('.')[0]!) && !pluginOrigin(factory));
 }
