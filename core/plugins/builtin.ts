@@ -10,6 +10,7 @@ import { fileTransport, nullTransport, terminalTransport } from '../export/trans
 import { syslogTransport } from '../export/transports/syslog.js';
 import { esTransport } from '../export/transports/es.js';
 import { fileDriver } from '../../drivers/file.js';
+import { socketDriver } from '../../drivers/socket.js';
 import { JSON_SCHEMA_VERSION, ECS_VERSION, VERSION } from '../version.js';
 
 export function builtinRegistry(): Registry {
@@ -17,10 +18,6 @@ export function builtinRegistry(): Registry {
   r.channels.add({ name: 'sysflowchan', element: 'decoded SysFlow record (core/sysflow/types.ts)' });
   r.channels.add({ name: 'flattenerchan', element: 'FlatRecord (core/flatten/flatrecord.ts)' });
   r.channels.add({ name: 'eventchan', element: 'FlatRecord with policy results' });
-  r.handlers.add(flattenerHandler);
-  r.processors.add(readerFactory(r));
-  r.processors.add(policyEngineFactory);
-  r.processors.add(exporterFactory(r));
   r.encoders.add({ name: 'json', create: (attrs) => new JsonEncoder(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)) });
   r.encoders.add({ name: 'ecs', create: (attrs) => new EcsEncoder(attrs.version ?? VERSION, attrs.ecsversion ?? ECS_VERSION) });
   r.transports.add(terminalTransport);
@@ -29,5 +26,11 @@ export function builtinRegistry(): Registry {
   r.transports.add(syslogTransport);
   r.transports.add(esTransport);
   r.drivers.add(fileDriver);
+  r.drivers.add(socketDriver);
+  // processors last: the exporter lists the encoders and transports in its attribute help
+  r.handlers.add(flattenerHandler);
+  r.processors.add(readerFactory(r));
+  r.processors.add(policyEngineFactory);
+  r.processors.add(exporterFactory(r));
   return r;
 }
