@@ -497,3 +497,12 @@ test('config: attributes no built-in reads are warned about, once each, naming t
     assert.ok(!ok.stderr.includes('unknown attribute'), `${f}: ${ok.stderr}`);
   }
 });
+
+test('config: the drivers entry may give the input path instead of the command line', () => {
+  const dir = caseDir();
+  const out = join(dir, 'out.json');
+  const file = writeConfig(dir, { drivers: [{ driver: 'file', path: TCP }], pipeline: [reader(), engine(), exporter(out)] });
+  const r = cli(['-config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lines(readFileSync(out, 'utf8')).length, 10, 'every record of tcp.sf');
+});

@@ -70,10 +70,6 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const path = positional[0];
-  if (!testOnly && path === undefined) {
-    process.stderr.write(`sfprocessor: no input PATH given\n\n${USAGE}`);
-    return 1;
-  }
   try {
     return await runProcessor({
       config: String(flags.get('config') ?? 'pipeline.json'),
@@ -142,6 +138,11 @@ async function runProcessor(o: RunOptions): Promise<number> {
     for (const p of plugins) process.stdout.write(`plugin ${p.kind} '${p.name}' ${p.version} from ${p.file}\n`);
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
     return 0;
+  }
+  // the input may also come from the config's drivers entry (attribute path)
+  if (o.path === undefined && !driverAttrs.path && !pluginOrigin(driver)) {
+    process.stderr.write(`sfprocessor: no input PATH given (nor a path attribute in the config's drivers entry for ${driverName})\n\n${USAGE}`);
+    return 1;
   }
   driver.check?.(o.path, driverAttrs);
   const pipeline = await Pipeline.build(cfg, registry, o.log);

@@ -26,8 +26,9 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
     inType: 'eventchan',
     outType: null,
     attributes: {
-      export: `transport: ${registry.transports.names().join(', ') || 'terminal, file, null'} (default terminal)`,
-      format: 'encoder: json (default)',
+      // the built-ins are registered before this factory is made (core/plugins/builtin.ts)
+      export: `transport: ${registry.transports.names().join(', ')}, or a plugin's (default terminal)`,
+      format: `encoder: ${registry.encoders.names().join(', ')}, or a plugin's (default json)`,
       buffer: 'records per flush (default 0: flush after every batch)',
       'file.path': 'file transport: output path, appended to (default ./export.out)',
       'file.rotate.size': 'file transport: rotate when the file reaches this size, e.g. 100M',
