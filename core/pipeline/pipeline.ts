@@ -153,9 +153,10 @@ export class Pipeline {
  * transports and actions share their entry. Plugin processors validate their own entries.
  */
 function unknownAttributes(p: PipelineConfig['plugins'][number], factory: ProcessorFactory, registry: Registry): string[] {
+  if (pluginOrigin(factory)) return [];
   const known = new Set(['processor', ...Object.keys(factory.attributes)]);
   const handler = p.attrs.handler === undefined ? undefined : registry.handlers.get(p.attrs.handler);
   for (const k of Object.keys(handler?.attributes ?? {})) known.add(k);
   const owners = new Set([...registry.handlers.names(), ...registry.encoders.names(), ...registry.transports.names(), ...registry.actions.names()]);
-  return p.written.filter((k) => !known.has(k) && !owners.has(k.split('.')[0]!) && !pluginOrigin(factory));
+  return p.written.filter((k) => !known.has(k) && !owners.has(k.split('.')[0]!));
 }

@@ -127,7 +127,7 @@ const FE = 7;
 const BITS = 30;
 
 /** Item `i`'s bit in its word. */
-export const bitOf = (i: number): number => 1 << i % BITS;
+const bitOf = (i: number): number => 1 << i % BITS;
 /** The index of an item from its word and its (single-bit) mask. */
 export const itemOf = (word: number, bit: number): number => word * BITS + 31 - Math.clz32(bit);
 
@@ -164,7 +164,6 @@ export class Gate<T extends Gated> {
   private readonly ids = new Interner();
   /** Per type: op flags → the items that can match records with those flags. */
   private readonly opsWords: Map<number, readonly number[]>[];
-  private readonly all1: (readonly number[])[];
 
   constructor(
     items: readonly T[],
@@ -175,7 +174,6 @@ export class Gate<T extends Gated> {
     this.byType = Array.from({ length: TYPES }, (_, t) => items.filter((x) => (typesOf(x) >> t) & 1));
     this.words = this.byType.map((xs) => Math.ceil(xs.length / BITS));
     this.opsWords = this.byType.map(() => new Map());
-    this.all1 = this.byType.map((xs) => this.wordsWhere(xs, () => true));
   }
 
   /** The items of a record type, in definition order. */
@@ -224,11 +222,6 @@ export class Gate<T extends Gated> {
       memo.set(flags, w);
     }
     return w;
-  }
-
-  /** Every item of a type, as words (records without a context or file to judge). */
-  every(type: number): readonly number[] {
-    return this.all1[type]!;
   }
 
   /**
