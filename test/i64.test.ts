@@ -131,14 +131,25 @@ test('encodeLong (test helper) matches known Avro encodings', () => {
 });
 
 test(`Tap.readWide: double = Number(v), ns = v mod 1e9 (${VALUES.length} values)`, () => {
-  for (const v of VALUES) {
-    const buf = encodeLong(v);
-    const t = new Tap(buf);
-    const d = t.readWide();
-    assert.equal(d, Number(v), `readWide(${v}) double`);
-    assert.equal(t.ns, nsOfBig(v), `readWide(${v}) ns`);
-    assert.equal(t.pos, buf.length, `readWide(${v}) consumed`);
+  // alone (the careful path, near the end of the data) and followed by 10 bytes (the unrolled path)
+  for (const pad of [0, 10]) {
+    for (const v of VALUES) {
+      const enc = encodeLong(v);
+      const t = new Tap(Buffer.concat([enc, Buffer.alloc(pad, 0xff)]));
+      const d = t.readWide();
+      assert.equal(d, Number(v), `readWide(${v}) double, ${pad} bytes after`);
+      assert.equal(t.ns, nsOfBig(v), `readWide(${v}) ns, ${pad} bytes after`);
+      assert.equal(t.pos, enc.length, `readWide(${v}) consumed, ${pad} bytes after`);
+    }
   }
+});
+
+test('Tap.readWide: a varint of more than 10 bytes is an error on either path', () => {
+  for (const pad of [0, 10]) {
+    const bad = Buffer.concat([Buffer.alloc(10, 0x80), Buffer.from([0x01]), Buffer.alloc(pad)]);
+    assert.throws(() => new Tap(bad).readWide(), /varint longer than 10 bytes/);
+  }
+  assert.throws(() => new Tap(Buffer.from([0x80, 0x80])).readWide(), /runs past the end/);
 });
 
 test('Tap.readWide / readLong read consecutive values from one buffer', () => {

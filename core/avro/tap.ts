@@ -4,6 +4,33 @@ const TWO27 = 134217728;
 const TWO47_MOD_1E9 = 488355328; // 2^47 mod 1e9
 const TWO27_MOD_1E9 = 134217728; // 2^27 mod 1e9 (2^27 < 1e9)
 
+/** SysFlow file OIDs: SHA-1 digests, fixed(20). */
+const FOID_SIZE = 20;
+const FOID_SLOTS = 1 << 14;
+const foidBytes = new Uint8Array(FOID_SLOTS * FOID_SIZE);
+const foidText: (string | undefined)[] = new Array<string | undefined>(FOID_SLOTS).fill(undefined);
+
+/**
+ * A FOID's hex text, shared by every record naming the same file: each file flow carries one, and
+ * a fresh 40-character string per record would be allocated, then hashed again by every map it keys.
+ * A direct-mapped table (digest bytes are uniform, so a few of them pick the slot) remembers recent
+ * ones; a slot is reused on collision, so the table stays bounded and a miss just costs the slice.
+ */
+function internFoid(buf: Utf8Buffer, start: number): string {
+  const slot = ((buf[start]! | (buf[start + 1]! << 8)) ^ (buf[start + 18]! << 3) ^ (buf[start + 19]! << 6)) & (FOID_SLOTS - 1);
+  const base = slot * FOID_SIZE;
+  const text = foidText[slot];
+  if (text !== undefined) {
+    let i = 0;
+    while (i < FOID_SIZE && foidBytes[base + i] === buf[start + i]) i++;
+    if (i === FOID_SIZE) return text;
+  }
+  const s = buf.hexSlice(start, start + FOID_SIZE);
+  for (let i = 0; i < FOID_SIZE; i++) foidBytes[base + i] = buf[start + i]!;
+  foidText[slot] = s;
+  return s;
+}
+
 type Utf8Buffer = Buffer & { utf8Slice(start: number, end: number): string; hexSlice(start: number, end: number): string };
 
 /**
@@ -79,6 +106,50 @@ export class Tap {
   readWide(): number {
     const buf = this.buf;
     let pos = this.pos;
+    // Timestamps take 9 bytes: with 10 in the buffer, read unrolled without bounds checks; the careful
+    // path handles the end of the data and malformed varints (and starts over from this.pos).
+    if (this.end - pos < 10) return this.readWideCareful();
+    let h = 0;
+    let hh = 0;
+    let b = buf[pos++]!;
+    let lo = b & 0x7f;
+    if (b >= 0x80) {
+      b = buf[pos++]!; lo |= (b & 0x7f) << 7;
+      if (b >= 0x80) {
+        b = buf[pos++]!; lo |= (b & 0x7f) << 14;
+        if (b >= 0x80) {
+          b = buf[pos++]!; lo |= (b & 0x7f) << 21;
+          if (b >= 0x80) {
+            b = buf[pos++]!; h = b & 0x7f;
+            if (b >= 0x80) {
+              b = buf[pos++]!; h |= (b & 0x7f) << 7;
+              if (b >= 0x80) {
+                b = buf[pos++]!; h |= (b & 0x7f) << 14;
+                if (b >= 0x80) {
+                  b = buf[pos++]!; h |= (b & 0x7f) << 21;
+                  if (b >= 0x80) {
+                    b = buf[pos++]!; hh = b & 0x7f;
+                    if (b >= 0x80) {
+                      b = buf[pos++]!; hh |= (b & 0x7f) << 7;
+                      if (b >= 0x80) return this.readWideCareful();
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    this.pos = pos;
+    // raw = lo + hi·2^28 with hi = h + hh·2^28; split hi at 2^20 for the exact residue
+    return this.wide(lo, (h >>> 20) + hh * 256, h & 0xfffff);
+  }
+
+  /** readWide with bounds checks at every byte. */
+  private readWideCareful(): number {
+    const buf = this.buf;
+    let pos = this.pos;
     let b = 0;
     let lo = 0;
     let shift = 0;
@@ -101,17 +172,21 @@ export class Tap {
       } while (b >= 0x80);
     }
     this.pos = pos;
-    // raw = hi·2^28 + lo; zig-zag: |v| = hi·2^27 + m
+    const h1 = Math.floor(hi / 1048576);
+    return this.wide(lo, h1, hi - h1 * 1048576);
+  }
+
+  /** The value of raw = lo + (h1·2^20 + h0)·2^28 after zig-zag: nearest double, exact residue in `ns`. */
+  private wide(lo: number, h1: number, h0: number): number {
+    // zig-zag: |v| = hi·2^27 + m
     const negative = (lo & 1) === 1;
     const m = negative ? (lo + 1) / 2 : lo >>> 1;
-    const h1 = Math.floor(hi / 1048576);
-    const h0 = hi - h1 * 1048576;
-    // x < 2^48, so floor division is exact enough; one correction step settles any rounding.
+    // x < 2^53, so floor division is exact enough; one correction step settles any rounding.
     const x = h1 * TWO47_MOD_1E9 + h0 * TWO27_MOD_1E9 + m;
     let r = x - Math.floor(x / 1e9) * 1e9;
     if (r < 0) r += 1e9;
     else if (r >= 1e9) r -= 1e9;
-    const mag = hi * TWO27 + m;
+    const mag = (h1 * 1048576 + h0) * TWO27 + m;
     if (negative) {
       this.ns = r === 0 ? 0 : 1e9 - r;
       return -mag;
@@ -162,6 +237,7 @@ export class Tap {
     const start = this.pos;
     if (start + size > this.end) this.overrun(`fixed(${size})`);
     this.pos = start + size;
+    if (size === FOID_SIZE) return internFoid(this.buf, start);
     return this.buf.hexSlice(start, start + size);
   }
 
