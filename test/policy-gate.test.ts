@@ -12,6 +12,9 @@ import { SF_FIELDS, Scope, type FieldDef } from '../core/flatten/fields.js';
 import { FALCO_FIELDS } from '../core/policy/falco-fields.js';
 import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
 import { Interner, fileValueKey } from '../core/policy/gate.js';
+import { attributesRead, contextChainKey } from '../core/policy/context-key.js';
+import { lookupField } from '../core/policy/compile.js';
+import { initHashing } from '../core/util/xxh.js';
 import { FlatRecord } from '../core/flatten/flatrecord.js';
 import { SfType, type ProcessEvent } from '../core/sysflow/types.js';
 import { EntityCache } from '../core/sysflow/cache.js';
@@ -33,6 +36,12 @@ const scoped = (scope: Scope): FieldDef[] => {
     else if (/aname|aexe|acmdline|apid/.test(d.name)) for (const i of ['0', '1', '3']) all.push(d.withArg(i));
   }
   return all;
+};
+
+/** A field by name, `name[arg]` forms included. */
+const lookup = (name: string): FieldDef => {
+  const m = /^([^[]+)(?:\[(.*)\])?$/.exec(name)!;
+  return lookupField(m[1]!, m[2] ?? null);
 };
 
 /** Identity numbers for entity objects, to build keys from them. */
@@ -219,4 +228,60 @@ test('an ancestry keeps its array while unchanged, gets a new one when an ancest
   assert.notEqual(third.ptree, first.ptree);
   assert.equal(third.ptree[1]!.exe, '/usr/bin/node');
   assert.deepEqual(compare(set, third, 'parent changed'), []);
+});
+
+// ---- entity-chain keys (core/policy/context-key.ts) ----
+
+test('the probe finds which entity attributes a field reads', async () => {
+  await initHashing();
+  const read = (name: string) => {
+    const d = lookup(name);
+    const a = attributesRead([d]);
+    return Object.entries(a).filter(([, v]) => v.length).map(([k, v]) => `${k}:${v.join('+')}`).join(' ');
+  };
+  assert.equal(read('sf.proc.name'), 'self:exe');
+  assert.equal(read('sf.proc.cmdline'), 'self:exe+exeArgs');
+  assert.equal(read('sf.pproc.name'), 'parent:exe');
+  assert.equal(read('proc.aname'), 'parent:exe ancestor:exe'); // Falco: ancestors only
+  assert.equal(read('proc.aname[1]'), 'parent:exe');
+  assert.equal(read('proc.aname[40]'), 'ancestor:exe'); // deep indexes reach the probe's ancestors too
+  assert.equal(read('sf.proc.apid'), 'self:oid+poid parent:oid+poid ancestor:oid+poid');
+  assert.equal(read('sf.pproc.pid'), 'self:oid+poid'); // the parent pid is the process's poid
+  assert.equal(read('proc.env'), 'self:env');
+  assert.equal(read('sf.container.image'), 'container:image');
+  assert.equal(read('sf.pod.ts'), 'pod:ts+tsNs');
+  assert.equal(read('sf.node.id'), 'header:exporter');
+  assert.equal(read('sf.proc.oid'), ''); // read from the event, not the context
+});
+
+test(`entity-chain keys: contexts with one key have equal values in the fields it is made for (${CORPUS_NOTE})`, async () => {
+  await initHashing();
+  const fields = scoped(Scope.Context);
+  // one key for all fields, and one per field (which leaves out more, so shares more)
+  const all = contextChainKey(fields);
+  const single = fields.map((d) => contextChainKey([d]));
+  let records = 0;
+  let keys = 0;
+  for (const trace of TRACES) {
+    const interner = new Interner();
+    const seen = new Map<string, string>();
+    const rs = await flatRecords(tracePath(trace));
+    rs.forEach((r, i) => {
+      records++;
+      const check = (key: string, d: FieldDef) => {
+        const v = JSON.stringify(d.get(r)) + (d.ns ? d.ns(r) : '');
+        const k = `${key}|${d.name}`;
+        const prev = seen.get(k);
+        if (prev === undefined) seen.set(k, v);
+        else assert.equal(v, prev, `${trace} record ${i}: ${d.name} differs between contexts with one key`);
+      };
+      const k = 'a' + all(r, interner);
+      for (const d of fields) check(k, d);
+      // per field on a sample: the narrow keys are the ones that could wrongly share
+      if (i % 7 === 0) fields.forEach((d, j) => check(`s${j}.` + single[j]!(r, interner), d));
+      keys = seen.size;
+    });
+  }
+  assert.ok(records > 1000, `${records} records`);
+  console.log(`# ${TRACES.length} traces, ${records} records, ${keys} keys in the last trace`);
 });

@@ -9,8 +9,12 @@
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { Scope, type FieldDef } from '../flatten/fields.js';
-import type { File } from '../sysflow/types.js';
+import type { File, Process } from '../sysflow/types.js';
+import { Slot } from '../util/slot.js';
+import { contextChainKey, encodeValue, Interner } from './context-key.js';
 import { ANY_OPS, type Pred } from './compile.js';
+
+export { Interner };
 
 export interface Gated {
   /** Implied condition on the process context (null: none). */
@@ -23,28 +27,10 @@ export interface Gated {
 export type KeyFn = (r: FlatRecord, ids: Interner) => string;
 
 export interface GateKeys {
+  /** The entity-chain key (core/policy/context-key.ts): cheap, tried first. */
+  readonly chain: KeyFn;
   readonly context: KeyFn;
   readonly file: KeyFn;
-}
-
-/**
- * Small numbers for strings, so keys stay short: field values are mostly memoised strings whose
- * hash V8 already keeps, so an id costs one lookup while the text itself would be copied into
- * every key (command lines and environments run to kilobytes).
- */
-export class Interner {
-  private readonly ids = new Map<string, number>();
-  get size(): number {
-    return this.ids.size;
-  }
-  id(s: string): number {
-    let n = this.ids.get(s);
-    if (n === undefined) this.ids.set(s, (n = this.ids.size));
-    return n;
-  }
-  clear(): void {
-    this.ids.clear();
-  }
 }
 
 /**
@@ -56,8 +42,10 @@ export class Interner {
  */
 export function gateKeys(fields: readonly FieldDef[]): GateKeys {
   const fileFields = fields.filter((d) => ((d.scope ?? 0) & Scope.File) !== 0);
+  const contextFields = fields.filter((d) => ((d.scope ?? 0) & Scope.Context) !== 0);
   return {
-    context: keyOf(fields.filter((d) => ((d.scope ?? 0) & Scope.Context) !== 0)),
+    chain: contextChainKey(contextFields),
+    context: keyOf(contextFields),
     file: fileValueKey(fileFields.some((d) => OID_FIELDS.has(d.name))),
   };
 }
@@ -94,29 +82,6 @@ function keyOf(defs: readonly FieldDef[]): KeyFn {
   };
 }
 
-/** Unambiguous text for a field value: strings by id, numbers as such, lists counted. */
-function encodeValue(v: unknown, ids: Interner): string {
-  switch (typeof v) {
-    case 'string':
-      return ids.id(v) + ',';
-    case 'number':
-    case 'bigint':
-      return v + ';';
-    case 'boolean':
-      return v ? 'T' : 'F';
-    case 'undefined':
-      return 'U';
-    default:
-      if (v === null) return 'N';
-      if (Array.isArray(v)) {
-        let s = '[' + v.length + ';';
-        for (const x of v) s += encodeValue(x, ids);
-        return s;
-      }
-      return 'J' + encodeValue(JSON.stringify(v), ids);
-  }
-}
-
 /** Value memos are dropped whole past this many keys or strings: a bound, not an eviction policy. */
 const MAX_KEYS = 1 << 16;
 const MAX_STRINGS = 1 << 18;
@@ -132,14 +97,18 @@ const bitOf = (i: number): number => 1 << i % BITS;
 export const itemOf = (word: number, bit: number): number => word * BITS + 31 - Math.clz32(bit);
 
 interface ContextEntry {
+  readonly ptree: FlatRecord['ptree'];
   readonly pproc: FlatRecord['pproc'];
   readonly container: FlatRecord['container'];
   readonly pod: FlatRecord['pod'];
   readonly header: FlatRecord['header'];
   /** Per type: the items whose context needs hold, as words. */
   readonly allowed: (readonly number[] | undefined)[];
-  /** The value key (GateKeys.context), made on first need: context fields do not vary with the type. */
+  /** The value keys (GateKeys.chain, GateKeys.context), made on first need: they do not vary with the type. */
+  chain: string | undefined;
   key: string | undefined;
+  /** Interner generation the keys were made in (ids are reused after a clear). */
+  generation: number;
 }
 
 /**
@@ -152,14 +121,17 @@ export class Gate<T extends Gated> {
   /** Words per type. */
   private readonly words: number[];
   /**
-   * Keyed by the record's ancestry array, which the entity cache shares between the records of one
-   * process while its ancestry is unchanged (a new array otherwise, so stale entries just go unused).
+   * Kept on the record's process, valid while its ancestry array is the same: the entity cache shares
+   * one array between the records of a process while its ancestry is unchanged.
    */
-  private readonly contexts = new WeakMap<readonly object[], ContextEntry>();
+  private readonly contexts = new Slot<Process, ContextEntry>('gate.context');
+  /** The entry of records whose process is unknown. */
+  private noProcess: ContextEntry | undefined = undefined;
   /** Per file: per type (FF, FE), `known` words then `value` words of the file needs. */
-  private readonly files = new WeakMap<File, { newFile: File | undefined; ff?: number[]; fe?: number[] }>();
+  private readonly files = new Slot<File, { newFile: File | undefined; ff?: number[]; fe?: number[] }>('gate.file');
   /** Outcomes shared by value (GateKeys): type + key → words. */
   private readonly contextValues = new Map<string, readonly number[]>();
+  private readonly chainValues = new Map<string, readonly number[]>();
   private readonly fileValues = new Map<string, number[]>();
   private readonly ids = new Interner();
   /** Per type: op flags → the items that can match records with those flags. */
@@ -190,23 +162,40 @@ export class Gate<T extends Gated> {
   /** The items of the record's type whose context needs hold. */
   context(r: FlatRecord): readonly number[] {
     const t = r.sfType;
-    const key = r.ptree;
-    let e = this.contexts.get(key);
-    if (e === undefined || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
-      e = { pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), key: undefined };
-      this.contexts.set(key, e);
+    const proc = r.proc;
+    let e = proc === undefined ? this.noProcess : this.contexts.get(proc);
+    if (e === undefined || e.ptree !== r.ptree || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
+      e = { ptree: r.ptree, pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), chain: undefined, key: undefined, generation: this.ids.generation };
+      if (proc === undefined) this.noProcess = e;
+      else this.contexts.set(proc, e);
     }
     let a = e.allowed[t];
     if (a === undefined) {
-      const items = this.byType[t]!;
-      const vkey = this.keys === null ? null : t + '|' + (e.key ??= this.keys.context(r, this.ids));
-      a = vkey === null ? undefined : this.contextValues.get(vkey);
-      if (a === undefined) {
-        a = this.wordsWhere(items, (x) => x.needContext === null || x.needContext(r));
-        if (vkey !== null) this.remember(this.contextValues, vkey, a);
-      }
+      a = this.contextWords(r, e);
       e.allowed[t] = a;
     }
+    return a;
+  }
+
+  /** Context words of a new entry: shared by entity chain, else by field values, else computed. */
+  private contextWords(r: FlatRecord, e: ContextEntry): readonly number[] {
+    const t = r.sfType;
+    const keys = this.keys;
+    if (keys === null) return this.wordsWhere(this.byType[t]!, (x) => x.needContext === null || x.needContext(r));
+    if (e.generation !== this.ids.generation) {
+      e.chain = e.key = undefined;
+      e.generation = this.ids.generation;
+    }
+    const ckey = t + '|' + (e.chain ??= keys.chain(r, this.ids));
+    let a = this.chainValues.get(ckey);
+    if (a !== undefined) return a;
+    const vkey = t + '|' + (e.key ??= keys.context(r, this.ids));
+    a = this.contextValues.get(vkey);
+    if (a === undefined) {
+      a = this.wordsWhere(this.byType[t]!, (x) => x.needContext === null || x.needContext(r));
+      this.remember(this.contextValues, vkey, a);
+    }
+    this.remember(this.chainValues, ckey, a);
     return a;
   }
 
@@ -274,6 +263,7 @@ export class Gate<T extends Gated> {
       // ids are about to be reused: keys made with the old ones (this one too) must go
       this.ids.clear();
       this.contextValues.clear();
+      this.chainValues.clear();
       this.fileValues.clear();
       return;
     }

@@ -13,6 +13,7 @@
 import { OpFlags } from './flags.js';
 import type { Container, File, OID, Pod, Process, SFHeader, SysFlowRecord } from './types.js';
 import { SfType } from './types.js';
+import { Slot } from '../util/slot.js';
 
 export interface CacheLimits {
   processes: number;
@@ -244,7 +245,7 @@ export class EntityCache {
     return foid == null ? undefined : this.files.get(foid);
   }
 
-  private treeMemo = new WeakMap<Process, { epoch: number; readonly tree: Process[] }>();
+  private treeMemo = new Slot<Process, { epoch: number; readonly tree: Process[] }>('ancestry');
 
   /**
    * Ancestry, memoised per process while the process table is unchanged: records of one process
