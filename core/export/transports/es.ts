@@ -11,12 +11,18 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, errors } from '@elastic/elasticsearch';
+import { createHash } from 'node:crypto';
+import type { Client } from '@elastic/elasticsearch';
 import type { Attributes, TransportFactory } from '../../pipeline/types.js';
 import type { Message } from '../types.js';
 import type { Link, SendResult } from '../delivery.js';
 import { DeliveryTransport, deliverySettings, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
-import { createHash } from 'node:crypto';
+
+// Loaded on first use: the client and its dependencies take ~170 ms to import, a cost every run
+// would pay at start-up, Elasticsearch or not.
+type EsModule = typeof import('@elastic/elasticsearch');
+let es: EsModule | null = null;
+const loadEs = async (): Promise<EsModule> => (es ??= await import('@elastic/elasticsearch'));
 
 export class EsConfigError extends Error {}
 
@@ -161,7 +167,7 @@ class EsLink implements Link {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof errors.ResponseError) {
+  if (es !== null && err instanceof es.errors.ResponseError) {
     const body = err.body as { error?: { type?: string; reason?: string } } | undefined;
     return `HTTP ${err.statusCode}${body?.error?.type ? ` ${body.error.type}` : ''}${body?.error?.reason ? `: ${body.error.reason}` : ''}`;
   }
@@ -177,6 +183,7 @@ export const esTransport: TransportFactory = {
   async create(attrs, log) {
     const s = settings(attrs);
     if (s.tls && !s.tls.rejectUnauthorized) log.warn('es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated');
+    const { Client, errors } = await loadEs();
     const client = new Client({
       nodes: s.addresses,
       ...(s.auth ? { auth: s.auth } : {}),
