@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, envOverrides, loadConfig, validateGraph } from '../core/pipeline/config.js';
+import { Ajv } from 'ajv';
+import { CONFIG_SCHEMA, ConfigError, envOverrides, loadConfig, validateGraph } from '../core/pipeline/config.js';
 import { builtinRegistry } from '../core/plugins/builtin.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../core/version.js';
 import { FIXTURES, ROOT } from './helpers/corpus.js';
@@ -505,4 +506,10 @@ test('config: the drivers entry may give the input path instead of the command l
   const r = cli(['-config', file]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(lines(readFileSync(out, 'utf8')).length, 10, 'every record of tcp.sf');
+});
+
+test('the pipeline config schema is a valid JSON Schema (it is compiled without meta-validation)', () => {
+  const ajv = new Ajv({ strict: false });
+  assert.equal(ajv.validateSchema(CONFIG_SCHEMA), true, JSON.stringify(ajv.errors));
+  assert.equal(ajv.validateSchema({ ...CONFIG_SCHEMA, required: 'pipeline' }), false, 'a broken schema is refused');
 });

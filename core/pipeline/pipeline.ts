@@ -8,7 +8,8 @@
  * Backpressure: after each pushed batch the driver waits while any plugin reports ready() pending
  * (a transport that cannot keep up), so a slow consumer pauses the input instead of growing memory.
  */
-import { Subject } from 'rxjs';
+// rxjs's entry point loads the whole library (~50 ms at start-up); the pipeline needs Subject only
+import { Subject } from 'rxjs/internal/Subject';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
 import type { PipelineConfig } from './config.js';
