@@ -173,6 +173,13 @@ class ProcessTable {
 
 export class EntityCache {
   header: SFHeader | null = null;
+  /**
+   * Bumped whenever what an event's process context resolves to may change (a header, container,
+   * process or pod record); `fileVersion` likewise for file records. Consumers that resolved a
+   * record may reuse the result for the next one of the same process (or file) while unchanged.
+   */
+  version = 0;
+  fileVersion = 0;
   readonly stats: CacheStats = { headers: 0, evictedProcesses: 0, evictedFiles: 0, evictedOthers: 0 };
   readonly processes: ProcessTable;
   readonly files: BoundedMap<File>;
@@ -188,6 +195,8 @@ export class EntityCache {
   }
 
   reset(): void {
+    this.version++;
+    this.fileVersion++;
     this.processes.clear();
     this.files.clear();
     this.containers.clear();
@@ -206,15 +215,19 @@ export class EntityCache {
         this.reset();
         return true;
       case SfType.C:
+        this.version++;
         this.containers.set(rec.id, rec);
         return true;
       case SfType.P:
+        this.version++;
         this.processes.set(rec);
         return true;
       case SfType.F:
+        this.fileVersion++;
         this.files.set(rec.oid, rec);
         return true;
       case SfType.POD:
+        this.version++;
         this.pods.set(rec.id, rec);
         return true;
       case SfType.PE:
