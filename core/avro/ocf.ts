@@ -11,6 +11,7 @@ import { DecodeError, InputError } from './errors.js';
 import { Tap } from './tap.js';
 import { compileSysFlowSchema, type BranchInfo } from './compile.js';
 import { type ByteSource, BufferSource, FileSource } from './source.js';
+import { inflater, type Ticket } from './inflater.js';
 import type { SysFlowRecord } from '../sysflow/types.js';
 import type avro from 'avsc';
 
@@ -61,7 +62,21 @@ export interface OcfBlock {
 
 export interface ReaderOptions {
   onWarning?: (w: ReadWarning) => void;
+  /**
+   * Where deflate blocks are inflated: `worker` ahead of decoding, on the inflate worker (a second
+   * core, core/avro/inflater.ts), `here` on the calling thread when their turn comes, `auto`
+   * (default) on the worker for inputs of WORKER_MIN_BYTES or more.
+   */
+  inflate?: 'auto' | 'worker' | 'here';
 }
+
+/**
+ * Blocks located and inflating ahead of the one being decoded (inflate on the worker), refilled
+ * when half are used: the worker then gets blocks in bursts and is woken once per burst.
+ */
+const READ_AHEAD = 8;
+/** Smaller inputs are inflated on the calling thread: starting the worker would cost more. */
+const WORKER_MIN_BYTES = 4 << 20;
 
 /** At most half the bytes of a 16-byte marker differ (random data: probability < 1e-15). */
 function nearSync(marker: Buffer, sync: Buffer): boolean {
@@ -71,8 +86,22 @@ function nearSync(marker: Buffer, sync: Buffer): boolean {
 }
 
 type Located =
-  | { kind: 'block'; start: number; count: number; raw: Buffer }
+  | { kind: 'block'; start: number; count: number; raw: Buffer; dataEnd: number }
   | { kind: 'partial'; start: number; dataStart: number; count: number; bytes: number };
+
+/** What locating a block added to the statistics (damage skipped on the way). */
+type LocateStats = Pick<ReadStats, 'corruptBlocks' | 'lostRecords' | 'skippedBytes' | 'truncated'>;
+
+/**
+ * A block located ahead (null: the end of the input), with what locating it reported, held back so
+ * that warnings come in the order nextBlock gives them, and what it added to the statistics.
+ */
+interface Ahead {
+  readonly l: Located | null;
+  readonly ticket: Ticket | null;
+  readonly warnings: readonly ReadWarning[];
+  readonly added: LocateStats;
+}
 
 export class SysFlowFileReader {
   readonly header: OcfHeader;
@@ -82,6 +111,11 @@ export class SysFlowFileReader {
   private readonly decode: (t: Tap) => SysFlowRecord | null;
   private readonly tap = new Tap(Buffer.alloc(0));
   readonly warnings: ReadWarning[] = [];
+  private readonly ahead: Ahead[] = [];
+  /** While reading ahead: warnings held back (see Ahead). */
+  private held: ReadWarning[] | null = null;
+  /** Inflating on the worker (ReaderOptions.inflate). */
+  private readonly inflatesAhead: boolean;
 
   /** Open a file; throws InputError (one line naming the file) when it is not a usable SysFlow file. */
   static open(path: string, opts: ReaderOptions = {}): SysFlowFileReader {
@@ -110,6 +144,8 @@ export class SysFlowFileReader {
     this.header = header;
     this.decode = decode;
     this.pos = header.size;
+    const where = opts.inflate ?? 'auto';
+    this.inflatesAhead = header.codec === 'deflate' && (where === 'worker' || (where === 'auto' && src.size >= WORKER_MIN_BYTES));
   }
 
   get size(): number {
@@ -169,6 +205,11 @@ export class SysFlowFileReader {
 
   private warn(kind: ReadWarning['kind'], offset: number, message: string): void {
     const w = { file: this.file, offset, kind, message };
+    if (this.held !== null) this.held.push(w);
+    else this.report(w);
+  }
+
+  private report(w: ReadWarning): void {
     this.warnings.push(w);
     this.opts.onWarning?.(w);
   }
@@ -214,8 +255,8 @@ export class SysFlowFileReader {
    * Skip a damaged block starting at `start`; resume after the next sync marker (or stop).
    * `ownMarker` ≥ 0: the block's own (damaged) sync marker is at that offset; resume after it.
    */
-  /** Count and report a damaged block and continue reading after it. */
-  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1): void {
+  /** Count and report a damaged block; unless `move` is false, continue reading after it. */
+  private skipCorrupt(start: number, declared: number, reason: string, kept: number, ownMarker = -1, move = true): void {
     this.stats.corruptBlocks++;
     const next = ownMarker >= 0 ? ownMarker : this.findSync(start + 1);
     const lost = Math.max(0, declared - kept);
@@ -225,13 +266,13 @@ export class SysFlowFileReader {
     if (next < 0) {
       this.stats.skippedBytes += this.src.size - start;
       this.warn('corrupt', start, `${where}${keptMsg}; no later sync marker, ${this.src.size - start} bytes skipped to end of file`);
-      this.done = true;
+      if (move) this.done = true;
       return;
     }
     this.stats.skippedBytes += next + SYNC_SIZE - start;
     const marker = ownMarker >= 0 ? 'its damaged sync marker' : 'the next sync marker';
     this.warn('corrupt', start, `${where}${keptMsg}; skipped ${next + SYNC_SIZE - start} bytes to ${marker} at byte ${next}`);
-    this.pos = next + SYNC_SIZE;
+    if (move) this.pos = next + SYNC_SIZE;
   }
 
   /**
@@ -257,7 +298,10 @@ export class SysFlowFileReader {
     return null;
   }
 
-  /** Find the next intact block from `this.pos`, skipping damage (with warnings), and move past it. */
+  /**
+   * Find the next intact block from `this.pos`, skipping damage (with warnings), and move past it.
+   * The block's bytes are a view of the source, valid until its next read.
+   */
   private locate(): Located | null {
     while (!this.done) {
       const start = this.pos;
@@ -306,7 +350,7 @@ export class SysFlowFileReader {
       }
       this.pos = dataEnd + SYNC_SIZE;
       const raw = view.subarray(0, bytes);
-      return { kind: 'block', start, count, raw };
+      return { kind: 'block', start, count, raw, dataEnd };
     }
     return null;
   }
@@ -328,6 +372,7 @@ export class SysFlowFileReader {
 
   /** The next block's records, or null at end of input. */
   nextBlock(): OcfBlock | null {
+    if (this.inflatesAhead) return this.nextBlockAhead();
     for (;;) {
       const l = this.locate();
       if (l === null) return null;
@@ -343,6 +388,85 @@ export class SysFlowFileReader {
       }
       const b = this.deliver(l.start, l.count, data);
       if (b) return b;
+    }
+  }
+
+  /**
+   * nextBlock() with inflating on the worker: the next blocks are located ahead and inflate on a
+   * second core while this one is decoded. Same blocks, records, warnings and statistics.
+   */
+  private nextBlockAhead(): OcfBlock | null {
+    const inf = inflater();
+    for (;;) {
+      this.readAhead();
+      const next = this.ahead.shift()!;
+      for (const w of next.warnings) this.report(w);
+      const l = next.l;
+      if (l === null) return null;
+      if (l.kind === 'partial') return this.partialBlock(l.start, l.dataStart, l.count, l.bytes);
+      const ticket = next.ticket!;
+      try {
+        const r = inf.take(ticket);
+        if (r.error === undefined) {
+          const b = this.deliver(l.start, l.count, r.data);
+          if (b) return b;
+          continue;
+        }
+        const reason = `deflate data: ${r.error}`;
+        // nextBlock resumes at the next sync marker, normally this block's own: where reading ahead
+        // went on from. Otherwise (the marker's pattern inside the data) it reads on from there:
+        // what was read ahead is undone (statistics and held warnings) and read again.
+        if (this.findSync(l.start + 1) === l.dataEnd) {
+          this.skipCorrupt(l.start, l.count, reason, 0, -1, false);
+        } else {
+          for (const a of this.ahead) {
+            this.stats.corruptBlocks -= a.added.corruptBlocks;
+            this.stats.lostRecords -= a.added.lostRecords;
+            this.stats.skippedBytes -= a.added.skippedBytes;
+            if (a.added.truncated) this.stats.truncated = false;
+          }
+          this.dropAhead();
+          this.done = false;
+          this.skipCorrupt(l.start, l.count, reason, 0);
+        }
+      } finally {
+        inf.release(ticket);
+      }
+    }
+  }
+
+  /** Forget what was read ahead, giving its slots back (once the worker is done with them). */
+  private dropAhead(): void {
+    const inf = inflater();
+    for (const a of this.ahead) {
+      if (a.ticket === null) continue;
+      inf.take(a.ticket);
+      inf.release(a.ticket);
+    }
+    this.ahead.length = 0;
+  }
+
+  /** Locate blocks until READ_AHEAD are queued or the input ends, handing each to the inflater. */
+  private readAhead(): void {
+    if (this.ahead.length > READ_AHEAD / 2) return;
+    const inf = inflater();
+    while (this.ahead.length < READ_AHEAD && (this.ahead.length === 0 || this.ahead[this.ahead.length - 1]!.l !== null)) {
+      const { corruptBlocks, lostRecords, skippedBytes, truncated } = this.stats;
+      const held: ReadWarning[] = (this.held = []);
+      let l: Located | null;
+      try {
+        l = this.locate();
+      } finally {
+        this.held = null;
+      }
+      const ticket = l !== null && l.kind === 'block' ? inf.submit(l.raw) : null;
+      const added = {
+        corruptBlocks: this.stats.corruptBlocks - corruptBlocks,
+        lostRecords: this.stats.lostRecords - lostRecords,
+        skippedBytes: this.stats.skippedBytes - skippedBytes,
+        truncated: this.stats.truncated && !truncated,
+      };
+      this.ahead.push({ l, ticket, warnings: held, added });
     }
   }
 
@@ -383,6 +507,7 @@ export class SysFlowFileReader {
   }
 
   close(): void {
+    this.dropAhead();
     this.done = true;
     this.src.close();
   }
