@@ -72,10 +72,12 @@ interface Code {
 
 /** Encodes entities once per entity and interner generation, as the id of their values' JSON. */
 class EntityCodes {
-  private readonly memo = new Slot<object, Code>('gate.code');
+  private readonly memo: Slot<object, Code>;
 
-  /** `attrs`: the attributes to encode; null: all of them. */
-  constructor(private readonly attrs: readonly string[] | null) {}
+  /** `attrs`: the attributes to encode; null: all of them. `name`: what the memo is (for debugging). */
+  constructor(private readonly attrs: readonly string[] | null, name: string) {
+    this.memo = new Slot(name);
+  }
 
   of(e: Process | Container | Pod | SFHeader | null | undefined, ids: Interner): string {
     if (e === undefined || e === null) return 'U';
@@ -99,16 +101,17 @@ class EntityCodes {
  * The entity-chain key of a record's context (see the module comment): processes (by their place:
  * self, parent, ancestors), containers and headers with the attributes `fields` depend on
  * (attributesRead).
- * Whether an entity is there at all is always part of the key.
+ * Whether an entity is there at all is always part of the key. Each user (`user`: the rule or
+ * the filter gate) needs keys of its own: codes are ids of the user's interner, valid nowhere else.
  */
-export function contextChainKey(fields: readonly FieldDef[]): (r: FlatRecord, ids: Interner) => string {
-  const read = attributesRead(fields);
-  const self = new EntityCodes(read.self);
-  const parent = new EntityCodes(read.parent);
-  const ancestor = new EntityCodes(read.ancestor);
-  const containers = new EntityCodes(read.container);
-  const headers = new EntityCodes(read.header);
-  const pods = new EntityCodes(read.pod);
+export function contextChainKey(read: AttributesRead, user = 'gate'): (r: FlatRecord, ids: Interner) => string {
+  const codes = (kind: Kind) => new EntityCodes(read[kind], `${user}.code.${kind}`);
+  const self = codes('self');
+  const parent = codes('parent');
+  const ancestor = codes('ancestor');
+  const containers = codes('container');
+  const headers = codes('header');
+  const pods = codes('pod');
   return (r, ids) => {
     const tree = r.ptree;
     let k = headers.of(r.header, ids) + containers.of(r.container, ids) + pods.of(r.pod, ids) + parent.of(r.pproc, ids) + '/' + tree.length + ':';
@@ -129,6 +132,9 @@ interface Probe {
 }
 /** Processes by their place in the context: the process itself, its parent, further ancestors. */
 type Kind = 'self' | 'parent' | 'ancestor' | 'container' | 'pod' | 'header';
+
+/** Per kind of entity, the attributes some field's value depends on (attributesRead). */
+export type AttributesRead = Readonly<Record<Kind, readonly string[]>>;
 
 /**
  * Process attributes, grouped as they vary together, each with a change that alters every
@@ -218,7 +224,7 @@ function probeRecord(variant: ((p: Probe) => void) | null): FlatRecord {
  * group at a time in a probe context. A field that cannot be evaluated on the probe counts as
  * reading every attribute (always exact).
  */
-export function attributesRead(fields: readonly FieldDef[]): Record<Kind, readonly string[]> {
+export function attributesRead(fields: readonly FieldDef[]): AttributesRead {
   const ids = new Interner();
   const valuesOf = (r: FlatRecord): string[] | null => {
     try {

@@ -11,7 +11,7 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 import { Scope, type FieldDef } from '../flatten/fields.js';
 import type { File, Process } from '../sysflow/types.js';
 import { Slot } from '../util/slot.js';
-import { contextChainKey, encodeValue, Interner } from './context-key.js';
+import { attributesRead, contextChainKey, encodeValue, Interner } from './context-key.js';
 import { ANY_OPS, type Pred } from './compile.js';
 
 export { Interner };
@@ -30,42 +30,97 @@ export interface GateKeys {
   /** The entity-chain key (core/policy/context-key.ts): cheap, tried first. */
   readonly chain: KeyFn;
   readonly context: KeyFn;
-  readonly file: KeyFn;
+  /** File needs read the files' OIDs (else files of equal type, path and container are alike). */
+  readonly fileOids: boolean;
 }
 
 /**
  * Entities are new objects after every header, and every process is a new context, yet the values
  * the needs read repeat (the same commands, the same paths). Needs are functions of those values
  * alone, so their outcomes are shared by value. A context's key is every context-scoped field value
- * the conditions read, encoded without ambiguity; a file's key is the file entities' own values
- * (fileValueKey), cheaper than the fields derived from them.
+ * the conditions read, encoded without ambiguity; files are alike when the file entities' own
+ * values are (FileIndex), cheaper than the fields derived from them.
  */
-export function gateKeys(fields: readonly FieldDef[]): GateKeys {
+export function gateKeys(fields: readonly FieldDef[]): (user: string) => GateKeys {
   const fileFields = fields.filter((d) => ((d.scope ?? 0) & Scope.File) !== 0);
   const contextFields = fields.filter((d) => ((d.scope ?? 0) & Scope.Context) !== 0);
-  return {
-    chain: contextChainKey(contextFields),
-    context: keyOf(contextFields),
-    file: fileValueKey(fileFields.some((d) => OID_FIELDS.has(d.name))),
-  };
+  const read = attributesRead(contextFields);
+  const fileOids = fileFields.some((d) => OID_FIELDS.has(d.name));
+  // each user (gate) its own chain key: entity codes are ids of the gate's own interner
+  return (user) => ({ chain: contextChainKey(read, user), context: keyOf(contextFields), fileOids });
 }
 
 /** The file-scoped fields that read a file's OID; every other one reads its type, path and container. */
 const OID_FIELDS = new Set(['sf.file.oid', 'sf.file.newoid']);
 
+const sameFile = (a: File | undefined, b: File | undefined, withOid: boolean): boolean =>
+  a === b ||
+  (a !== undefined && b !== undefined && a.restype === b.restype && a.containerId === b.containerId && a.path === b.path && (!withOid || a.oid === b.oid));
+
+interface FileSlot<E> {
+  /** The first file and second file seen with these values. */
+  readonly file: File;
+  readonly newFile: File | undefined;
+  readonly value: E;
+}
+
 /**
- * The values file-scoped fields are functions of: type, path and container id of the record's file
- * and second file, and their OIDs when a field reads them (with them, files are only shared by
- * value across headers; without, also across files of one path).
+ * A value per file of a record, shared by every file alike in what file-scoped fields read: type,
+ * path and container id of the record's file and second file, and their OIDs when a field reads
+ * them (with them, files are only alike across headers; without, also across files of one path).
+ * The last record's files are tried first (flows of one file tend to come together), then the
+ * value found for the file entity before (kept on it), then files alike by path and the rest.
  */
-export function fileValueKey(withOid: boolean): KeyFn {
-  const one = (f: File | undefined, ids: Interner): string => {
-    if (f === undefined) return 'U';
-    let k = f.restype + ',' + ids.id(f.path) + ',' + (f.containerId === null ? 'N' : ids.id(f.containerId) + ',');
-    if (withOid) k += ids.id(f.oid) + ',';
-    return k;
-  };
-  return (r, ids) => one(r.file, ids) + '/' + one(r.newFile, ids);
+export class FileIndex<E> {
+  private readonly byPath = new Map<string, FileSlot<E>[]>();
+  private size = 0;
+  private last: FileSlot<E> | undefined = undefined;
+  private lastFile: File | undefined = undefined;
+  private lastNewFile: File | undefined = undefined;
+  private readonly seen = new Slot<File, FileSlot<E>>('gate.file');
+
+  constructor(private readonly withOid: boolean, private readonly make: () => E) {}
+
+  get(file: File, newFile: File | undefined): E {
+    if (file === this.lastFile && newFile === this.lastNewFile) return this.last!.value;
+    let slot = this.seen.get(file);
+    // (a slot found for this file with another second file, or an alike one, is looked up again: FE only)
+    if (slot === undefined || slot.newFile !== newFile) {
+      slot = this.alike(file, newFile);
+      this.seen.set(file, slot);
+    }
+    this.last = slot;
+    this.lastFile = file;
+    this.lastNewFile = newFile;
+    return slot.value;
+  }
+
+  private alike(file: File, newFile: File | undefined): FileSlot<E> {
+    let list = this.byPath.get(file.path);
+    let slot: FileSlot<E> | undefined;
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        if (sameFile(s.file, file, this.withOid) && sameFile(s.newFile, newFile, this.withOid)) {
+          slot = s;
+          break;
+        }
+      }
+    }
+    if (slot === undefined) {
+      if (this.size >= MAX_KEYS) {
+        // a bound, not an eviction policy
+        this.byPath.clear();
+        this.size = 0;
+        list = undefined;
+      }
+      slot = { file, newFile, value: this.make() };
+      if (list === undefined) this.byPath.set(file.path, (list = []));
+      list.push(slot);
+      this.size++;
+    }
+    return slot;
+  }
 }
 
 function keyOf(defs: readonly FieldDef[]): KeyFn {
@@ -111,6 +166,12 @@ interface ContextEntry {
   generation: number;
 }
 
+/** Per type of record (FF, FE): `known` words then `value` words of the file needs. */
+interface FileWords {
+  ff?: number[];
+  fe?: number[];
+}
+
 /**
  * The items a record can meet, as bit words per record type (item i of a type is bit i % 30 of
  * word i / 30), so the engine visits only candidates instead of testing gates item by item:
@@ -124,15 +185,14 @@ export class Gate<T extends Gated> {
    * Kept on the record's process, valid while its ancestry array is the same: the entity cache shares
    * one array between the records of a process while its ancestry is unchanged.
    */
-  private readonly contexts = new Slot<Process, ContextEntry>('gate.context');
+  private readonly contexts: Slot<Process, ContextEntry>;
   /** The entry of records whose process is unknown. */
   private noProcess: ContextEntry | undefined = undefined;
-  /** Per file: per type (FF, FE), `known` words then `value` words of the file needs. */
-  private readonly files = new Slot<File, { newFile: File | undefined; ff?: number[]; fe?: number[] }>('gate.file');
-  /** Outcomes shared by value (GateKeys): type + key → words. */
+  /** File needs' words, shared by files alike. */
+  private readonly files: FileIndex<FileWords>;
+  /** Context outcomes shared by value (GateKeys): type + key → words. */
   private readonly contextValues = new Map<string, readonly number[]>();
   private readonly chainValues = new Map<string, readonly number[]>();
-  private readonly fileValues = new Map<string, number[]>();
   private readonly ids = new Interner();
   /** Per type: op flags → the items that can match records with those flags. */
   private readonly opsWords: Map<number, readonly number[]>[];
@@ -142,7 +202,11 @@ export class Gate<T extends Gated> {
     typesOf: (x: T) => number,
     private readonly opsOf: (x: T) => number,
     private readonly keys: GateKeys | null = null,
+    /** Names this gate's memos on entities (one name per gate of a policy set). */
+    user = 'gate',
   ) {
+    this.contexts = new Slot(`${user}.context`);
+    this.files = new FileIndex<FileWords>(keys === null || keys.fileOids, () => ({}));
     this.byType = Array.from({ length: TYPES }, (_, t) => items.filter((x) => (typesOf(x) >> t) & 1));
     this.words = this.byType.map((xs) => Math.ceil(xs.length / BITS));
     this.opsWords = this.byType.map(() => new Map());
@@ -219,20 +283,10 @@ export class Gate<T extends Gated> {
    */
   fileWords(r: FlatRecord): number[] {
     const t = r.sfType;
-    const file = r.file!;
-    let e = this.files.get(file);
-    if (e === undefined || e.newFile !== r.newFile) {
-      e = { newFile: r.newFile };
-      this.files.set(file, e);
-    }
+    const e = this.files.get(r.file!, r.newFile);
     let w = t === FE ? e.fe : e.ff;
     if (w === undefined) {
-      const vkey = this.keys === null ? null : t + '|' + this.keys.file(r, this.ids);
-      w = vkey === null ? undefined : this.fileValues.get(vkey);
-      if (w === undefined) {
-        w = new Array<number>(2 * this.words[t]!).fill(0);
-        if (vkey !== null) this.remember(this.fileValues, vkey, w);
-      }
+      w = new Array<number>(2 * this.words[t]!).fill(0);
       if (t === FE) e.fe = w;
       else e.ff = w;
     }
@@ -264,7 +318,6 @@ export class Gate<T extends Gated> {
       this.ids.clear();
       this.contextValues.clear();
       this.chainValues.clear();
-      this.fileValues.clear();
       return;
     }
     if (memo.size >= MAX_KEYS) memo.clear();

@@ -96,8 +96,8 @@ export class PolicySet {
     fields: readonly FieldDef[] = [],
   ) {
     const keys = gateKeys(fields);
-    this.ruleGate = new Gate(rules, (x) => x.types, (x) => x.ops, keys);
-    this.filterGate = new Gate(filters, (x) => x.types, () => ANY_OPS, keys);
+    this.ruleGate = new Gate(rules, (x) => x.types, (x) => x.ops, keys('rules'), 'rules');
+    this.filterGate = new Gate(filters, (x) => x.types, () => ANY_OPS, keys('filters'), 'filters');
     this.filterCount = filters.length;
   }
 
