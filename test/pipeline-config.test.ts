@@ -10,10 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { CONFIG_SCHEMA, ConfigError, envOverrides, loadConfig, validateGraph } from '../core/pipeline/config.js';
+import { CONFIG_SCHEMA, ConfigError, conformsToSchema, envOverrides, loadConfig, validateGraph } from '../core/pipeline/config.js';
 import { builtinRegistry } from '../core/plugins/builtin.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../core/version.js';
 import { FIXTURES, ROOT } from './helpers/corpus.js';
+import { prng } from './helpers/prng.js';
 
 const CLI = join(ROOT, 'dist', 'core', 'cli', 'sfprocessor.js');
 const TCP = join(FIXTURES, 'traces', 'sf-processor', 'tcp.sf');
@@ -512,4 +513,29 @@ test('the pipeline config schema is a valid JSON Schema (it is compiled without 
   const ajv = new Ajv({ strict: false });
   assert.equal(ajv.validateSchema(CONFIG_SCHEMA), true, JSON.stringify(ajv.errors));
   assert.equal(ajv.validateSchema({ ...CONFIG_SCHEMA, required: 'pipeline' }), false, 'a broken schema is refused');
+});
+
+test('conformsToSchema (the check without Ajv) answers as Ajv does on 20,000 generated configs', () => {
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(CONFIG_SCHEMA);
+  const rnd = prng(20261205);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const scalar = (): unknown => pick(['', 'x', 'flat flattenerchan', 0, 1.5, -3, true, false, null, [], ['a', 'b'], [1], ['a', 2], {}, { a: 1 }, [[]]]);
+  const entry = (keys: readonly string[]): Record<string, unknown> => {
+    const e: Record<string, unknown> = {};
+    for (const k of keys) if (rnd() < 0.97) e[k] = rnd() < 0.93 ? pick(['p', 'sysflow sysflowchan', 'a b']) : scalar();
+    if (rnd() < 0.3) e.out = pick([['a b'], ['a b', 'c d'], 'x y', 'x y', [], ['a b', ''], '', 3]);
+    for (let i = Math.floor(rnd() * 3); i > 0; i--) e[pick(['mode', 'policies', 'file.path', 'buffer', '__proto__', 'constructor'])] = rnd() < 0.7 ? pick(['x', 3, true, { a: 1 }, ['s']]) : scalar();
+    return e;
+  };
+  let valid = 0;
+  for (let i = 0; i < 20000; i++) {
+    const doc: Record<string, unknown> = {};
+    if (rnd() < 0.95) doc.pipeline = rnd() < 0.9 ? Array.from({ length: Math.floor(rnd() * 4) }, () => (rnd() < 0.95 ? entry(['processor', 'handler', 'in']) : scalar())) : scalar();
+    if (rnd() < 0.4) doc.drivers = rnd() < 0.9 ? Array.from({ length: Math.floor(rnd() * 3) }, () => (rnd() < 0.95 ? entry(['driver']) : scalar())) : scalar();
+    if (rnd() < 0.2) doc.other = scalar();
+    const expected = validate(doc) as boolean;
+    assert.equal(conformsToSchema(doc), expected, JSON.stringify(doc));
+    if (expected) valid++;
+  }
+  assert.ok(valid > 1000 && valid < 19000, `${valid} of 20000 valid: both answers occur often`);
 });

@@ -7,7 +7,8 @@
  * Errors name the file, the plugin (index and processor) and the attribute.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { ajvClass } from '../util/ajv.js';
 import type { Registry } from './registry.js';
 
 export class ConfigError extends Error {
@@ -89,10 +90,40 @@ export const CONFIG_SCHEMA = {
   additionalProperties: true,
 };
 
-// The schema is ours and checked against the meta-schema by a test: compiling the meta-schema at
-// every start (~17 ms) would buy nothing.
-const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
-const validateShape = ajv.compile(CONFIG_SCHEMA);
+let validator: ValidateFunction | null = null;
+
+/**
+ * Ajv's validator of CONFIG_SCHEMA, for the error messages of a config that does not conform. The
+ * schema is ours and checked against the meta-schema by a test: compiling the meta-schema too
+ * would buy nothing.
+ */
+function validateShape(): ValidateFunction {
+  return (validator ??= new (ajvClass())({ allErrors: true, strict: false, validateSchema: false }).compile(CONFIG_SCHEMA));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isName = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+const isAttrValue = (v: unknown): boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || isObject(v) || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+
+/**
+ * Whether `doc` conforms to CONFIG_SCHEMA, decided without Ajv (a valid configuration then loads
+ * without it). Exactly the schema's rules; a test holds the two to the same answers.
+ */
+export function conformsToSchema(doc: Record<string, unknown>): boolean {
+  /** A list of at least `min` objects with the `required` keys, each key valid by `own` or as an attribute. */
+  const entries = (list: unknown, min: number, required: readonly string[], own: (k: string, v: unknown) => boolean | undefined): boolean =>
+    Array.isArray(list) &&
+    list.length >= min &&
+    list.every((e) => isObject(e) && required.every((k) => k in e) && Object.entries(e).every(([k, v]) => own(k, v) ?? isAttrValue(v)));
+  const plugin = (k: string, v: unknown): boolean | undefined => {
+    if (k === 'processor' || k === 'handler' || k === 'in') return isName(v);
+    if (k === 'out') return isName(v) || (Array.isArray(v) && v.length > 0 && v.every(isName));
+    return undefined;
+  };
+  const driver = (k: string, v: unknown): boolean | undefined => (k === 'driver' || k === 'out' ? isName(v) : undefined);
+  return entries(doc.pipeline, 1, ['processor', 'in'], plugin) && (!('drivers' in doc) || entries(doc.drivers, 0, ['driver'], driver));
+}
 
 function lineCol(text: string, pos: number): string {
   const before = text.slice(0, pos);
@@ -266,8 +297,8 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Global
   // Top-level keys are case-insensitive, as in sf-processor.
   const doc: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) doc[k.toLowerCase()] = v;
-  if (!validateShape(doc)) {
-    const msgs = (validateShape.errors ?? []).filter((e) => e.keyword !== 'type' || !e.instancePath.match(/\/out$/)).map((e) => describeAjvError(e, doc));
+  if (!conformsToSchema(doc) && !validateShape()(doc)) {
+    const msgs = (validateShape().errors ?? []).filter((e) => e.keyword !== 'type' || !e.instancePath.match(/\/out$/)).map((e) => describeAjvError(e, doc));
     throw new ConfigError(`${file}: ${[...new Set(msgs)].join('; ')}`);
   }
   const plugins = (doc.pipeline as Record<string, unknown>[]).map((entry, index): PluginEntry => {

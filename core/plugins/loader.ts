@@ -14,7 +14,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { ajvClass } from '../util/ajv.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../pipeline/registry.js';
 import type { Attributes, DriverContext as InternalDriverContext, Handler, PluginContext as InternalContext, Processor } from '../pipeline/types.js';
@@ -140,7 +141,10 @@ function checkShape(d: unknown, file: string, index: number | null): Plugin {
 // ---------------------------------------------------------------------------------------------
 // Settings: the `config` schema
 
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
+let ajvInstance: Ajv | null = null;
+/** Strict: unknown keywords in a plugin's schema are errors. Made for the first plugin with a schema. */
+const ajv = (): Ajv =>
+  (ajvInstance ??= new (ajvClass())({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false }));
 
 const GLOBALS = ['version', 'jsonschemaversion', 'ecsversion', 'buildnumber', 'cluster.id'];
 
@@ -179,7 +183,7 @@ function compileSettings(p: Plugin, where: string): Settings {
   }
   let validate: ValidateFunction;
   try {
-    validate = ajv.compile({ type: 'object', properties: props, ...(s.required ? { required: s.required } : {}), additionalProperties: s.additionalProperties ?? false });
+    validate = ajv().compile({ type: 'object', properties: props, ...(s.required ? { required: s.required } : {}), additionalProperties: s.additionalProperties ?? false });
   } catch (e) {
     return fail(`invalid schema: ${messageOf(e)}`);
   }
