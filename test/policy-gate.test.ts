@@ -23,7 +23,7 @@ import { CORPUS_NOTE, HAVE_SHARED, ROOT, listTraces, tracePath } from './helpers
 import { flatRecords } from './helpers/run-pipeline.js';
 import { mkProc, policyFromYaml } from './helpers/records.js';
 import { prng } from './helpers/prng.js';
-import { Slot } from '../core/util/slot.js';
+import { Slot, stamp } from '../core/util/slot.js';
 
 /** Bundled traces always; with ../shared, the whole corpus. */
 const TRACES = listTraces().filter((t) => t.endsWith('.sf'));
@@ -314,21 +314,38 @@ test('rule and filter gates keep their own entity codes (an entity coded by one 
   assert.deepEqual(seen, ['/bin/A FF: alert', '/bin/B PE: kept', '/bin/A PE: dropped', '/bin/B FF: alert']);
 });
 
-test('Slot: a value per Slot and object, invisible to keys, JSON and deep equality; frozen objects too', () => {
-  const a = new Slot<object, string>('test');
-  const b = new Slot<object, string>('test'); // the same name: still a memo of its own
-  const o = { x: 1 };
+test('Slot: memos on stamped objects (shared by name, invisible to keys, JSON, spread and deep equality), a WeakMap for others', () => {
+  const a = new Slot<object, string>('test.a');
+  const b = new Slot<object, string>('test.b');
+  const o = stamp({ x: 1 });
+  assert.equal(a.get(o), undefined);
   a.set(o, 'A');
-  assert.equal(b.get(o), undefined);
   b.set(o, 'B');
-  a.set(o, 'A2');
-  assert.deepEqual([a.get(o), b.get(o)], ['A2', 'B']);
+  assert.deepEqual([a.get(o), b.get(o)], ['A', 'B']);
   assert.deepEqual(Object.keys(o), ['x']);
   assert.equal(JSON.stringify(o), '{"x":1}');
   assert.deepStrictEqual(o, { x: 1 });
-  const frozen = Object.freeze({ y: 2 });
-  a.set(frozen, 'F');
-  assert.deepEqual([a.get(frozen), b.get(frozen)], ['F', undefined]);
+  assert.deepStrictEqual({ ...o }, { x: 1 });
+  const a2 = new Slot<object, string>('test.a'); // e.g. a gate of a reloaded policy set
+  assert.equal(a2.get(o), 'A', 'one place per name: values must say whose they are');
+  a2.set(o, 'A2');
+  assert.equal(a.get(o), 'A2');
+  // not stamped (built by a test or a plugin): each Slot a WeakMap of its own
+  const plain = { y: 2 };
+  a.set(plain, 'P');
+  assert.deepEqual([a.get(plain), a2.get(plain), b.get(plain)], ['P', undefined, undefined]);
+  assert.deepEqual(Object.getOwnPropertySymbols(plain), []);
+});
+
+test('the decoder stamps entities (memos on them) and not flows or events', async () => {
+  const rs = await flatRecords(tracePath(TRACES[0]!));
+  const s = new Slot<object, number>('test.decoder');
+  const r = rs.find((x) => x.proc !== undefined)!;
+  s.set(r.proc!, 1);
+  s.set(r.rec, 2);
+  assert.equal(s.get(r.proc!), 1);
+  assert.equal(new Slot<object, number>('test.decoder').get(r.proc!), 1, 'stamped: the place is on the object');
+  assert.equal(new Slot<object, number>('test.decoder').get(r.rec), undefined, 'not stamped: a WeakMap of the Slot');
 });
 
 test(`policy sets taking turns on the same records (a reload and back) each decide as whole-condition evaluation (${CORPUS_NOTE})`, async () => {

@@ -10,6 +10,7 @@
 import avro from 'avsc';
 import { Tap } from './tap.js';
 import { DecodeError } from './errors.js';
+import { stamp } from '../util/slot.js';
 import { SfType, type SysFlowRecord } from '../sysflow/types.js';
 
 /** Canonical fields per record type; wide longs get a `…Ns` companion right after them. */
@@ -27,6 +28,8 @@ const CANONICAL: Record<number, readonly string[]> = {
   [SfType.POD]: ['ts', 'id', 'name', 'nodeName', 'hostIP', 'internalIP', 'namespace', 'restartCount', 'labels', 'selectors', 'services'],
   [SfType.KE]: ['kind', 'action', 'ts', 'message'],
 };
+
+const ENTITY_TYPES = new Set<number>([SfType.H, SfType.C, SfType.P, SfType.F, SfType.POD]);
 
 const BY_NAME: Record<string, number> = {
   'sysflow.entity.SFHeader': SfType.H,
@@ -224,7 +227,9 @@ class Generator {
       this.lines.push(`function ${name}(t) { ${body.join(' ')} const L = ${H}.last; if (L !== undefined && ${same}) return L; const o = { ${props.join(', ')} }; ${H}.last = o; return o; }`);
       return name;
     }
-    this.lines.push(`function ${name}(t) { ${body.join(' ')} return { ${props.join(', ')} }; }`);
+    // entities carry memos of the records that refer to them (core/util/slot.ts)
+    const wrap = ENTITY_TYPES.has(sfType) ? [`${this.constant(stamp)}(`, ')'] : ['', ''];
+    this.lines.push(`function ${name}(t) { ${body.join(' ')} return ${wrap[0]}{ ${props.join(', ')} }${wrap[1]}; }`);
     return name;
   }
 

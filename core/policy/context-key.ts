@@ -66,6 +66,8 @@ export function encodeValue(v: unknown, ids: Interner): string {
 }
 
 interface Code {
+  /** The interner and generation the code's ids are from: the code is valid there only. */
+  readonly ids: Interner;
   readonly generation: number;
   readonly code: string;
 }
@@ -74,7 +76,7 @@ interface Code {
 class EntityCodes {
   private readonly memo: Slot<object, Code>;
 
-  /** `attrs`: the attributes to encode; null: all of them. `name`: what the memo is (for debugging). */
+  /** `attrs`: the attributes to encode; null: all of them. `name`: the memo's Slot name. */
   constructor(private readonly attrs: readonly string[] | null, name: string) {
     this.memo = new Slot(name);
   }
@@ -82,17 +84,17 @@ class EntityCodes {
   of(e: Process | Container | Pod | SFHeader | null | undefined, ids: Interner): string {
     if (e === undefined || e === null) return 'U';
     const m = this.memo.get(e);
-    if (m !== undefined && m.generation === ids.generation) return m.code;
+    if (m !== undefined && m.ids === ids && m.generation === ids.generation) return m.code;
     const attrs = this.attrs;
     let text: string;
     if (attrs === null) text = JSON.stringify(e);
     else {
-      const values = new Array<unknown>(attrs.length);
-      for (let i = 0; i < attrs.length; i++) values[i] = (e as unknown as Record<string, unknown>)[attrs[i]!];
-      text = JSON.stringify(values);
+      // strings by id: no JSON text of long command lines and environments to build and hash again
+      text = '';
+      for (let i = 0; i < attrs.length; i++) text += encodeValue((e as unknown as Record<string, unknown>)[attrs[i]!], ids);
     }
     const code = ids.id(text) + ':';
-    this.memo.set(e, { generation: ids.generation, code });
+    this.memo.set(e, { ids, generation: ids.generation, code });
     return code;
   }
 }

@@ -58,6 +58,7 @@ const sameFile = (a: File | undefined, b: File | undefined, withOid: boolean): b
   (a !== undefined && b !== undefined && a.restype === b.restype && a.containerId === b.containerId && a.path === b.path && (!withOid || a.oid === b.oid));
 
 interface FileSlot<E> {
+  readonly index: object;
   /** The first file and second file seen with these values. */
   readonly file: File;
   readonly newFile: File | undefined;
@@ -77,15 +78,18 @@ export class FileIndex<E> {
   private last: FileSlot<E> | undefined = undefined;
   private lastFile: File | undefined = undefined;
   private lastNewFile: File | undefined = undefined;
-  private readonly seen = new Slot<File, FileSlot<E>>('gate.file');
+  private readonly seen: Slot<File, FileSlot<E>>;
 
-  constructor(private readonly withOid: boolean, private readonly make: () => E) {}
+  /** `name`: the Slot name of the per-entity memo (one per index in use at a time). */
+  constructor(private readonly withOid: boolean, private readonly make: () => E, name = 'file') {
+    this.seen = new Slot(name);
+  }
 
   get(file: File, newFile: File | undefined): E {
     if (file === this.lastFile && newFile === this.lastNewFile) return this.last!.value;
     let slot = this.seen.get(file);
     // (a slot found for this file with another second file, or an alike one, is looked up again: FE only)
-    if (slot === undefined || slot.newFile !== newFile) {
+    if (slot === undefined || slot.index !== this || slot.newFile !== newFile) {
       slot = this.alike(file, newFile);
       this.seen.set(file, slot);
     }
@@ -101,7 +105,8 @@ export class FileIndex<E> {
     if (list !== undefined) {
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
-        if (sameFile(s.file, file, this.withOid) && sameFile(s.newFile, newFile, this.withOid)) {
+        const f = s.file; // the path is equal: the list is the path's
+        if (f.restype === file.restype && f.containerId === file.containerId && (!this.withOid || f.oid === file.oid) && sameFile(s.newFile, newFile, this.withOid)) {
           slot = s;
           break;
         }
@@ -114,7 +119,7 @@ export class FileIndex<E> {
         this.size = 0;
         list = undefined;
       }
-      slot = { file, newFile, value: this.make() };
+      slot = { index: this, file, newFile, value: this.make() };
       if (list === undefined) this.byPath.set(file.path, (list = []));
       list.push(slot);
       this.size++;
@@ -152,6 +157,8 @@ const bitOf = (i: number): number => 1 << i % BITS;
 export const itemOf = (word: number, bit: number): number => word * BITS + 31 - Math.clz32(bit);
 
 interface ContextEntry {
+  /** The gate the entry is of (a Slot's place is shared by name). */
+  readonly gate: object;
   readonly ptree: FlatRecord['ptree'];
   readonly pproc: FlatRecord['pproc'];
   readonly container: FlatRecord['container'];
@@ -206,7 +213,7 @@ export class Gate<T extends Gated> {
     user = 'gate',
   ) {
     this.contexts = new Slot(`${user}.context`);
-    this.files = new FileIndex<FileWords>(keys === null || keys.fileOids, () => ({}));
+    this.files = new FileIndex<FileWords>(keys === null || keys.fileOids, () => ({}), `${user}.file`);
     this.byType = Array.from({ length: TYPES }, (_, t) => items.filter((x) => (typesOf(x) >> t) & 1));
     this.words = this.byType.map((xs) => Math.ceil(xs.length / BITS));
     this.opsWords = this.byType.map(() => new Map());
@@ -228,8 +235,8 @@ export class Gate<T extends Gated> {
     const t = r.sfType;
     const proc = r.proc;
     let e = proc === undefined ? this.noProcess : this.contexts.get(proc);
-    if (e === undefined || e.ptree !== r.ptree || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
-      e = { ptree: r.ptree, pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), chain: undefined, key: undefined, generation: this.ids.generation };
+    if (e === undefined || e.gate !== this || e.ptree !== r.ptree || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
+      e = { gate: this, ptree: r.ptree, pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), chain: undefined, key: undefined, generation: this.ids.generation };
       if (proc === undefined) this.noProcess = e;
       else this.contexts.set(proc, e);
     }

@@ -258,14 +258,15 @@ export class EntityCache {
     return foid == null ? undefined : this.files.get(foid);
   }
 
-  private treeMemo = new Slot<Process, { epoch: number; readonly tree: Process[] }>('ancestry');
+  private treeMemo = new Slot<Process, { readonly cache: EntityCache; epoch: number; readonly tree: Process[] }>('ancestry');
 
   /**
    * Ancestry, memoised per process while the process table is unchanged: records of one process
    * share one (frozen) array, which lets encoders cache what they render from it.
    */
   ancestryOf(p: Process): readonly Process[] {
-    const m = this.treeMemo.get(p);
+    const found = this.treeMemo.get(p);
+    const m = found !== undefined && found.cache === this ? found : undefined; // (a Slot's place is shared by name)
     const epoch = this.processes.epoch;
     if (m !== undefined && m.epoch === epoch) return m.tree;
     const tree = this.ancestry(p, []);
@@ -275,7 +276,7 @@ export class EntityCache {
       return m.tree;
     }
     Object.freeze(tree);
-    this.treeMemo.set(p, { epoch, tree });
+    this.treeMemo.set(p, { cache: this, epoch, tree });
     return tree;
   }
 
