@@ -265,6 +265,20 @@ export class EntityCache {
    * share one (frozen) array, which lets encoders cache what they render from it.
    */
   ancestryOf(p: Process): readonly Process[] {
+    // most events are of the same process as the one before
+    if (p === this.lastTreeOf && this.lastTreeEpoch === this.processes.epoch) return this.lastTree;
+    const tree = this.ancestryMemo(p);
+    this.lastTreeOf = p;
+    this.lastTreeEpoch = this.processes.epoch;
+    this.lastTree = tree;
+    return tree;
+  }
+
+  private lastTreeOf: Process | null = null;
+  private lastTreeEpoch = -1;
+  private lastTree: readonly Process[] = [];
+
+  private ancestryMemo(p: Process): readonly Process[] {
     const found = this.treeMemo.get(p);
     const m = found !== undefined && found.cache === this ? found : undefined; // (a Slot's place is shared by name)
     const epoch = this.processes.epoch;
