@@ -315,8 +315,8 @@ test('rule and filter gates keep their own entity codes (an entity coded by one 
 });
 
 test('Slot: memos on stamped objects (shared by name, invisible to keys, JSON, spread and deep equality), a WeakMap for others', () => {
-  const a = new Slot<object, string>('test.a');
-  const b = new Slot<object, string>('test.b');
+  const a = new Slot<object, string>('test', 'a');
+  const b = new Slot<object, string>('test', 'b');
   const o = stamp({ x: 1 });
   assert.equal(a.get(o), undefined);
   a.set(o, 'A');
@@ -326,7 +326,7 @@ test('Slot: memos on stamped objects (shared by name, invisible to keys, JSON, s
   assert.equal(JSON.stringify(o), '{"x":1}');
   assert.deepStrictEqual(o, { x: 1 });
   assert.deepStrictEqual({ ...o }, { x: 1 });
-  const a2 = new Slot<object, string>('test.a'); // e.g. a gate of a reloaded policy set
+  const a2 = new Slot<object, string>('test', 'a'); // e.g. a gate of a reloaded policy set
   assert.equal(a2.get(o), 'A', 'one place per name: values must say whose they are');
   a2.set(o, 'A2');
   assert.equal(a.get(o), 'A2');
@@ -339,13 +339,13 @@ test('Slot: memos on stamped objects (shared by name, invisible to keys, JSON, s
 
 test('the decoder stamps entities (memos on them) and not flows or events', async () => {
   const rs = await flatRecords(tracePath(TRACES[0]!));
-  const s = new Slot<object, number>('test.decoder');
+  const s = new Slot<object, number>('test', 'decoder');
   const r = rs.find((x) => x.proc !== undefined)!;
   s.set(r.proc!, 1);
   s.set(r.rec, 2);
   assert.equal(s.get(r.proc!), 1);
-  assert.equal(new Slot<object, number>('test.decoder').get(r.proc!), 1, 'stamped: the place is on the object');
-  assert.equal(new Slot<object, number>('test.decoder').get(r.rec), undefined, 'not stamped: a WeakMap of the Slot');
+  assert.equal(new Slot<object, number>('test', 'decoder').get(r.proc!), 1, 'stamped: the place is on the object');
+  assert.equal(new Slot<object, number>('test', 'decoder').get(r.rec), undefined, 'not stamped: a WeakMap of the Slot');
 });
 
 test(`policy sets taking turns on the same records (a reload and back) each decide as whole-condition evaluation (${CORPUS_NOTE})`, async () => {

@@ -76,9 +76,9 @@ interface Code {
 class EntityCodes {
   private readonly memo: Slot<object, Code>;
 
-  /** `attrs`: the attributes to encode; null: all of them. `name`: the memo's Slot name. */
-  constructor(private readonly attrs: readonly string[] | null, name: string) {
-    this.memo = new Slot(name);
+  /** `attrs`: the attributes to encode; null: all of them. `kind`, `name`: the memo's Slot. */
+  constructor(private readonly attrs: readonly string[] | null, kind: string, name: string) {
+    this.memo = new Slot(kind, name);
   }
 
   of(e: Process | Container | Pod | SFHeader | null | undefined, ids: Interner): string {
@@ -107,7 +107,7 @@ class EntityCodes {
  * the filter gate) needs keys of its own: codes are ids of the user's interner, valid nowhere else.
  */
 export function contextChainKey(read: AttributesRead, user = 'gate'): (r: FlatRecord, ids: Interner) => string {
-  const codes = (kind: Kind) => new EntityCodes(read[kind], `${user}.code.${kind}`);
+  const codes = (kind: Kind) => new EntityCodes(read[kind], kind === 'self' || kind === 'parent' || kind === 'ancestor' ? 'process' : kind, `${user}.code.${kind}`);
   const self = codes('self');
   const parent = codes('parent');
   const ancestor = codes('ancestor');

@@ -82,7 +82,7 @@ export class FileIndex<E> {
 
   /** `name`: the Slot name of the per-entity memo (one per index in use at a time). */
   constructor(private readonly withOid: boolean, private readonly make: () => E, name = 'file') {
-    this.seen = new Slot(name);
+    this.seen = new Slot('file', name);
   }
 
   get(file: File, newFile: File | undefined): E {
@@ -212,7 +212,7 @@ export class Gate<T extends Gated> {
     /** Names this gate's memos on entities (one name per gate of a policy set). */
     user = 'gate',
   ) {
-    this.contexts = new Slot(`${user}.context`);
+    this.contexts = new Slot('process', `${user}.context`);
     this.files = new FileIndex<FileWords>(keys === null || keys.fileOids, () => ({}), `${user}.file`);
     this.byType = Array.from({ length: TYPES }, (_, t) => items.filter((x) => (typesOf(x) >> t) & 1));
     this.words = this.byType.map((xs) => Math.ceil(xs.length / BITS));

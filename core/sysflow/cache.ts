@@ -258,7 +258,7 @@ export class EntityCache {
     return foid == null ? undefined : this.files.get(foid);
   }
 
-  private treeMemo = new Slot<Process, { readonly cache: EntityCache; epoch: number; readonly tree: Process[] }>('ancestry');
+  private treeMemo = new Slot<Process, { readonly cache: EntityCache; epoch: number; readonly tree: Process[] }>('process', 'ancestry');
 
   /**
    * Ancestry, memoised per process while the process table is unchanged: records of one process

@@ -9,9 +9,10 @@
  * entity and split the entities' hidden classes, which slowed every reader of their fields.)
  * Objects not stamped (built by tests or plugins) fall back to a WeakMap.
  *
- * Slots of one name share their place, so that the array stays small however many policy reloads
- * create new Slots: a newer Slot overwrites what an older one of its name kept, so values must say
- * whose they are (each user checks an owner).
+ * Places are numbered per kind of object (process, file …), so that each array is as small as the
+ * Slots used on that kind, and Slots of one name share their place, so that it stays small however
+ * many policy reloads create new Slots: a newer Slot overwrites what an older one of its name kept,
+ * so values must say whose they are (each user checks an owner).
  */
 
 /** A base class whose constructor returns its argument: a subclass's fields are added to that object. */
@@ -41,16 +42,22 @@ class Memos extends Identity {
 /** Give a freshly decoded object its (empty) memo field. */
 export const stamp: <T extends object>(o: T) => T = Memos.stamp;
 
-const places = new Map<string, number>();
+/** Per kind of object: place numbers by Slot name. */
+const kinds = new Map<string, Map<string, number>>();
 
 export class Slot<K extends object, V> {
   private readonly index: number;
+  private readonly places: Map<string, number>;
   private fallback: WeakMap<K, V> | null = null;
 
-  constructor(readonly name: string) {
+  /** `kind`: what objects it is used on (one kind per Slot); `name`: what it keeps. */
+  constructor(kind: string, readonly name: string) {
+    let places = kinds.get(kind);
+    if (places === undefined) kinds.set(kind, (places = new Map()));
     let i = places.get(name);
     if (i === undefined) places.set(name, (i = places.size));
     this.index = i;
+    this.places = places;
   }
 
   get(k: K): V | undefined {
@@ -70,7 +77,7 @@ export class Slot<K extends object, V> {
       p[this.index] = v;
       return;
     }
-    const fresh = new Array<unknown>(places.size).fill(undefined);
+    const fresh = new Array<unknown>(this.places.size).fill(undefined);
     fresh[this.index] = v;
     Memos.setPlaces(k, fresh);
   }
