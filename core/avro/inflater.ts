@@ -4,7 +4,7 @@
  *
  * Why not messages: a worker's answer reaches the main thread only when it returns to its event
  * loop, and a reader decoding block after block does not; each block then cost a round trip
- * through the loop (measured: ~60 µs a block, about what inflating it on the main thread costs).
+ * through the loop (measured: ~60 µs a block, more than half of what inflating it here costs).
  * Why not zlib's async API: it calls back every 16 KiB of output, which cost more still.
  *
  * So blocks go through slots in a SharedArrayBuffer: the main thread copies a block's compressed

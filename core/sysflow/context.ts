@@ -5,7 +5,7 @@
  *
  * Most events name the same process as the one before (85% in the benchmark trace), so the holder
  * remembers what it resolved and for which OID, and reuses it while the cache is unchanged. The
- * decoder shares OID objects by value (core/avro/intern.ts), so the test is mostly one comparison.
+ * decoder shares OID objects by value (core/avro/compile.ts), so the test is mostly one comparison.
  */
 import type { EntityCache } from './cache.js';
 import { SfType, type Container, type File, type OID, type Pod, type Process, type SFHeader, type SysFlowEvent } from './types.js';
