@@ -23,7 +23,7 @@ import { inflateRawSync } from 'node:zlib';
 /** Slots: enough for every reader's read-ahead plus the block being decoded. */
 export const SLOTS = 16;
 /** Per slot: compressed bytes in, inflated bytes out (sf-collector's blocks: ~80 KB inflated). */
-export const IN_CAP = 512 << 10;
+const IN_CAP = 512 << 10;
 export const OUT_CAP = 2 << 20;
 /** Queue of submitted slots (main → worker), a ring of slot numbers. */
 export const QUEUE = 64;
@@ -54,10 +54,10 @@ export const enum SlotState {
   TooBig = 4,
 }
 
-export const CTL_BYTES = CTL.WORDS * 4;
+const CTL_BYTES = CTL.WORDS * 4;
 export const inOffset = (slot: number): number => CTL_BYTES + slot * (IN_CAP + OUT_CAP);
 export const outOffset = (slot: number): number => inOffset(slot) + IN_CAP;
-export const SHARED_BYTES = CTL_BYTES + SLOTS * (IN_CAP + OUT_CAP);
+const SHARED_BYTES = CTL_BYTES + SLOTS * (IN_CAP + OUT_CAP);
 
 /** What an inflated block turned out to be: its bytes, or zlib's complaint about the input. */
 export type Inflated = { readonly data: Buffer; readonly error?: undefined } | { readonly data?: undefined; readonly error: string };
@@ -65,7 +65,7 @@ export type Inflated = { readonly data: Buffer; readonly error?: undefined } | {
 /** A block handed to the inflater: a slot of the worker's, or already inflated here. */
 export type Ticket = number | Inflated;
 
-export function inflateHere(raw: Uint8Array): Inflated {
+function inflateHere(raw: Uint8Array): Inflated {
   try {
     return { data: inflateRawSync(raw) };
   } catch (e) {

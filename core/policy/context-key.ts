@@ -10,9 +10,9 @@
  * every context field, because context fields are functions of those entities (the scope tests
  * check this on the corpus).
  *
- * A process's identity (OID, parent OID, state, timestamp) is left out of its code, so that reruns
- * share, unless some field the rules read depends on it (`readsIdentity`, decided by probing the
- * field on two contexts that differ only there).
+ * An entity's code covers only the attributes some field the rules read depends on (attributesRead,
+ * decided by probing each field on contexts that differ in one attribute group): a process's
+ * identity (OID, parent OID, state, timestamp) is mostly left out, so that reruns share.
  */
 import { FlatRecord } from '../flatten/flatrecord.js';
 import type { FieldDef } from '../flatten/fields.js';
@@ -72,12 +72,12 @@ interface Code {
   readonly code: string;
 }
 
-/** Encodes entities once per entity and interner generation, as the id of their values' JSON. */
+/** Encodes entities once per entity and interner generation, as the id of their attributes' values. */
 class EntityCodes {
   private readonly memo: Slot<object, Code>;
 
-  /** `attrs`: the attributes to encode; null: all of them. `kind`, `name`: the memo's Slot. */
-  constructor(private readonly attrs: readonly string[] | null, kind: string, name: string) {
+  /** `attrs`: the attributes to encode. `kind`, `name`: the memo's Slot. */
+  constructor(private readonly attrs: readonly string[], kind: string, name: string) {
     this.memo = new Slot(kind, name);
   }
 
@@ -86,13 +86,9 @@ class EntityCodes {
     const m = this.memo.get(e);
     if (m !== undefined && m.ids === ids && m.generation === ids.generation) return m.code;
     const attrs = this.attrs;
-    let text: string;
-    if (attrs === null) text = JSON.stringify(e);
-    else {
-      // strings by id: no JSON text of long command lines and environments to build and hash again
-      text = '';
-      for (let i = 0; i < attrs.length; i++) text += encodeValue((e as unknown as Record<string, unknown>)[attrs[i]!], ids);
-    }
+    // strings by id: no JSON text of long command lines and environments to build and hash again
+    let text = '';
+    for (let i = 0; i < attrs.length; i++) text += encodeValue((e as unknown as Record<string, unknown>)[attrs[i]!], ids);
     const code = ids.id(text) + ':';
     this.memo.set(e, { ids, generation: ids.generation, code });
     return code;

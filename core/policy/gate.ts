@@ -14,8 +14,6 @@ import { Slot } from '../util/slot.js';
 import { attributesRead, contextChainKey, encodeValue, Interner } from './context-key.js';
 import { ANY_OPS, type Pred } from './compile.js';
 
-export { Interner };
-
 export interface Gated {
   /** Implied condition on the process context (null: none). */
   readonly needContext: Pred | null;
@@ -53,9 +51,12 @@ export function gateKeys(fields: readonly FieldDef[]): (user: string) => GateKey
 /** The file-scoped fields that read a file's OID; every other one reads its type, path and container. */
 const OID_FIELDS = new Set(['sf.file.oid', 'sf.file.newoid']);
 
+/** Equal in what file-scoped fields read, the path aside. */
+const alikeButPath = (a: File, b: File, withOid: boolean): boolean =>
+  a.restype === b.restype && a.containerId === b.containerId && (!withOid || a.oid === b.oid);
+
 const sameFile = (a: File | undefined, b: File | undefined, withOid: boolean): boolean =>
-  a === b ||
-  (a !== undefined && b !== undefined && a.restype === b.restype && a.containerId === b.containerId && a.path === b.path && (!withOid || a.oid === b.oid));
+  a === b || (a !== undefined && b !== undefined && a.path === b.path && alikeButPath(a, b, withOid));
 
 interface FileSlot<E> {
   readonly index: object;
@@ -105,8 +106,8 @@ export class FileIndex<E> {
     if (list !== undefined) {
       for (let i = 0; i < list.length; i++) {
         const s = list[i]!;
-        const f = s.file; // the path is equal: the list is the path's
-        if (f.restype === file.restype && f.containerId === file.containerId && (!this.withOid || f.oid === file.oid) && sameFile(s.newFile, newFile, this.withOid)) {
+        // the path is equal: the list is the path's
+        if (alikeButPath(s.file, file, this.withOid) && sameFile(s.newFile, newFile, this.withOid)) {
           slot = s;
           break;
         }

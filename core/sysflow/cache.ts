@@ -259,6 +259,10 @@ export class EntityCache {
   }
 
   private treeMemo = new Slot<Process, { readonly cache: EntityCache; epoch: number; readonly tree: Process[] }>('process', 'ancestry');
+  /** The last process asked for, its tree and the process table's epoch then. */
+  private lastTreeOf: Process | null = null;
+  private lastTreeEpoch = -1;
+  private lastTree: readonly Process[] = [];
 
   /**
    * Ancestry, memoised per process while the process table is unchanged: records of one process
@@ -273,10 +277,6 @@ export class EntityCache {
     this.lastTree = tree;
     return tree;
   }
-
-  private lastTreeOf: Process | null = null;
-  private lastTreeEpoch = -1;
-  private lastTree: readonly Process[] = [];
 
   private ancestryMemo(p: Process): readonly Process[] {
     const found = this.treeMemo.get(p);
