@@ -5,7 +5,7 @@
 import { parseEvents, getScalarValue, EVENT_ID, SCALAR_STYLE, YAMLException, type Event, type ScalarEvent } from 'js-yaml';
 
 export type YNode =
-  | { kind: 'scalar'; value: string; plain: boolean; start: number; block: boolean; ev: ScalarEvent }
+  | { kind: 'scalar'; value: string; plain: boolean; start: number; block: boolean; ev?: ScalarEvent }
   | { kind: 'seq'; items: YNode[]; start: number }
   | { kind: 'map'; entries: { key: string; keyStart: number; value: YNode }[]; start: number }
   | { kind: 'null'; start: number };
@@ -119,6 +119,8 @@ export function parseYaml(source: string, filename: string): { root: YNode | nul
  * after its last character, not onto the next YAML key.
  */
 export function scalarOffset(text: string, n: YNode & { kind: 'scalar' }, valueOffset: number): number {
+  // a value taken from the source as it stands (sf-processor syntax, core/policy/sfpl.ts) maps one to one
+  if (n.ev === undefined) return n.start + Math.min(valueOffset, n.value.length);
   let count = 0;
   let total = 0;
   for (let i = 0; i < n.value.length; i++) {
