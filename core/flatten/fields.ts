@@ -46,6 +46,10 @@ export interface FieldDef {
   readonly withArg?: (arg: string) => FieldDef;
   /** Set when the value only approximates the named field's usual meaning (reported by policy checks). */
   readonly approx?: string;
+  /** Integer fields only: symbolic values a condition may use instead of the number (`sf.net.proto = udp`). */
+  readonly names?: ReadonlyMap<string, number>;
+  /** String fields only: how a condition's literal is read before comparing (`O_CREAT` → `CREAT`). */
+  readonly literal?: (text: string) => string;
   /**
    * What the value is a function of, when less than the whole record (Scope bits): the policy engine
    * then decides checks on it once per process context or per file instead of once per record.
@@ -304,10 +308,14 @@ def('sf.file.type', VT.Str, (r) => (r.file ? String.fromCharCode(r.file.restype)
 def('sf.file.is_open_read', VT.Bool, (r) => isOpenRead(ff(r)), 'opened for reading (FF)');
 def('sf.file.is_open_write', VT.Bool, (r) => isOpenWrite(ff(r)), 'opened for writing (FF)');
 def('sf.file.fd', VT.Int, (r) => (isFlow(r) ? ev(r).fd ?? 0 : 0), 'file descriptor (FF, NF)');
-def('sf.file.openflags', VT.StrList, (r) => (r.sfType === SfType.FF ? openFlagNames(ff(r)) : NONE), 'open flags (FF)');
+def('sf.file.openflags', VT.StrList, (r) => (r.sfType === SfType.FF ? openFlagNames(ff(r)) : NONE), 'open flags (FF): RDONLY, WRONLY, RDWR, CREAT, …; a condition may write O_CREAT', {
+  literal: (t) => t.replace(/^O_/, ''),
+});
 
 // network
-def('sf.net.proto', VT.Int, (r) => (isNet(r) ? ev(r).proto! : 0), 'IP protocol number');
+def('sf.net.proto', VT.Int, (r) => (isNet(r) ? ev(r).proto! : 0), 'IP protocol number (a condition may also name it: tcp, udp, icmp, …)', {
+  names: new Map([['icmp', 1], ['tcp', 6], ['udp', 17], ['icmp6', 58], ['icmpv6', 58], ['raw', 255]]),
+});
 def('sf.net.sport', VT.Int, (r) => (isNet(r) ? ev(r).sport! : 0), 'source port');
 def('sf.net.dport', VT.Int, (r) => (isNet(r) ? ev(r).dport! : 0), 'destination port');
 def('sf.net.port', VT.IntList, netPorts, 'both ports');

@@ -14,7 +14,7 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
 import type { Emit, Processor, ProcessorFactory } from '../pipeline/types.js';
 import { loadPolicySet, type Action, type PolicySet } from '../policy/policyset.js';
-import { policyFiles } from '../policy/loader.js';
+import { policyFiles, policyPaths } from '../policy/loader.js';
 import { formatReport } from '../policy/report.js';
 
 type Mode = 'alert' | 'enrich';
@@ -49,7 +49,7 @@ class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
 /** Fingerprint of the policy files' contents (reload only on real changes). */
 function contentHash(p: string): string {
   const h = createHash('sha256');
-  for (const f of policyFiles(p)) {
+  for (const f of policyPaths(p).flatMap(policyFiles)) {
     h.update(f);
     h.update('\0');
     h.update(fs.readFileSync(f));
@@ -134,7 +134,8 @@ export const policyEngineFactory: ProcessorFactory = {
   attributes: {
     mode: 'alert (default) or enrich',
     policies: 'policy file or directory of *.yaml/*.yml',
-    language: 'falco (the only language)',
+    language: 'falco (default) or sigma: either reads both kinds of file (a Sigma document is recognised by its detection and logsource)',
+    config: 'sigma: a Sigma backend config whose fieldmappings apply to the rules (as sf-processor; the built-in mapping covers its sysflow.yml)',
     monitor: 'none (default) or local: reload policies when the files change',
     'monitor.interval': 'seconds between checks for changes when monitoring (default 30; file events trigger a check at once)',
     concurrency: 'accepted for compatibility; evaluation is single-threaded (see README)',
@@ -143,7 +144,8 @@ export const policyEngineFactory: ProcessorFactory = {
     const mode = (ctx.attrs.mode ?? 'alert').toLowerCase();
     if (mode !== 'alert' && mode !== 'enrich') throw new Error(`attribute 'mode': expected 'alert' or 'enrich', got '${ctx.attrs.mode}'`);
     const language = (ctx.attrs.language ?? 'falco').toLowerCase();
-    if (language !== 'falco') throw new Error(`attribute 'language': only 'falco' is supported, got '${ctx.attrs.language}'`);
+    if (language !== 'falco' && language !== 'sigma') throw new Error(`attribute 'language': expected 'falco' or 'sigma', got '${ctx.attrs.language}'`);
+    const sigmaConfig = ctx.attrs.config || undefined;
     const monitor = (ctx.attrs.monitor ?? 'none').toLowerCase();
     if (monitor !== 'none' && monitor !== 'local') throw new Error(`attribute 'monitor': expected 'none' or 'local', got '${ctx.attrs.monitor}'`);
     const interval = Number(ctx.attrs['monitor.interval'] ?? '30');
@@ -161,7 +163,7 @@ export const policyEngineFactory: ProcessorFactory = {
     // rule actions registered by plugins (`actions: [name]`), created once for this engine
     const actions = new Map<string, Action>();
     for (const name of ctx.registry?.actions.names() ?? []) actions.set(name, ctx.registry!.actions.get(name)!.create(ctx));
-    const load = () => loadPolicySet(policies, { actions });
+    const load = () => loadPolicySet(policies, { actions, sigmaConfig });
     const set = load();
     for (const w of set.warnings) ctx.log.warn(w);
     const s = set.summary();

@@ -154,6 +154,8 @@ const OPFLAG_BITS: Record<string, number> = {
   READ: O.READ_RECV, RECV: O.READ_RECV, WRITE: O.WRITE_SEND, SEND: O.WRITE_SEND, CLOSE: O.CLOSE, TRUNCATE: O.TRUNCATE,
   SHUTDOWN: O.SHUTDOWN, MMAP: O.MMAP, DIGEST: O.DIGEST, MKDIR: O.MKDIR, RMDIR: O.RMDIR, LINK: O.LINK, UNLINK: O.UNLINK,
   SYMLINK: O.SYMLINK, RENAME: O.RENAME,
+  // the schema's own names for the shared bits, as sf-processor's older policies spell them
+  READ_RECV: O.READ_RECV, WRITE_SEND: O.WRITE_SEND,
 };
 
 // V8's linear-time regexp engine (flag 'l'): a policy author's regex cannot backtrack catastrophically.
@@ -341,6 +343,8 @@ interface Getter {
   /** Falco field names keep Falco's pmatch (path prefix); sf.* names sf-processor's (substring). */
   readonly falco: boolean;
   readonly name: string;
+  readonly names?: ReadonlyMap<string, number>;
+  readonly literal?: (text: string) => string;
 }
 
 const isList = (vt: VT) => vt === VT.StrList || vt === VT.IntList;
@@ -581,7 +585,7 @@ export class Compiler {
       }
       if (d.approx) this.notes.approx.add(`${d.name}: ${d.approx}`);
       this.env.fieldsUsed?.set(d.name, d);
-      return { vt: d.vt, get: d.get, ns: d.ns, falco: !o.name.startsWith('sf.'), name: d.name };
+      return { vt: d.vt, get: d.get, ns: d.ns, falco: !o.name.startsWith('sf.'), name: d.name, names: d.names, literal: d.literal };
     }
     const inner = this.operand(o.arg, src);
     const g = inner.get;
@@ -637,7 +641,9 @@ export class Compiler {
 
   private list(e: Extract<Expr, { k: 'list' }>, src: SourceRef): Compiled {
     const g = this.operand(e.lhs, src);
-    const { texts, fields } = this.items(e.items);
+    const items = this.items(e.items);
+    const fields = items.fields;
+    const texts = g.literal ? items.texts.map(g.literal) : items.texts;
     if (fields.length) throw errorAt(src, fields[0]!.pos, 'list items must be values');
     if (texts.length === 0) return FALSE;
     const get = g.get;
@@ -664,7 +670,7 @@ export class Compiler {
       const ns = g.ns!;
       return { fn: (r) => { const d = get(r) as number; const n = ns(r); return vals.some((v) => compareExact(d, n, v.d, v.ns) === 0); }, types: ALL_TYPES, ops: ANY_OPS };
     }
-    const nums = new Set(texts.map((t) => this.int(t, src, e.pos)));
+    const nums = new Set(texts.map((t) => this.int(t, src, e.pos, g.names)));
     if (g.vt === VT.Int) return { fn: (r) => nums.has(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
     return { fn: (r) => (get(r) as number[]).some((x) => nums.has(x)), types: ALL_TYPES, ops: ANY_OPS };
   }
@@ -719,7 +725,7 @@ export class Compiler {
 
   /** Falco's network fields (`fd.net`, `fd.snet`, …) compare with CIDR blocks: `fd.net = 10.0.0.0/8`. */
   private cidr(g: Getter, texts: readonly string[], src: SourceRef, pos: number): Compiled | null {
-    if (!/^fd\.[scrl]?net$/.test(g.name)) return null;
+    if (!/^(fd\.[scrl]?net|sf\.net\.mask)$/.test(g.name)) return null;
     const nets = texts.map((t) => {
       const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(t.trim());
       const bits = m ? Number(m[5] ?? 32) : -1;
@@ -769,10 +775,19 @@ export class Compiler {
   }
 
   private cmp(e: Extract<Expr, { k: 'cmp' }>, src: SourceRef): Compiled {
+    // `1 = 1` (an always-true placeholder in upstream's templated policies): a number on the left is
+    // not a field; compare the two numbers once, here
+    if (e.lhs.k === 'field' && e.lhs.arg === null && /^-?\d+$/.test(e.lhs.name) && e.rhs.k === 'lit' && /^-?\d+$/.test(e.rhs.text.trim())) {
+      const a = Number(e.lhs.name);
+      const b = Number(e.rhs.text.trim());
+      const op = e.op;
+      const v = op === '=' ? a === b : op === '!=' ? a !== b : op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : op === '>=' ? a >= b : null;
+      if (v !== null) return v ? TRUE : FALSE;
+    }
     const g = this.operand(e.lhs, src);
     const op = e.op;
     if (e.rhs.k !== 'lit') return this.fieldCmp(g, op, this.operand(e.rhs, src), src, e.pos);
-    const text = e.rhs.text;
+    const text = g.literal ? g.literal(e.rhs.text) : e.rhs.text;
     const get = g.get;
     const ordered = op === '<' || op === '<=' || op === '>' || op === '>=';
 
@@ -852,7 +867,7 @@ export class Compiler {
         op === '=' ? (r) => c(r) === 0 : op === '!=' ? (r) => c(r) !== 0 : op === '<' ? (r) => c(r) < 0 : op === '<=' ? (r) => c(r) <= 0 : op === '>' ? (r) => c(r) > 0 : (r) => c(r) >= 0;
       return { fn, types: ALL_TYPES, ops: ANY_OPS };
     }
-    const n = this.int(text, src, e.rhs.pos);
+    const n = this.int(text, src, e.rhs.pos, g.names);
     const t: (x: number) => boolean =
       op === '=' ? (x) => x === n : op === '!=' ? (x) => x !== n : op === '<' ? (x) => x < n : op === '<=' ? (x) => x <= n : op === '>' ? (x) => x > n : (x) => x >= n;
     if (g.vt === VT.Int) return { fn: (r) => t(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
@@ -916,10 +931,12 @@ export class Compiler {
     return op === '!=' ? { fn: (r) => !any(r), types: ALL_TYPES, ops: ANY_OPS } : { fn: any, types: ALL_TYPES, ops: ANY_OPS };
   }
 
-  private int(text: string, src: SourceRef, pos: number): number {
+  private int(text: string, src: SourceRef, pos: number, names?: ReadonlyMap<string, number>): number {
     const t = text.trim();
+    const named = names?.get(t.toLowerCase());
+    if (named !== undefined) return named;
     const n = /^[+-]?\d+$/.test(t) ? Number(t) : /^0x[0-9a-fA-F]+$/.test(t) ? parseInt(t, 16) : NaN;
-    if (!Number.isSafeInteger(n)) throw errorAt(src, pos, `expected an integer, found '${text}'`);
+    if (!Number.isSafeInteger(n)) throw errorAt(src, pos, `expected an integer${names ? ` or one of ${[...names.keys()].join(', ')}` : ''}, found '${text}'`);
     return n;
   }
 

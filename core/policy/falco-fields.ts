@@ -112,7 +112,10 @@ def('evt.is_open_exec', VT.Bool, () => false, 'always false', { approx: 'SysFlow
 def('evt.arg.flags', VT.Str, (r) => (r.sfType === SfType.FF ? openFlagNames(opFlagsOf(r) & O.OPEN ? ((r.rec as { openFlags?: number }).openFlags ?? 0) : 0).map((n) => 'O_' + n).join('|') : ''), 'open flags as O_… names joined by |', {
   approx: 'open flags of the file flow (SysFlow has no other syscall flags)',
 });
-def('evt.arg.uid', VT.Int, (r) => (isType(r, SfType.PE) ? r.proc?.uid ?? 0 : 0), 'uid after setuid', { approx: "the process' uid after the event" });
+// Falco renders a uid argument as the user's name (`evt.arg.uid=nobody`); the number matches too
+def('evt.arg.uid', VT.StrList, (r) => (isType(r, SfType.PE) && r.proc ? [r.proc.userName ?? '', String(r.proc.uid ?? 0)] : []), 'uid after setuid: the user name, or the number', {
+  approx: "the process' user after the event",
+});
 const path = (r: R) => filePath(r.file);
 const newPath = (r: R) => filePath(r.newFile);
 def('evt.arg.path', VT.Str, (r) => (isType(r, SfType.FE, SfType.FF) ? path(r) : ''), 'path argument (FF, FE)');
@@ -252,6 +255,18 @@ alias('k8s.pod.id', 'sf.pod.id');
 alias('k8s.pod.uid', 'sf.pod.id');
 
 def('fd.nameraw', VT.Str, path, 'path as recorded', { approx: 'SysFlow records the resolved path only' });
+
+// sf-processor's policies spell some attributes its field map never defined (upstream reads them as
+// literals, so its rules using them never fire); they have a plain meaning in SysFlow, so map them
+alias('sf.proc.username', 'sf.proc.user', 'user name (sf-processor policy spelling)');
+alias('sf.pproc.username', 'sf.pproc.user', 'parent user name (sf-processor policy spelling)');
+alias('sf.file.typechar', 'sf.file.type', 'resource type char (sf-processor policy spelling)');
+def('sf.net.sockfamily', VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? 'ip' : isType(r, SfType.FF, SfType.FE) && fileType(r) === 'u' ? 'unix' : ''), 'socket family: ip (network flows), unix (unix-socket file records), else empty', {
+  approx: 'ip for every network flow, unix for unix-socket file records',
+});
+def('sf.net.mask', VT.StrList, netIps, 'either IP; compare with a CIDR (sf-processor policy spelling): sf.net.mask != "127.0.0.0/8"', {
+  approx: 'read as either IP compared with a CIDR, as fd.net',
+});
 
 /** Scopes (FieldDef.scope) of the fields defined here; aliases inherit theirs. */
 const CONTEXT = new Set([

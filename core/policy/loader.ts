@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { naturalCompare } from '../util/paths.js';
 import { parseYaml, LineIndex, scalarOffset, YamlError, type YNode } from './yaml.js';
+import { parseSfpl, SfplError } from './sfpl.js';
+import { DEFAULT_SIGMA_FIELDS, isSigmaConfig, isSigmaRule, sigmaFieldMappings, translateSigma } from './sigma.js';
 import { PolicyError, type SourceRef } from './compile.js';
 
 /** The Falco rule-engine level whose language this engine implements (for required_engine_version). */
@@ -80,6 +82,8 @@ export interface RuleDef {
   exceptions: ExceptionDef[];
   source: string;
   skipIfUnknown: boolean;
+  /** Set when the rule cannot run on SysFlow at all (a Sigma rule this engine cannot express): why. */
+  unsupported?: string;
   readonly pos: Pos;
 }
 export interface FilterDef {
@@ -96,9 +100,20 @@ export interface Definitions {
   readonly rules: Map<string, RuleDef>;
   readonly filters: Map<string, FilterDef>;
   readonly warnings: string[];
+  /** Files in sf-processor's own formats (its token grammar, Sigma): upstream semantics apply to their unknown fields. */
+  readonly upstreamFiles?: Set<string>;
 }
 
 export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'info', 'debug', 'low', 'medium', 'high'];
+
+/**
+ * A `policies` value: one path, or several joined by commas, read in that order (as Falco's repeated
+ * `-r`: `falco_rules.yaml,falco-incubating_rules.yaml`). A path that exists as written is one path.
+ */
+export function policyPaths(p: string): string[] {
+  if (!p.includes(',') || fs.existsSync(p)) return [p];
+  return p.split(',').map((x) => x.trim()).filter((x) => x !== '');
+}
 
 /** The policy files under a path: the file itself, or every *.yaml / *.yml below a directory. */
 export function policyFiles(p: string): string[] {
@@ -445,25 +460,78 @@ class FileReader {
   }
 }
 
+/**
+ * Strict YAML first; a file that is not YAML but is sf-processor's token syntax (which upstream's own
+ * policies rely on) is read with that grammar, with one warning saying so and why.
+ */
+function parseFile(file: string, source: string, defs: Definitions): { root: YNode | null; text: string } {
+  let yamlErr: YamlError;
+  try {
+    return parseYaml(source, file);
+  } catch (err) {
+    if (!(err instanceof YamlError)) throw err;
+    yamlErr = err;
+  }
+  try {
+    const root = parseSfpl(source);
+    defs.upstreamFiles?.add(file);
+    defs.warnings.push(
+      `${file}:${yamlErr.line}:${yamlErr.col}: not strict YAML (${yamlErr.reason.replace(/^YAML syntax error: /, '')}); read with sf-processor's policy grammar, where indentation does not matter`,
+    );
+    return { root, text: source };
+  } catch (err) {
+    if (!(err instanceof SfplError)) throw err;
+    const p = new LineIndex(source).position(err.offset);
+    throw new PolicyError(file, yamlErr.line, yamlErr.col, 'file', `${yamlErr.reason}; nor is it sf-processor policy syntax: ${err.reason} at ${p.line}:${p.col}`);
+  }
+}
+
 /** Read every policy file under `p` (file or directory). Throws PolicyError / Error with a position. */
-export function readDefinitions(p: string | readonly string[]): Definitions {
-  const files = typeof p === 'string' ? policyFiles(p) : p.flatMap(policyFiles);
-  const defs: Definitions = { files, lists: new Map(), macros: new Map(), rules: new Map(), filters: new Map(), warnings: [] };
-  for (const file of files) {
-    let source: string;
+export function readDefinitions(p: string | readonly string[], sigmaConfig?: string): Definitions {
+  const files = (typeof p === 'string' ? policyPaths(p) : p).flatMap(policyFiles);
+  const defs: Definitions = { files, lists: new Map(), macros: new Map(), rules: new Map(), filters: new Map(), warnings: [], upstreamFiles: new Set() };
+  const read = (file: string) => {
     try {
-      source = fs.readFileSync(file, 'utf8');
+      return fs.readFileSync(file, 'utf8');
     } catch (err) {
       throw new Error(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    let parsed: ReturnType<typeof parseYaml>;
-    try {
-      parsed = parseYaml(source, file);
-    } catch (err) {
-      if (err instanceof YamlError) throw new PolicyError(file, err.line, err.col, 'file', err.reason);
-      throw err;
+  };
+  // Sigma documents are translated once every file is read: a config among the files maps their fields
+  const sigma: { file: string; text: string; root: YNode }[] = [];
+  const sigmaFields = new Map(DEFAULT_SIGMA_FIELDS);
+  const addMappings = (root: YNode) => {
+    for (const [k, v] of sigmaFieldMappings(root)) sigmaFields.set(k, v);
+  };
+  if (sigmaConfig) {
+    const cfg = parseYaml(read(sigmaConfig), sigmaConfig).root;
+    if (!isSigmaConfig(cfg)) throw new PolicyError(sigmaConfig, 1, 1, 'file', "a Sigma config needs 'fieldmappings'");
+    addMappings(cfg!);
+  }
+  for (const file of files) {
+    const parsed = parseFile(file, read(file), defs);
+    if (isSigmaConfig(parsed.root)) addMappings(parsed.root!);
+    else if (isSigmaRule(parsed.root)) sigma.push({ file, text: parsed.text, root: parsed.root! });
+    else new FileReader(file, parsed.text, defs).read(parsed.root);
+  }
+  for (const doc of sigma) {
+    defs.upstreamFiles?.add(doc.file);
+    const lines = new LineIndex(doc.text);
+    for (const r of translateSigma(doc.root, sigmaFields)) {
+      const at = lines.position(r.at);
+      const pos = { file: doc.file, line: at.line, col: at.col };
+      const item = `rule '${r.name}'`;
+      // the condition is generated: every position in it is the rule's `detection`
+      const src: SourceRef = { file: doc.file, item, position: () => at };
+      const old = defs.rules.get(r.name);
+      if (old) defs.warnings.push(`${doc.file}:${pos.line}:${pos.col}: ${item}: redefines the rule from ${old.pos.file}:${old.pos.line}`);
+      defs.rules.delete(r.name);
+      defs.rules.set(r.name, {
+        name: r.name, desc: r.desc, condition: new Text([{ text: r.condition || 'sf.type = PE', src }]), output: '', priority: r.priority,
+        tags: r.tags, prefilter: r.prefilter, enabled: true, actions: [], exceptions: [], source: 'sysflow', skipIfUnknown: false,
+        ...(r.unsupported ? { unsupported: r.unsupported } : {}), pos,
+      });
     }
-    new FileReader(file, parsed.text, defs).read(parsed.root);
   }
   return defs;
 }

@@ -69,6 +69,8 @@ export interface RuleReport {
 export interface LoadOptions {
   /** Actions beyond the built-ins (plugins). */
   readonly actions?: ReadonlyMap<string, Action>;
+  /** A Sigma backend config whose `fieldmappings` apply to the Sigma rules loaded (sf-processor's `config`). */
+  readonly sigmaConfig?: string;
 }
 
 interface FilterTest extends Gated {
@@ -164,6 +166,18 @@ export class PolicySet {
   }
 }
 
+/**
+ * An item that carries its own quotes (`'"10.0.0.0/8"'`, `'"(systemd)"'`) is a quoted value: Falco pastes
+ * items into the condition, whose parser then drops those quotes, so they are dropped here too.
+ */
+function unquoteItem(it: string): string {
+  if (it.length >= 2 && (it[0] === '"' || it[0] === "'") && it[it.length - 1] === it[0]) {
+    const body = it.slice(1, -1);
+    if (!body.includes(it[0]!)) return body;
+  }
+  return it;
+}
+
 /** Expand nested list references (a list item naming another list), any definition order. */
 function expandLists(defs: Definitions): Map<string, readonly string[]> {
   const out = new Map<string, readonly string[]>();
@@ -175,7 +189,7 @@ function expandLists(defs: Definitions): Map<string, readonly string[]> {
     if (visiting.has(name)) throw new PolicyError(d.pos.file, d.pos.line, d.pos.col, `list '${name}'`, `list refers to itself through ${[...visiting, name].join(' → ')}`);
     if (visiting.size >= 1000) throw new PolicyError(d.pos.file, d.pos.line, d.pos.col, `list '${name}'`, 'lists nested deeper than 1000 levels');
     visiting.add(name);
-    const items = d.items.flatMap((it) => (defs.lists.has(it) && it !== name ? expand(it) : [it]));
+    const items = d.items.flatMap((it) => (defs.lists.has(it) && it !== name ? expand(it) : [unquoteItem(it)]));
     visiting.delete(name);
     out.set(name, items);
     return items;
@@ -237,8 +251,25 @@ function exceptionExpr(ex: ExceptionDef, rule: RuleDef): Expr {
   return { k: 'or', items: rows, pos: 0 };
 }
 
+/**
+ * Whether an unknown field costs only its rule, and why. Falco refuses a file with an unknown field,
+ * and so do we, except where sf-processor's own semantics apply: upstream reads an unknown attribute
+ * as a string literal, so its files (and any `sf.*` name, which no Falco file uses) load there. We do
+ * not copy that (the literal makes the check constant and the rule silently wrong); the rule is
+ * reported unsupported, with the field and a did-you-mean, and the others keep running.
+ */
+function lenientUnknown(err: PolicyError, skipIfUnknown: boolean, file: string, upstreamFiles: ReadonlySet<string>): string | null {
+  const m = /^unknown field '([^']+)'/.exec(err.reason);
+  if (!m) return null;
+  if (skipIfUnknown) return 'skip-if-unknown-filter';
+  if (upstreamFiles.has(file)) return "an sf-processor policy file, where an unknown field is not an error";
+  if (m[1]!.startsWith('sf.')) return "an sf-processor attribute, where an unknown one is not an error";
+  return null;
+}
+
 /** Compile loaded definitions. Errors (syntax, unknown macro/list/field, bad values) throw PolicyError. */
 export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): PolicySet {
+  const upstreamFiles: ReadonlySet<string> = defs.upstreamFiles ?? new Set();
   const lists = expandLists(defs);
   const macros = new Map<string, MacroDef>();
   for (const m of defs.macros.values()) {
@@ -262,6 +293,10 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       rep('unsupported', [`source '${def.source}' is not SysFlow`]);
       continue;
     }
+    if (def.unsupported) {
+      rep('unsupported', [def.unsupported]);
+      continue;
+    }
     const notes = new Notes();
     const outNotes = new Notes();
     const compiler = new Compiler({ macros, lists, macroCache, fieldsUsed }, notes);
@@ -277,9 +312,10 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
         rep('unsupported', notes.unsupported.size ? [...notes.unsupported] : [err.message]);
         continue;
       }
-      if (err instanceof PolicyError && def.skipIfUnknown && /unknown field/.test(err.reason)) {
-        warnings.push(`${err.message} (rule skipped: skip-if-unknown-filter)`);
-        rep('unsupported', [err.reason]);
+      const why = err instanceof PolicyError ? lenientUnknown(err, def.skipIfUnknown, def.pos.file, upstreamFiles) : null;
+      if (why) {
+        warnings.push(`${(err as PolicyError).message} (rule skipped: ${why})`);
+        rep('unsupported', [(err as PolicyError).reason]);
         continue;
       }
       throw err;
@@ -348,6 +384,11 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       c = compiler.compile(expr, src);
     } catch (err) {
       if (err instanceof UnsupportedField) throw new PolicyError(f.pos.file, f.pos.line, f.pos.col, item, `${err.message}: a filter must be fully supported`);
+      const why = err instanceof PolicyError ? lenientUnknown(err, false, f.pos.file, upstreamFiles) : null;
+      if (why) {
+        warnings.push(`${(err as PolicyError).message} (filter not applied: ${why})`);
+        continue;
+      }
       throw err;
     }
     if (f.enabled && c.c !== false) filters.push({ test: c.fn, needContext: c.needs?.[0] ?? null, needFile: c.needs?.[1] ?? null, types: c.types });
@@ -357,5 +398,5 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
 
 /** Load and compile the policies at `path` (a file or a directory). */
 export function loadPolicySet(path: string, opts: LoadOptions = {}): PolicySet {
-  return buildPolicySet(readDefinitions(path), opts);
+  return buildPolicySet(readDefinitions(path, opts.sigmaConfig), opts);
 }
