@@ -709,3 +709,27 @@ describe('libsinsp parser vectors', () => {
     }
   });
 });
+
+describe('size and depth: big lists load, deep nesting is an error with a position, never a stack overflow', () => {
+  test('a list of 1,000,000 items (flow and block style) loads, and `in` matches it', () => {
+    const n = 1_000_000;
+    const items0 = Array.from({ length: n }, (_, i) => `h${i}`);
+    for (const style of ['flow', 'block'] as const) {
+      const items = style === 'flow' ? `[${items0.join(', ')}]` : '\n' + items0.map((x) => `    - ${x}`).join('\n');
+      const t0 = performance.now();
+      const set = policyFromYaml(`- list: big\n  items: ${items}\n- rule: r\n  condition: proc.name in (big)\n`);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 30_000, `${style}: loaded in ${Math.round(ms)} ms`);
+      assert.deepEqual(names(set, pe({ exe: `/usr/bin/h${n - 1}` })), ['r']);
+      assert.deepEqual(names(set, pe({ exe: '/usr/bin/h-1' })), []);
+    }
+  });
+  test('macros nested deeper than 500 levels name the file, position and chain', () => {
+    const chain = Array.from({ length: 800 }, (_, i) => `- macro: m${i}\n  condition: m${i + 1} or proc.pid = ${i}\n`).join('');
+    loadFails(`${chain}- macro: m800\n  condition: proc.name = a\n- rule: r\n  condition: m0\n`, /^macros nested deeper than 500 levels \(m0 → m1 → m2 → …\)$/, { line: 1000, col: 14, item: "macro 'm499'" });
+  });
+  test('parentheses and `not` nested 20,000 deep are errors at the place, not a crash', () => {
+    loadFails(`- rule: r\n  condition: ${'('.repeat(20_000)}proc.name = a${')'.repeat(20_000)}\n`, /nested deeper than 500 levels/, { line: 2, item: "rule 'r'" });
+    loadFails(`- rule: r\n  condition: ${'not '.repeat(50_000)}proc.name = a\n`, /nested deeper than 500 levels/, { line: 2, item: "rule 'r'" });
+  });
+});

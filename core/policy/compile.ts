@@ -18,7 +18,8 @@ import type { Expr, Operand, Value } from './ast.js';
 export type Pred = (r: FlatRecord) => boolean;
 
 /** Limits that turn hostile nesting into errors instead of stack overflows. */
-const MAX_MACRO_DEPTH = 1000;
+// as deep as conditions may nest (parser.ts), and well inside the stack a compile may use
+const MAX_MACRO_DEPTH = 500;
 const MAX_COMPILE_DEPTH = 2500;
 
 /** Where a condition came from: maps an offset in its text to a file position. */
@@ -633,7 +634,8 @@ export class Compiler {
         continue;
       }
       const named = v.quoted ? undefined : this.env.lists.get(v.text);
-      if (named) texts.push(...named);
+      // a loop, not push(...named): a list of a million items would overflow the argument stack
+      if (named) for (const t of named) texts.push(t);
       else texts.push(v.text);
     }
     return { texts, fields };

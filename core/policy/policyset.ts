@@ -312,6 +312,8 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
         rep('unsupported', notes.unsupported.size ? [...notes.unsupported] : [err.message]);
         continue;
       }
+      // the depth limits keep compiling well inside the stack; should a pathological shape still exhaust it, name the rule
+      if (err instanceof RangeError) throw new PolicyError(def.pos.file, def.pos.line, def.pos.col, item, `condition too deeply nested to compile (${err.message})`);
       const why = err instanceof PolicyError ? lenientUnknown(err, def.skipIfUnknown, def.pos.file, upstreamFiles) : null;
       if (why) {
         warnings.push(`${(err as PolicyError).message} (rule skipped: ${why})`);
