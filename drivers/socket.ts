@@ -13,7 +13,8 @@
  * - Messages longer than `maxsize` (default 1 MiB; upstream drops the connection above 16 KiB) are
  *   consumed, counted and logged, never partially decoded. In stream mode such a length means the
  *   stream cannot be resynchronised, so that connection is closed.
- * - Every header is forwarded in order; the sysflowreader resets its entity cache on it.
+ * - Every header with a known version is forwarded in order; the sysflowreader resets its entity
+ *   cache on it. A header with an unknown version is a bad message and changes nothing.
  * - Back-pressure: each read batch becomes one ctx.push(); reading stops until it resolves, so the
  *   kernel buffer fills and the collector's send() blocks. A partial batch is pushed as soon as the
  *   socket has nothing more pending, so latency stays low.
@@ -174,7 +175,6 @@ class Connection implements Counters {
   private decode = socketDecoder(SYSFLOW_SCHEMA_VERSION)!.decode;
   /** Header version whose layout is in use (null: none seen yet, v5 assumed). */
   private version: number | null = null;
-  private warnedVersions = new Set<number>();
 
   constructor(
     readonly n: number,
@@ -202,14 +202,16 @@ class Connection implements Counters {
     this.problem(`connection #${this.n}, message ${index}: stream ended inside a message (${bytes} bytes received), dropped`);
   }
 
-  /** The layout for a header's version: its own, or v5 (with a warning) when it has none. */
-  private layoutFor(version: number): number {
+  /**
+   * The layout for a header's version. A version with no known layout is a bad message: taking it
+   * would let one forged or corrupt datum reset the entity cache and switch the connection's layout.
+   */
+  private layoutFor(version: number, at: number): number {
     if (SOCKET_SCHEMA_VERSIONS.includes(version)) return version;
-    if (!this.warnedVersions.has(version)) {
-      this.warnedVersions.add(version);
-      this.log.warn(`connection #${this.n}: SFHeader version ${version} has no known layout (known: ${SOCKET_SCHEMA_VERSIONS.join(', ')}); decoding as v${SYSFLOW_SCHEMA_VERSION}`);
-    }
-    return SYSFLOW_SCHEMA_VERSION;
+    throw new DecodeError(
+      `SFHeader version ${version} has no known layout (known: ${SOCKET_SCHEMA_VERSIONS.join(', ')}); the connection keeps v${this.version ?? SYSFLOW_SCHEMA_VERSION}`,
+      at,
+    );
   }
 
   /** Decode one message (buf[start, end)) into out; a bad message is counted and dropped. */
@@ -223,7 +225,7 @@ class Connection implements Counters {
       t.reset(buf, start, end);
       if (t.readLong() === SfType.H) {
         // The header says which layout it and everything after it use.
-        layout = this.layoutFor(t.readLong());
+        layout = this.layoutFor(t.readLong(), start);
         decode = socketDecoder(layout)!.decode;
         t.reset(buf, start, end);
       } else {

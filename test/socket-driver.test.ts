@@ -534,7 +534,7 @@ test('back-pressure: while push() is pending nothing more is read and the collec
   assert.ok(p.lines.includes(`socket driver: 1 connections, ${tm.records.length} messages, ${tm.records.length} records, 0 bad, 0 oversize`), p.lines.join('\n'));
 });
 
-test('layouts follow the header version: v5 before any header, v4 and v1000 after theirs, unknown versions as v5 with a warning', async (t) => {
+test('layouts follow the header version: v5 before any header, v4 and v1000 after theirs; an unknown version is a bad message that changes nothing', async (t) => {
   const trace = traceMessages(SETUID);
   const header = trace.records[0] as Extract<SysFlowRecord, { sfType: 0 }>;
   const proc = trace.records.find((r) => r.sfType === SfType.P) as Process;
@@ -552,8 +552,10 @@ test('layouts follow the header version: v5 before any header, v4 and v1000 afte
     v5(proc), // v5 bytes under a v4 header: cwd and env are left over → bad
     encodeForLayout(w, { ...header, version: 1000, ip: undefined, filename: undefined } as SysFlowRecord, 1000),
     encodeForLayout(w, old, 1000),
-    v5({ ...header, version: 99 }),
-    v5(proc),
+    v5({ ...header, version: 99 }), // unknown: dropped, the layout stays v1000
+    v5(proc), // so v5 bytes are read as v1000 and left over → bad
+    v5({ ...header, version: 3743377987 }), // a forged version number
+    encodeForLayout(w, old, 1000),
   ];
   const path = join(workdir('layouts'), 'l.sock');
   const p = runInProcess(path, () => Promise.resolve());
@@ -569,8 +571,7 @@ test('layouts follow the header version: v5 before any header, v4 and v1000 afte
     [SfType.P, undefined],
     [SfType.H, 1000],
     [SfType.P, undefined],
-    [SfType.H, 99],
-    [SfType.P, proc.cwd],
+    [SfType.P, undefined],
   ]);
   assert.equal((p.records[4] as Process).entry, undefined, 'v1000 Process has no entry');
   assert.equal((p.records[2] as Process).entry, false);
@@ -578,7 +579,12 @@ test('layouts follow the header version: v5 before any header, v4 and v1000 afte
   const v4Length = encodeForLayout(w, { ...proc, cwd: undefined, env: undefined } as unknown as Process, 4).length;
   const extra = messages[3]!.length - v4Length;
   assert.ok(p.lines.includes(`connection #1, message 4: bad message (${messages[3]!.length} bytes at byte ${v4Length}), dropped: ${extra} bytes left over after the datum`), p.lines.join('\n'));
-  assert.ok(p.lines.includes('connection #1: SFHeader version 99 has no known layout (known: 5, 4, 3, 2, 1000); decoding as v5'), p.lines.join('\n'));
+  const unknown = (i: number, v: number) =>
+    `connection #1, message ${i}: bad message (${messages[i - 1]!.length} bytes at byte 0), dropped: SFHeader version ${v} has no known layout (known: 5, 4, 3, 2, 1000); the connection keeps v1000`;
+  assert.ok(p.lines.includes(unknown(7, 99)), p.lines.join('\n'));
+  assert.ok(p.lines.includes(unknown(9, 3743377987)), p.lines.join('\n'));
+  assert.ok(p.lines.some((l) => l.startsWith('connection #1, message 8: bad message') && l.endsWith('bytes left over after the datum')), p.lines.join('\n'));
+  assert.ok(p.lines.some((l) => /10 messages, 6 records, 4 bad, 0 oversize/.test(l)), p.lines.join('\n'));
 });
 
 test('a pipeline failure ends the run with that error; the connection is closed and the socket file removed', async (t) => {
