@@ -216,3 +216,35 @@ test('rsyslog down for 30 s in the middle of a long stream: every record arrives
     await rs.close();
   }
 });
+
+test('UDP to a port nobody listens on: ICMP refusals are counted as failed, the queue waits, counts add up', { timeout: 120_000 }, async () => {
+  // a free UDP port on loopback: bound and released, so the kernel answers with port unreachable
+  const dgram = await import('node:dgram');
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((res) => probe.bind(0, '127.0.0.1', () => res()));
+  const port = probe.address().port;
+  await new Promise<void>((res) => probe.close(() => res()));
+  const want = await expected(SMALL, ALERT());
+  assert.ok(want.length > 5);
+  const counters = (stderr: string) => {
+    const m = /sent=(\d+) retried=(\d+) resent=(\d+) queued=(\d+) spooled=(\d+)(?: \(on disk \d+ bytes\))? failed=(\d+)/.exec(stderr);
+    assert.ok(m, stderr);
+    return { sent: Number(m[1]), queued: Number(m[4]), spooled: Number(m[5]), failed: Number(m[6]) };
+  };
+  const base = { export: 'syslog', 'syslog.host': '127.0.0.1', 'syslog.port': String(port), 'syslog.proto': 'udp', 'drain.timeout': '2s' };
+  const r = await runCli(SMALL, ALERT(), base);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /refused 1 datagram \(ICMP port unreachable: nothing listens there\), counted as failed/);
+  const c = counters(r.stderr);
+  // before: sent=<every alert> failed=0 although nothing was received
+  assert.ok(c.failed >= 1, r.stderr);
+  assert.ok(c.sent <= 1, `at most the last datagram, whose refusal came after the end, is counted sent: ${r.stderr}`);
+  assert.equal(c.sent + c.failed + c.queued + c.spooled, want.length, 'every alert is counted once');
+  // with a spool, what waits is kept for the next run instead of being lost
+  const spoolDir = join(dir, 'udp-spool');
+  const r2 = await runCli(SMALL, ALERT(), { ...base, 'buffer.dir': spoolDir });
+  assert.equal(r2.status, 0, r2.stderr);
+  const c2 = counters(r2.stderr);
+  assert.ok(c2.spooled > 0, r2.stderr);
+  assert.equal(c2.sent + c2.failed + c2.queued + c2.spooled, want.length, r2.stderr);
+});

@@ -18,6 +18,13 @@ export interface SendResult {
   readonly retry: readonly Message[];
   /** Permanently refused (e.g. ES mapping errors): counted and logged, not retried. */
   readonly failed: readonly { readonly m: Message; readonly reason: string }[];
+  /**
+   * Messages already counted as sent that the link has since learnt were lost, without knowing which
+   * (UDP: an ICMP port-unreachable reported on the socket): moved from `sent` to `failed`.
+   */
+  readonly lost?: number;
+  /** Why they were lost, for the log. */
+  readonly lostReason?: string;
 }
 
 /** A send failure that says how far back sent messages may be lost (see Link.onBreak). */
@@ -242,6 +249,11 @@ export class Delivery {
       this.counters.sent += batch.length - result.retry.length - result.failed.length;
       this.counters.failed += result.failed.length;
       for (const f of result.failed) this.logFailure(f.reason);
+      if (result.lost) {
+        this.counters.sent -= result.lost;
+        this.counters.failed += result.lost;
+        this.logFailure(result.lostReason ?? `${result.lost} sent messages were lost`, false);
+      }
       if (result.retry.length) {
         this.counters.retried += result.retry.length;
         this.unshift(result.retry);
@@ -286,8 +298,8 @@ export class Delivery {
     this.lastError = msg;
   }
 
-  private logFailure(reason: string): void {
-    if (this.failLogged < 20) this.opts.log.error(`${this.opts.name}: record refused: ${reason}`);
+  private logFailure(reason: string, refusedRecord = true): void {
+    if (this.failLogged < 20) this.opts.log.error(`${this.opts.name}: ${refusedRecord ? 'record refused: ' : ''}${reason}`);
     else if (this.failLogged === 20) this.opts.log.error(`${this.opts.name}: more records refused; see the counters at exit`);
     this.failLogged++;
   }

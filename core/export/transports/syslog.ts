@@ -209,21 +209,54 @@ function socketBufferBytes(): number {
 /** After a FIN, messages sent this recently are sent again (covers round trips up to ~50 ms). */
 const FIN_UNCERTAIN_MS = 100;
 
+const refused = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ECONNREFUSED';
+
+/**
+ * UDP confirms nothing: `sent` means handed to the kernel. What it can learn is counted: on a
+ * connected socket an ICMP port-unreachable for an earlier datagram comes back as ECONNREFUSED on
+ * a later send (which is then not transmitted) or on the socket itself; each one is a datagram
+ * lost, counted as failed. After a refusal the rest of the batch waits for the backoff, so a server
+ * that is down holds the queue (spooled or counted failed at exit) instead of draining it into the
+ * void, one datagram lost per attempt. Datagrams lost without an ICMP (rate-limited, filtered,
+ * dropped on the way) stay unknown.
+ */
 class UdpLink implements Link {
-  onBreak?: (err: Error) => void;
-  constructor(private readonly socket: dgram.Socket, private readonly fmt: Formatter) {}
+  onBreak?: (err: Error, uncertainMs?: number) => void;
+  private lost = 0;
+  constructor(private readonly socket: dgram.Socket, private readonly fmt: Formatter) {
+    socket.on('error', (e) => {
+      if (refused(e)) this.lost++;
+      else this.onBreak?.(e, 0);
+    });
+  }
+
+  private sendOne(msg: Buffer): Promise<NodeJS.ErrnoException | null> {
+    return new Promise((resolve) => this.socket.send(msg, (err) => resolve(err ?? null)));
+  }
 
   async send(batch: readonly Message[]): Promise<SendResult> {
     const failed: { m: Message; reason: string }[] = [];
-    for (const m of batch) {
+    let retry: readonly Message[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i]!;
       const msg = Buffer.concat([this.fmt.message(m), NL]);
       if (msg.length > MAX_DATAGRAM) {
         failed.push({ m, reason: `${msg.length}-byte message does not fit a UDP datagram (${MAX_DATAGRAM}); use syslog.proto tcp or tls` });
         continue;
       }
-      await new Promise<void>((resolve, reject) => this.socket.send(msg, (err) => (err ? reject(err) : resolve())));
+      const err = await this.sendOne(msg);
+      if (refused(err)) {
+        // the server is not there: this message and the rest wait for the backoff
+        this.lost++;
+        retry = batch.slice(i);
+        break;
+      }
+      if (err) throw err;
     }
-    return failed.length ? { retry: [], failed } : noFailures;
+    const lost = this.lost;
+    this.lost = 0;
+    if (!lost && !failed.length && !retry.length) return noFailures;
+    return { retry, failed, lost, lostReason: `refused ${lost} datagram${lost === 1 ? '' : 's'} (ICMP port unreachable: nothing listens there), counted as failed` };
   }
 
   async close(): Promise<void> {
