@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -201,4 +202,54 @@ test('links without receipts: what was sent just before a break is sent again (a
   await d.close();
   assert.equal(d.stats.resent, 30);
   assert.deepEqual(got, [...Array.from({ length: 30 }, (_, i) => i), ...Array.from({ length: 40 }, (_, i) => i)]);
+});
+
+/** A 1 MiB tmpfs (needs root and mount); null when it cannot be had, with the reason in `tmpfsWhy`. */
+let tmpfsWhy = '';
+function mountTmpfs(): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'sfp-tmpfs-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    tmpfsWhy = `cannot mount a tmpfs (${(r.stderr || r.error?.message || '').trim() || `exit ${r.status}`})`;
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  return dir;
+}
+
+test('a full filesystem under the spool behaves like a full spool: back-pressure, a warning, no torn record, every message counted', { timeout: 60_000 }, async (t) => {
+  const dir = process.getuid?.() === 0 ? mountTmpfs() : null;
+  if (dir === null) {
+    t.skip(`SKIPPED: ${tmpfsWhy || 'needs root to mount a tmpfs'}`);
+    return;
+  }
+  try {
+    const lines: string[] = [];
+    const capture = { warn: (s: string) => lines.push(s), error: (s: string) => lines.push(s), info: () => {}, debug: () => {} } as unknown as typeof log;
+    const target = new Target();
+    target.up = false;
+    // the spool cap is far above the filesystem: the disk fills first
+    const d = new Delivery({ name: 't', connect: target.connect, log: capture, queueLimit: 20, drainTimeoutMs: 50, backoffMs: { initial: 5, max: 10 }, spool: new Spool(dir, 1 << 30), statsIntervalMs: 0 });
+    const big = (i: number): Message => ({ ...msg(i), body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(3000)}"}`) });
+    let i = 0;
+    while (d.ready() === null && i < 5000) d.push(big(i++));
+    assert.ok(i < 5000, `back-pressure started (${i} pushed)`);
+    assert.ok(lines.some((l) => l.includes(`spool directory ${dir} is full (ENOSPC: `) && /\d+ bytes free on the filesystem/.test(l)), lines.join('\n'));
+    await d.close(); // the target never comes back
+    const s = d.stats;
+    assert.equal(s.sent, 0);
+    assert.equal(s.spooled + s.failed + s.queued, i, `every message counted once: ${JSON.stringify(s)}`);
+    assert.ok(lines.some((l) => /target unreachable at shutdown; \d+ messages spooled .* not kept \(filesystem full: ENOSPC/.test(l)), lines.join('\n'));
+    // what is on disk is whole: read it back, no damaged tail
+    const again = new Spool(dir, 1 << 30);
+    let back = 0;
+    for (let seg = again.shift(); seg.length; seg = again.shift()) {
+      assert.equal(again.damage, null, 'no torn record');
+      back += seg.length;
+    }
+    assert.equal(back, s.spooled);
+  } finally {
+    spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

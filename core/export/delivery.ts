@@ -121,11 +121,17 @@ export class Delivery {
 
   /** Queue a message (never blocks; callers honour ready()). */
   push(m: Message): void {
-    if (this.spool && (!this.spool.empty || this.memoryCount >= this.queueLimit) && this.spool.fits(m)) {
-      this.spool.append(m); // FIFO: once something is on disk, newer messages queue behind it
-      this.counters.spooled++;
-    } else this.queue.push(m);
+    // FIFO: once something is on disk, newer messages queue behind it
+    if (this.spool && (!this.spool.empty || this.memoryCount >= this.queueLimit) && this.spool.fits(m) && this.spooled(m)) this.counters.spooled++;
+    else this.queue.push(m);
     this.kick();
+  }
+
+  /** Append to the spool; a full filesystem is logged once per episode and the message stays in memory. */
+  private spooled(m: Message): boolean {
+    if (this.spool!.append(m)) return true;
+    this.opts.log.warn(`${this.opts.name}: spool directory ${this.spool!.dir} is full (${this.spool!.diskFull}); holding messages in memory and slowing the pipeline until it drains`);
+    return false;
   }
 
   /** Pending while the queue (and spool) is full. */
@@ -138,7 +144,7 @@ export class Delivery {
   private full(): boolean {
     if (this.memoryCount < this.queueLimit && (this.spool === null || this.spool.empty)) return false;
     if (this.spool === null) return true;
-    return this.spool.bytes + SPOOL_MARGIN > this.spool.maxBytes;
+    return this.spool.diskFull !== null || this.spool.bytes + SPOOL_MARGIN > this.spool.maxBytes;
   }
 
   /** Wake the sender when it waits for messages (not during a backoff). */
@@ -177,7 +183,8 @@ export class Delivery {
   private take(): Message[] {
     if (this.memoryCount === 0 && this.spool && !this.spool.empty) {
       this.compact();
-      this.queue.push(...this.spool.shift());
+      // a loop, not push(...): a segment may hold more messages than the argument stack takes
+      for (const m of this.spool.shift()) this.queue.push(m);
       if (this.spool.damage) {
         this.opts.log.warn(`${this.opts.name}: spool ${this.spool.damage}`);
         this.spool.damage = null;
@@ -335,14 +342,12 @@ export class Delivery {
         // memory is older than the disk tail: spool it into a fresh segment sent first next time
         let kept = 0;
         for (const m of left) {
-          if (this.spool.fits(m)) {
-            this.spool.append(m);
-            kept++;
-          }
+          if (this.spool.fits(m) && this.spool.append(m)) kept++;
         }
         this.counters.spooled += kept;
         this.counters.failed += left.length - kept;
-        this.opts.log.warn(`${this.opts.name}: target unreachable at shutdown; ${kept} messages spooled in ${this.spool.dir} for the next run${left.length > kept ? `, ${left.length - kept} lost (spool full)` : ''}`);
+        const why = this.spool.diskFull ? `filesystem full: ${this.spool.diskFull}` : 'spool full';
+        this.opts.log.warn(`${this.opts.name}: target unreachable at shutdown; ${kept} messages spooled in ${this.spool.dir} for the next run${left.length > kept ? `, ${left.length - kept} not kept (${why}), counted as failed` : ''}`);
       } else if (left.length) {
         this.counters.failed += left.length;
         this.opts.log.error(`${this.opts.name}: target unreachable at shutdown; ${left.length} messages not delivered (set buffer.dir to keep them)`);

@@ -5,8 +5,11 @@
  * and re-spooled at shutdown if still undelivered).
  *
  * Segment format: records of [u32 LE body length][u8 priority][f64 LE ts][u16 LE id length][id][body].
+ * A record is written whole or not at all: when the filesystem refuses a write (full, or over a
+ * quota) the segment is cut back to its last whole record and the spool counts as full until a
+ * segment is loaded back (which frees space), so a full disk behaves like a full spool.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Message } from './types.js';
 
@@ -27,6 +30,8 @@ export class Spool {
   count = 0;
   /** Set when a loaded segment had a damaged tail (for the log); cleared by the reader. */
   damage: string | null = null;
+  /** Why the filesystem refused the last write (ENOSPC, EDQUOT, with the free space), or null. */
+  diskFull: string | null = null;
 
   constructor(readonly dir: string, readonly maxBytes: number) {
     try {
@@ -48,13 +53,13 @@ export class Spool {
     return this.segments.length === 0 && this.writeBytes === 0;
   }
 
-  /** Room for a message of this size? */
+  /** Room for a message of this size (under the cap, and the filesystem not full)? */
   fits(m: Message): boolean {
-    return this.bytes + HEADER + Buffer.byteLength(m.id ?? '') + m.body.length <= this.maxBytes;
+    return this.diskFull === null && this.bytes + HEADER + Buffer.byteLength(m.id ?? '') + m.body.length <= this.maxBytes;
   }
 
-  /** Append at the tail (the caller checked fits()). */
-  append(m: Message): void {
+  /** Append at the tail (the caller checked fits()). False when the filesystem is full: nothing was written. */
+  append(m: Message): boolean {
     const id = Buffer.from(m.id ?? '', 'utf8');
     const rec = Buffer.allocUnsafe(HEADER + id.length + m.body.length);
     rec.writeUInt32LE(m.body.length, 0);
@@ -63,11 +68,36 @@ export class Spool {
     rec.writeUInt16LE(id.length, 13);
     id.copy(rec, HEADER);
     m.body.copy(rec, HEADER + id.length);
-    if (this.writeFd === null || this.writeBytes >= SEGMENT_BYTES) this.rollWrite();
-    writeSync(this.writeFd!, rec);
+    try {
+      if (this.writeFd === null || this.writeBytes >= SEGMENT_BYTES) this.rollWrite();
+      for (let off = 0; off < rec.length; ) off += writeSync(this.writeFd!, rec, off, rec.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+      // never leave a torn record: cut the segment back to its last whole one
+      if (this.writeFd !== null) {
+        try {
+          ftruncateSync(this.writeFd, this.writeBytes);
+        } catch {
+          // the segment is then read back up to its last whole record (shift() skips a torn tail)
+        }
+      }
+      this.diskFull = `${code}: ${this.freeBytes()} bytes free on the filesystem of ${this.dir}`;
+      return false;
+    }
     this.writeBytes += rec.length;
     this.bytes += rec.length;
     this.count++;
+    return true;
+  }
+
+  private freeBytes(): string {
+    try {
+      const st = statfsSync(this.dir);
+      return String(st.bavail * st.bsize);
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** Remove and return the oldest segment's messages (empty when the spool is empty). */
@@ -81,6 +111,7 @@ export class Spool {
     const data = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
     unlinkSync(file);
     this.bytes -= seg.bytes;
+    this.diskFull = null; // space was freed: try writing again
     const out: Message[] = [];
     let p = 0;
     while (p + HEADER <= data.length) {
