@@ -253,3 +253,18 @@ test('a full filesystem under the spool behaves like a full spool: back-pressure
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('queue.bytes bounds the memory queue by size, whichever limit comes first', async () => {
+  const t = new Target();
+  t.up = false;
+  const d = new Delivery({ name: 't', connect: t.connect, log, queueLimit: 10_000, queueBytes: 64 << 10, backoffMs: { initial: 5, max: 10 }, statsIntervalMs: 0, drainTimeoutMs: 50 });
+  const big = (i: number): Message => ({ ...msg(i), body: Buffer.alloc(4096, 0x61) });
+  let i = 0;
+  while (d.ready() === null && i < 10_000) d.push(big(i++));
+  assert.equal(i, 16, '64 KiB of 4 KiB messages, far below queue.size');
+  const pending = d.ready()!;
+  t.up = true;
+  await pending;
+  await d.close();
+  assert.equal(t.got.length, i);
+});

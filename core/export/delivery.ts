@@ -47,6 +47,8 @@ export interface DeliveryOptions {
   readonly log: Logger;
   /** Messages held in memory (default 10,000). */
   readonly queueLimit?: number;
+  /** Bytes of message bodies held in memory (default 32 MiB); the first limit reached applies. */
+  readonly queueBytes?: number;
   /** Messages per send (default 500). */
   readonly batchSize?: number;
   readonly backoffMs?: { readonly initial: number; readonly max: number };
@@ -80,6 +82,11 @@ export class Delivery {
   private head = 0;
   private readonly counters: DeliveryCounters = { sent: 0, retried: 0, resent: 0, queued: 0, spooled: 0, failed: 0, reconnects: 0 };
   private readonly queueLimit: number;
+  private readonly queueBytes: number;
+  /** Body bytes of the messages in memory (queue[head..]). */
+  private memoryBytes = 0;
+  /** Body bytes in the resend window. */
+  private recentBytes = 0;
   private readonly batchSize: number;
   private readonly backoff: { initial: number; max: number };
   private delay: number;
@@ -98,6 +105,7 @@ export class Delivery {
 
   constructor(private readonly opts: DeliveryOptions) {
     this.queueLimit = opts.queueLimit ?? 10_000;
+    this.queueBytes = opts.queueBytes ?? 32 << 20;
     this.batchSize = opts.batchSize ?? 500;
     this.backoff = { initial: opts.backoffMs?.initial ?? 200, max: opts.backoffMs?.max ?? 10_000 };
     this.delay = this.backoff.initial;
@@ -122,8 +130,11 @@ export class Delivery {
   /** Queue a message (never blocks; callers honour ready()). */
   push(m: Message): void {
     // FIFO: once something is on disk, newer messages queue behind it
-    if (this.spool && (!this.spool.empty || this.memoryCount >= this.queueLimit) && this.spool.fits(m) && this.spooled(m)) this.counters.spooled++;
-    else this.queue.push(m);
+    if (this.spool && (!this.spool.empty || this.memoryFull) && this.spool.fits(m) && this.spooled(m)) this.counters.spooled++;
+    else {
+      this.queue.push(m);
+      this.memoryBytes += m.body.length;
+    }
     this.kick();
   }
 
@@ -140,9 +151,14 @@ export class Delivery {
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
+  /** The memory queue at one of its limits (messages or bytes). */
+  private get memoryFull(): boolean {
+    return this.memoryCount >= this.queueLimit || this.memoryBytes >= this.queueBytes;
+  }
+
   /** Memory at its limit and, with a spool, the spool (nearly) at its cap too. */
   private full(): boolean {
-    if (this.memoryCount < this.queueLimit && (this.spool === null || this.spool.empty)) return false;
+    if (!this.memoryFull && (this.spool === null || this.spool.empty)) return false;
     if (this.spool === null) return true;
     return this.spool.diskFull !== null || this.spool.bytes + SPOOL_MARGIN > this.spool.maxBytes;
   }
@@ -184,7 +200,10 @@ export class Delivery {
     if (this.memoryCount === 0 && this.spool && !this.spool.empty) {
       this.compact();
       // a loop, not push(...): a segment may hold more messages than the argument stack takes
-      for (const m of this.spool.shift()) this.queue.push(m);
+      for (const m of this.spool.shift()) {
+        this.queue.push(m);
+        this.memoryBytes += m.body.length;
+      }
       if (this.spool.damage) {
         this.opts.log.warn(`${this.opts.name}: spool ${this.spool.damage}`);
         this.spool.damage = null;
@@ -193,6 +212,7 @@ export class Delivery {
     const end = Math.min(this.queue.length, this.head + this.batchSize);
     const batch = this.queue.slice(this.head, end);
     this.head = end;
+    for (const m of batch) this.memoryBytes -= m.body.length;
     if (this.head > 4096 && this.head * 2 > this.queue.length) this.compact();
     return batch;
   }
@@ -201,7 +221,9 @@ export class Delivery {
   private unshift(ms: readonly Message[]): void {
     if (ms.length === 0) return;
     this.compact();
-    this.queue.unshift(...ms);
+    // concat, not unshift(...ms): a resend window can hold more messages than the argument stack takes
+    this.queue = ms.concat(this.queue);
+    for (const m of ms) this.memoryBytes += m.body.length;
   }
 
   private compact(): void {
@@ -248,9 +270,16 @@ export class Delivery {
       const now = Date.now();
       const window = this.opts.resendWindowMs ?? 0;
       if (window > 0) {
-        for (const m of batch) if (!result.retry.includes(m)) this.recent.push({ at: now, m });
+        const retried = result.retry.length ? new Set(result.retry) : null;
+        for (const m of batch) {
+          if (retried?.has(m)) continue;
+          this.recent.push({ at: now, m });
+          this.recentBytes += m.body.length + 64;
+        }
+        // older than the window, or beyond what the connection's buffers could hold: no longer kept
+        const maxBytes = this.opts.resendMaxBytes ?? Infinity;
         let k = 0;
-        while (k < this.recent.length && now - this.recent[k]!.at > window) k++;
+        while (k < this.recent.length && (now - this.recent[k]!.at > window || this.recentBytes > maxBytes)) this.recentBytes -= this.recent[k++]!.m.body.length + 64;
         if (k) this.recent.splice(0, k);
       }
       this.counters.sent += batch.length - result.retry.length - result.failed.length;
@@ -292,6 +321,7 @@ export class Delivery {
       while (k > 0 && this.recent[k - 1]!.at >= since && budget > 0) budget -= this.recent[--k]!.m.body.length + 64;
       const again = this.recent.slice(k).map((x) => x.m);
       this.recent = [];
+      this.recentBytes = 0;
       this.counters.resent += again.length;
       this.counters.sent -= again.length;
       this.unshift(again);
@@ -338,6 +368,7 @@ export class Delivery {
       const left = this.queue.slice(this.head);
       this.queue = [];
       this.head = 0;
+      this.memoryBytes = 0;
       if (this.spool) {
         // memory is older than the disk tail: spool it into a fresh segment sent first next time
         let kept = 0;

@@ -43,6 +43,7 @@ export function parseInteger(key: string, v: string | undefined, dflt: number, m
 /** Attributes every network transport understands (documented once, in the exporter). */
 export const DELIVERY_ATTRIBUTES: Readonly<Record<string, string>> = {
   'queue.size': 'network transports: messages held in memory before backpressure or spooling (default 10000)',
+  'queue.bytes': 'network transports: bytes of messages held in memory before backpressure or spooling, e.g. 16M (default 32M); whichever of queue.size and queue.bytes is reached first applies',
   'buffer.dir': 'network transports: spool directory; messages beyond queue.size go to disk and survive outages and restarts',
   'buffer.maxsize': 'network transports: spool size cap, e.g. 512M (default 1G); when full the pipeline is slowed, nothing is dropped',
   'retry.max': 'network transports: longest pause between reconnects, e.g. 10s (default 10s)',
@@ -54,6 +55,7 @@ export const DELIVERY_ATTRIBUTES: Readonly<Record<string, string>> = {
 export function deliverySettings(attrs: Attributes) {
   return {
     queueLimit: parseInteger('queue.size', attrs['queue.size'], 10_000, 1),
+    queueBytes: attrs['queue.bytes'] ? parseSize('queue.bytes', attrs['queue.bytes']) : 32 << 20,
     backoffMs: { initial: 200, max: attrs['retry.max'] ? parseDuration('retry.max', attrs['retry.max']) : 10_000 },
     drainTimeoutMs: attrs['drain.timeout'] ? parseDuration('drain.timeout', attrs['drain.timeout']) : 10_000,
     statsIntervalMs: attrs['stats.interval'] ? parseDuration('stats.interval', attrs['stats.interval']) : 60_000,

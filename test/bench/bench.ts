@@ -20,6 +20,7 @@ import { compileSysFlowSchema, stripLogicalTypes } from '../../core/avro/compile
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { Tap } from '../../core/avro/tap.js';
 import { ensureBenchTrace, repoRoot, type BenchTrace } from './gen.js';
+import { rsyslogAvailable, startRsyslog, type Rsyslog } from '../helpers/rsyslog.js';
 
 interface Block {
   count: number;
@@ -33,6 +34,9 @@ interface Ctx {
   schema: unknown;
   /** Inflated blocks, built on first use. */
   blocks(): Block[];
+  /** The local rsyslogd's TCP port (syslog_tcp), or why there is none. */
+  rsyslogTcpPort?: number;
+  rsyslogWhy?: string;
 }
 
 interface Mode {
@@ -157,19 +161,34 @@ const MODES: Mode[] = [
     key: 'enrich_json_rps',
     what: '`sfprocessor` reader → policyengine (enrich, no policies) → exporter json to a file, wall time',
     budget: 50,
-    run: (ctx) => runCli(ctx, { mode: 'enrich' }, true),
+    run: (ctx) => runCli(ctx, { mode: 'enrich' }, 'enrich'),
+  },
+  {
+    name: 'syslog_tcp',
+    key: 'syslog_tcp_rps',
+    what: '`sfprocessor` reader → policyengine (enrich) → exporter json over syslog TCP to a real local rsyslogd (writing to a file), wall time until the exporter closed',
+    budget: 120,
+    run: (ctx) => {
+      if (ctx.rsyslogTcpPort === undefined) return `rsyslog unavailable: ${ctx.rsyslogWhy ?? 'not started'}`;
+      return runCli(ctx, { mode: 'enrich' }, 'syslog', {
+        export: 'syslog', 'syslog.proto': 'tcp', 'syslog.host': '127.0.0.1', 'syslog.port': String(ctx.rsyslogTcpPort), 'stats.interval': '0',
+      });
+    },
   },
   {
     name: 'alert',
     key: 'alert_rps',
     what: '`sfprocessor` reader → policyengine (alert, policies/runtimeintegrity) → exporter json to a file, wall time',
     budget: 50,
-    run: (ctx) => runCli(ctx, { mode: 'alert', policies: join(ctx.root, 'policies/runtimeintegrity') }, false),
+    run: (ctx) => runCli(ctx, { mode: 'alert', policies: join(ctx.root, 'policies/runtimeintegrity') }),
   },
 ];
 
-/** Run the sfprocessor CLI on the bench trace with the given policyengine attributes; wall seconds. */
-function runCli(ctx: Ctx, engine: Record<string, string>, recordRss: boolean): number | string {
+/**
+ * Run the sfprocessor CLI on the bench trace with the given policyengine attributes (and exporter
+ * attributes, default a JSON file); wall seconds. `rss` names the peak-RSS figure to keep.
+ */
+function runCli(ctx: Ctx, engine: Record<string, string>, rss?: 'enrich' | 'syslog', exporter?: Record<string, string>): number | string {
   const cli = join(ctx.root, 'dist/core/cli/sfprocessor.js');
   if (!existsSync(cli)) return 'missing: dist/core/cli/sfprocessor.js not built';
   if (engine.policies !== undefined && !existsSync(engine.policies)) return `missing: ${engine.policies}`;
@@ -181,7 +200,7 @@ function runCli(ctx: Ctx, engine: Record<string, string>, recordRss: boolean): n
       pipeline: [
         { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
         { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
-        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
+        { processor: 'exporter', in: 'evt eventchan', format: 'json', ...(exporter ?? { export: 'file', 'file.path': out }) },
       ],
     }));
     const t0 = now();
@@ -192,9 +211,12 @@ function runCli(ctx: Ctx, engine: Record<string, string>, recordRss: boolean): n
     if (p.error) return `failed: ${p.error.message}`;
     const err = p.stderr.toString();
     if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${err.trim().split('\n').pop() ?? ''}`;
-    if (!existsSync(out)) return 'failed: no output written';
+    if (exporter === undefined && !existsSync(out)) return 'failed: no output written';
+    if (exporter !== undefined && !/sent=[1-9]\d* retried=\d+ resent=\d+ queued=0 spooled=0 failed=0/.test(err)) {
+      return `failed: not every record was sent: ${err.trim().split('\n').filter((l) => l.includes('sent=')).pop() ?? err.trim().split('\n').pop()}`;
+    }
     const m = /peak RSS (\d+) MB/.exec(err);
-    if (m && recordRss) lastPeakRssMb = Math.max(lastPeakRssMb ?? 0, Number(m[1]));
+    if (m && rss) peakRssMb[rss] = Math.max(peakRssMb[rss] ?? 0, Number(m[1]));
     return dt;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -214,8 +236,8 @@ function outDir(): string {
   }
 }
 
-/** Peak RSS of the last sfprocessor run, from its closing log line. */
-let lastPeakRssMb: number | null = null;
+/** Peak RSS of sfprocessor runs, from their closing log line, per figure. */
+const peakRssMb: { enrich?: number; syslog?: number } = {};
 
 /** Walk the container and inflate every block (the reader's job, done here without decoding). */
 function inflateAll(path: string): Block[] {
@@ -289,10 +311,11 @@ function printTable(ctx: Ctx, results: Result[], runs: number, inflatedBytes: nu
   const ref = results.find((r) => r.mode.name === 'ref_decode')?.rps;
   const ours = results.find((r) => r.mode.name === 'decode')?.rps;
   if (ref && ours) console.log(`\ndecode / ref_decode = ${(ours / ref).toFixed(2)}× (target ≥ 1.5×)`);
-  if (lastPeakRssMb !== null) console.log(`sfprocessor peak RSS (enrich_json): ${lastPeakRssMb} MB`);
+  if (peakRssMb.enrich !== undefined) console.log(`sfprocessor peak RSS (enrich_json): ${peakRssMb.enrich} MB`);
+  if (peakRssMb.syslog !== undefined) console.log(`sfprocessor peak RSS (syslog_tcp): ${peakRssMb.syslog} MB`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { out: { type: 'string' }, records: { type: 'string' }, runs: { type: 'string' }, modes: { type: 'string' } },
   });
@@ -310,10 +333,23 @@ function main(): void {
   const ctx: Ctx = { root, trace, schema, blocks: () => (blocks ??= inflateAll(trace.path)) };
   const gc = gcFunction();
 
+  // syslog_tcp needs a real rsyslogd: started once here (the helper the tests use), stopped after
+  let rs: Rsyslog | null = null;
+  if (wanted.includes('syslog_tcp')) {
+    ctx.rsyslogWhy = rsyslogAvailable({ udp: false, tls: false }) ?? undefined;
+    if (ctx.rsyslogWhy === undefined) {
+      rs = await startRsyslog({ tcp: true, udp: false, tls: false });
+      ctx.rsyslogTcpPort = rs.tcpPort;
+    }
+  }
   const results: Result[] = [];
-  for (const mode of MODES.filter((m) => wanted.includes(m.name))) {
-    console.error(`running ${mode.name} …`);
-    results.push(measure(mode, ctx, runs, gc));
+  try {
+    for (const mode of MODES.filter((m) => wanted.includes(m.name))) {
+      console.error(`running ${mode.name} …`);
+      results.push(measure(mode, ctx, runs, gc));
+    }
+  } finally {
+    await rs?.close();
   }
   const inflatedBytes = ctx.blocks().reduce((s, b) => s + b.data.length, 0);
   printTable(ctx, results, runs, inflatedBytes);
@@ -333,7 +369,8 @@ function main(): void {
       file_bytes: trace.bytes,
       inflated_bytes: inflatedBytes,
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      enrich_peak_rss_mb: lastPeakRssMb,
+      enrich_peak_rss_mb: peakRssMb.enrich ?? null,
+      syslog_tcp_peak_rss_mb: peakRssMb.syslog ?? null,
       output_dir: 'tmpfs (/dev/shm) when present, else the OS temp dir',
       trace: relative(root, trace.path),
     });
@@ -346,5 +383,8 @@ function main(): void {
 if (process.env.NODE_TEST_CONTEXT) {
   console.log('bench: skipped under node --test');
 } else {
-  main();
+  main().catch((e: Error) => {
+    console.error(`bench: ${e.message}`);
+    process.exitCode = 1;
+  });
 }
