@@ -6,8 +6,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, ROOT } from './helpers/corpus.js';
@@ -59,7 +59,7 @@ interface Run {
   stderr: string;
 }
 
-function runCli(input: string, engine: Record<string, string>, exporter: Record<string, string>, onStderr?: (s: string) => void): Promise<Run> {
+function runCli(input: string, engine: Record<string, string>, exporter: Record<string, string>, onStderr?: (s: string, p: ChildProcess) => void): Promise<Run> {
   const config = join(dir, `pipeline-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(config, JSON.stringify({
     pipeline: [
@@ -73,7 +73,7 @@ function runCli(input: string, engine: Record<string, string>, exporter: Record<
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      onStderr?.(stderr);
+      onStderr?.(stderr, p);
     });
     const timer = setTimeout(() => p.kill('SIGKILL'), 240_000);
     p.on('close', (status) => {
@@ -233,7 +233,8 @@ test('UDP to a port nobody listens on: ICMP refusals are counted as failed, the 
   };
   const base = { export: 'syslog', 'syslog.host': '127.0.0.1', 'syslog.port': String(port), 'syslog.proto': 'udp', 'drain.timeout': '2s' };
   const r = await runCli(SMALL, ALERT(), base);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.status, 3, `refused datagrams are undelivered: exit code 3: ${r.stderr}`);
+  assert.match(r.stderr, /error: \d+ records? (was|were) neither delivered nor spooled \(see the exporter's counters above\); exit code 3\n[^\n]*processed \d+ records[^\n]*\n$/);
   assert.match(r.stderr, /refused 1 datagram \(ICMP port unreachable: nothing listens there\), counted as failed/);
   const c = counters(r.stderr);
   // before: sent=<every alert> failed=0 although nothing was received
@@ -243,8 +244,57 @@ test('UDP to a port nobody listens on: ICMP refusals are counted as failed, the 
   // with a spool, what waits is kept for the next run instead of being lost
   const spoolDir = join(dir, 'udp-spool');
   const r2 = await runCli(SMALL, ALERT(), { ...base, 'buffer.dir': spoolDir });
-  assert.equal(r2.status, 0, r2.stderr);
+  assert.equal(r2.status, 3, r2.stderr);
   const c2 = counters(r2.stderr);
   assert.ok(c2.spooled > 0, r2.stderr);
   assert.equal(c2.sent + c2.failed + c2.queued + c2.spooled, want.length, r2.stderr);
 });
+
+test('SIGTERM while rsyslog is down: everything queued is spooled, the next run sends it first, the counts add up', { skip, timeout: 240_000 }, async () => {
+  const rs = await startRsyslog({ tcp: true, udp: false, tls: false });
+  try {
+    await rs.stop();
+    const many = join(dir, 'sigterm-input');
+    mkdirSync(many);
+    for (let i = 0; i < 4; i++) symlinkSync(TRACE, join(many, `part-${i}.sf`));
+    const want = await expected(many, { mode: 'enrich' });
+    const spoolDir = join(dir, 'sigterm-spool');
+    const exporter = { ...COMMON, 'syslog.proto': 'tcp', 'syslog.port': String(rs.tcpPort), 'queue.size': '500', 'buffer.dir': spoolDir, 'buffer.maxsize': '3M', 'drain.timeout': '1s' };
+    // the spool fills and holds the pipeline back; then SIGTERM
+    let signalled = false;
+    const r1 = await runCli(many, { mode: 'enrich' }, exporter, (stderr, p) => {
+      if (!signalled && /retrying with backoff/.test(stderr)) {
+        signalled = true;
+        setTimeout(() => p.kill('SIGTERM'), 2000);
+      }
+    });
+    assert.ok(signalled, r1.stderr);
+    assert.equal(r1.status, 0, `everything was kept, so the run succeeded: ${r1.stderr}`);
+    assert.match(r1.stderr, /SIGTERM: stopping input/);
+    assert.match(r1.stderr, /target unreachable at shutdown; \d+ messages spooled in /);
+    const c1 = counts(r1.stderr);
+    assert.ok(c1.in > 500 && c1.in < want.length, `stopped part way: ${c1.in} of ${want.length}`);
+    assert.deepEqual({ sent: c1.sent, failed: c1.failed, queued: c1.queued, spooled: c1.spooled }, { sent: 0, failed: 0, queued: 0, spooled: c1.in }, r1.stderr);
+    assert.ok(readdirSync(spoolDir).length > 0);
+
+    await rs.start();
+    const small = await expected(SMALL, { mode: 'enrich' });
+    const r2 = await runCli(SMALL, { mode: 'enrich' }, exporter);
+    assert.equal(r2.status, 0, r2.stderr);
+    const c2 = counts(r2.stderr);
+    assert.deepEqual({ in: c2.in, earlier: c2.earlier, sent: c2.sent, failed: c2.failed, spooled: c2.spooled }, { in: small.length, earlier: c1.in, sent: c1.in + small.length, failed: 0, spooled: 0 }, r2.stderr);
+    assert.deepEqual(readdirSync(spoolDir), [], 'spool emptied, no torn record left behind');
+    const got = await rs.waitFor(c1.in + small.length, 30_000);
+    // the first run delivered nothing, so it had queued the first c1.in records of the input, in order
+    assert.deepEqual(got.map((m) => m.msg), [...want.slice(0, c1.in), ...small], 'the spooled messages arrive first, in order, then the new run\'s');
+  } finally {
+    await rs.close();
+  }
+});
+
+/** The final counters an exporter logs. */
+function counts(stderr: string) {
+  const m = [...stderr.matchAll(/in=(\d+) sent=(\d+) retried=\d+ resent=\d+ queued=(\d+) spooled=(\d+)(?: \(on disk \d+ bytes\))? failed=(\d+) reconnects=\d+(?: earlier=(\d+))?/g)].pop();
+  assert.ok(m, stderr);
+  return { in: Number(m[1]), sent: Number(m[2]), queued: Number(m[3]), spooled: Number(m[4]), failed: Number(m[5]), earlier: Number(m[6] ?? 0) };
+}

@@ -245,7 +245,7 @@ test('webhook: records the endpoint refuses for good (4xx) are counted and logge
   const hook = await webhookEndpoint(() => 400);
   try {
     const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'plugins/webhook/pipeline.json', TCP], { EXPORTER_WEBHOOK_URL: hook.url });
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.status, 3, `refused for good: undelivered, exit code 3: ${r.stderr}`);
     assert.equal(hook.refused.length, 1, 'one batch of 10, sent once');
     assert.match(r.stderr, /record refused: HTTP 400 Bad Request/);
     assert.match(r.stderr, /sent=0 retried=0 resent=0 queued=0 spooled=0 failed=10/);

@@ -14,6 +14,9 @@ import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 
+/** Exit code of a run that left records undelivered and not spooled (docs: README "Exit codes"). */
+const EXIT_UNDELIVERED = 3;
+
 const FLAGS: FlagSpec[] = [
   { name: 'config', value: 'FILE', help: 'pipeline configuration (default pipeline.json)' },
   { name: 'driver', value: 'NAME', help: 'input driver: file (default), socket, or a plugin driver' },
@@ -162,8 +165,9 @@ async function runProcessor(o: RunOptions): Promise<number> {
   const started = Date.now();
   const stats = await pipeline.run(driver, o.path, driverAttrs, abort.signal);
   const secs = (Date.now() - started) / 1000;
+  if (stats.undelivered > 0) o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT_UNDELIVERED}`);
   o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${Math.round(stats.records / Math.max(secs, 1e-3))} records/s), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
-  return 0;
+  return stats.undelivered > 0 ? EXIT_UNDELIVERED : 0;
 }
 
 main(process.argv.slice(2)).then(

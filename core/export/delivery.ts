@@ -8,10 +8,15 @@
  * server reading them) keep what they sent during the last `resendWindowMs`; when the connection
  * breaks, that window is sent again. Delivery is at least once; the duplicates this may cause are
  * counted as `resent`.
+ *
+ * The counters add up: in + earlier = sent + failed + spooled + queued, where `in` counts messages
+ * this run was given, `earlier` those an earlier run spooled and this one read back, `spooled` what
+ * of either is on disk for the next run, and `failed` what was refused or could not be kept.
  */
 import type { Logger } from '../log.js';
 import type { Message } from './types.js';
 import type { Spool } from './spool.js';
+import { Repeats } from './repeats.js';
 
 export interface SendResult {
   /** Temporarily refused (e.g. ES 429 items): sent again after a backoff. */
@@ -56,6 +61,8 @@ export interface DeliveryOptions {
   /** On close: how long to keep trying before spooling (or counting as failed) what is left. */
   readonly drainTimeoutMs?: number;
   readonly statsIntervalMs?: number;
+  /** Datagrams (UDP): there is no connection whose return could be reported. */
+  readonly connectionless?: boolean;
   /** > 0 for links without receipts: what was sent this recently is sent again after a break. */
   readonly resendWindowMs?: number;
   /** …but no more than the newest this many bytes (what the connection's buffers can hold). */
@@ -63,6 +70,8 @@ export interface DeliveryOptions {
 }
 
 export interface DeliveryCounters {
+  /** Messages handed to this queue by the exporter. */
+  in: number;
   sent: number;
   retried: number;
   resent: number;
@@ -70,6 +79,8 @@ export interface DeliveryCounters {
   spooled: number;
   failed: number;
   reconnects: number;
+  /** Messages of an earlier run's spool read back by this one. */
+  earlier: number;
 }
 
 /** The result of a send that every message passed. */
@@ -80,7 +91,7 @@ const SPOOL_MARGIN = 256 << 10;
 export class Delivery {
   private queue: Message[] = [];
   private head = 0;
-  private readonly counters: DeliveryCounters = { sent: 0, retried: 0, resent: 0, queued: 0, spooled: 0, failed: 0, reconnects: 0 };
+  private readonly counters: DeliveryCounters = { in: 0, sent: 0, retried: 0, resent: 0, queued: 0, spooled: 0, failed: 0, reconnects: 0, earlier: 0 };
   private readonly queueLimit: number;
   private readonly queueBytes: number;
   /** Body bytes of the messages in memory (queue[head..]). */
@@ -102,6 +113,12 @@ export class Delivery {
   private statsTimer: NodeJS.Timeout | null = null;
   private lastError = '';
   private failLogged = 0;
+  /** The batch being sent (taken from the head, not yet counted). */
+  private inflight: readonly Message[] | null = null;
+  /** Set when close() gave up on a send that did not return: the loop then ends without a word. */
+  private abandoned = false;
+  private readonly warnings: Repeats;
+  private readonly failures: Repeats;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.queueLimit = opts.queueLimit ?? 10_000;
@@ -110,6 +127,8 @@ export class Delivery {
     this.backoff = { initial: opts.backoffMs?.initial ?? 200, max: opts.backoffMs?.max ?? 10_000 };
     this.delay = this.backoff.initial;
     this.spool = opts.spool ?? null;
+    this.warnings = new Repeats((line) => opts.log.warn(line));
+    this.failures = new Repeats((line) => opts.log.error(line));
     if (this.spool && !this.spool.empty) opts.log.info(`${opts.name}: ${this.spool.bytes} bytes spooled by an earlier run in ${this.spool.dir} are sent first`);
     const every = opts.statsIntervalMs ?? 60_000;
     if (every > 0) {
@@ -129,6 +148,7 @@ export class Delivery {
 
   /** Queue a message (never blocks; callers honour ready()). */
   push(m: Message): void {
+    this.counters.in++;
     // FIFO: once something is on disk, newer messages queue behind it
     if (this.spool && (!this.spool.empty || this.memoryFull) && this.spool.fits(m) && this.spooled(m)) this.counters.spooled++;
     else {
@@ -200,9 +220,17 @@ export class Delivery {
     if (this.memoryCount === 0 && this.spool && !this.spool.empty) {
       this.compact();
       // a loop, not push(...): a segment may hold more messages than the argument stack takes
-      for (const m of this.spool.shift()) {
+      const loaded = this.spool.shift();
+      for (const m of loaded) {
         this.queue.push(m);
         this.memoryBytes += m.body.length;
+      }
+      const origin = this.spool.origin;
+      if (origin.written === null) this.counters.earlier += loaded.length;
+      else {
+        // this run's own messages, back in memory (a damaged segment's missing ones are failed)
+        this.counters.spooled -= origin.written;
+        this.counters.failed += Math.max(0, origin.written - loaded.length);
       }
       if (this.spool.damage) {
         this.opts.log.warn(`${this.opts.name}: spool ${this.spool.damage}`);
@@ -243,12 +271,16 @@ export class Delivery {
       if (this.stopped) return;
       if (this.link === null) {
         try {
-          this.link = await this.opts.connect();
+          const link = await this.opts.connect();
+          if (this.abandoned) {
+            void link.close().catch(() => {});
+            return;
+          }
+          this.link = link;
           this.link.onBreak = (err, ms) => this.broken(err, ms);
-          if (this.counters.reconnects > 0 || this.lastError) this.opts.log.info(`${this.opts.name}: connected again`);
-          this.lastError = '';
-          this.delay = this.backoff.initial;
+          if (this.stopped) return; // close() takes it from here (and closes the link)
         } catch (err) {
+          if (this.abandoned || this.stopped) return;
           this.noteError(err as Error);
           this.counters.reconnects++;
           await this.backOff();
@@ -256,10 +288,18 @@ export class Delivery {
         }
       }
       const batch = this.take();
+      this.inflight = batch;
       let result: SendResult;
       try {
         result = await this.link.send(batch);
       } catch (err) {
+        if (this.abandoned) return;
+        this.inflight = null;
+        if (this.stopped) {
+          // shutting down: close() spools or counts the batch
+          this.unshift(batch);
+          return;
+        }
         this.noteError(err as Error);
         this.unshift(batch);
         this.counters.retried += batch.length;
@@ -267,6 +307,8 @@ export class Delivery {
         await this.backOff();
         continue;
       }
+      if (this.abandoned) return;
+      this.inflight = null;
       const now = Date.now();
       const window = this.opts.resendWindowMs ?? 0;
       if (window > 0) {
@@ -282,14 +324,15 @@ export class Delivery {
         while (k < this.recent.length && (now - this.recent[k]!.at > window || this.recentBytes > maxBytes)) this.recentBytes -= this.recent[k++]!.m.body.length + 64;
         if (k) this.recent.splice(0, k);
       }
-      this.counters.sent += batch.length - result.retry.length - result.failed.length;
+      const accepted = batch.length - result.retry.length - result.failed.length;
+      this.counters.sent += accepted;
       this.counters.failed += result.failed.length;
       for (const f of result.failed) this.logFailure(f.reason);
       if (result.lost) {
         this.counters.sent -= result.lost;
         this.counters.failed += result.lost;
-        this.logFailure(result.lostReason ?? `${result.lost} sent messages were lost`, false);
-      }
+        this.failures.note('lost', `${this.opts.name}: ${result.lostReason ?? `${result.lost} sent messages were lost`}`);
+      } else if (accepted > 0 && this.lastError) this.recovered();
       if (result.retry.length) {
         this.counters.retried += result.retry.length;
         this.unshift(result.retry);
@@ -330,9 +373,19 @@ export class Delivery {
   }
 
   private noteError(err: Error): void {
-    const msg = err.message || String(err);
-    if (msg !== this.lastError) this.opts.log.warn(`${this.opts.name}: ${msg}; retrying with backoff (${this.memoryCount} queued${this.spool ? `, ${this.spool.bytes} bytes spooled` : ''})`);
+    let msg = err.message || String(err);
+    // links name themselves as Delivery does: say it once
+    if (msg.startsWith(`${this.opts.name}: `)) msg = msg.slice(this.opts.name.length + 2);
+    this.warnings.note(msg, `${this.opts.name}: ${msg}; retrying with backoff (${this.memoryCount} queued${this.spool ? `, ${this.spool.bytes} bytes spooled` : ''})`);
     this.lastError = msg;
+  }
+
+  /** A send went through after errors: the outage is over (a datagram socket has no connection to report). */
+  private recovered(): void {
+    this.warnings.end();
+    this.failures.end();
+    if (!this.opts.connectionless) this.opts.log.info(`${this.opts.name}: connected again, delivering (${this.memoryCount} queued)`);
+    this.lastError = '';
   }
 
   private logFailure(reason: string, refusedRecord = true): void {
@@ -343,7 +396,12 @@ export class Delivery {
 
   describe(): string {
     const c = this.stats;
-    return `sent=${c.sent} retried=${c.retried} resent=${c.resent} queued=${c.queued} spooled=${c.spooled}${this.spool ? ` (on disk ${this.spool.bytes} bytes)` : ''} failed=${c.failed} reconnects=${c.reconnects}`;
+    return `in=${c.in} sent=${c.sent} retried=${c.retried} resent=${c.resent} queued=${c.queued} spooled=${c.spooled}${this.spool ? ` (on disk ${this.spool.bytes} bytes)` : ''} failed=${c.failed} reconnects=${c.reconnects}${this.spool ? ` earlier=${c.earlier}` : ''}`;
+  }
+
+  /** Messages neither delivered nor kept for the next run (final once close() returned). */
+  get undelivered(): number {
+    return this.counters.failed;
   }
 
   /**
@@ -361,20 +419,24 @@ export class Delivery {
     ]);
     clearTimeout(timer);
     if (timedOut) {
+      this.warnings.end();
+      this.failures.end();
       this.stopped = true;
       this.kick();
       this.interrupt?.();
-      await Promise.race([this.loop, new Promise((r) => setTimeout(r, 2000))]);
-      const left = this.queue.slice(this.head);
+      // a send still out (a cluster that does not answer) is given up: its batch is not delivered
+      const ended = await Promise.race([this.loop.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]);
+      if (!ended) this.abandoned = true;
+      const rest = this.queue.slice(this.head);
+      const left = !ended && this.inflight ? this.inflight.concat(rest) : rest;
+      this.inflight = null;
       this.queue = [];
       this.head = 0;
       this.memoryBytes = 0;
-      if (this.spool) {
-        // memory is older than the disk tail: spool it into a fresh segment sent first next time
-        let kept = 0;
-        for (const m of left) {
-          if (this.spool.fits(m) && this.spool.append(m)) kept++;
-        }
+      if (this.spool && left.length) {
+        // memory is older than the disk tail: it goes into a head segment, sent first next time, beyond
+        // buffer.maxsize if need be (the cap bounds the overflow while running; memory is bounded too)
+        const kept = this.spool.prepend(left);
         this.counters.spooled += kept;
         this.counters.failed += left.length - kept;
         const why = this.spool.diskFull ? `filesystem full: ${this.spool.diskFull}` : 'spool full';
@@ -385,6 +447,8 @@ export class Delivery {
       }
     }
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.warnings.end();
+    this.failures.end();
     this.spool?.close();
     const l = this.link;
     this.link = null;

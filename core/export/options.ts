@@ -45,7 +45,7 @@ export const DELIVERY_ATTRIBUTES: Readonly<Record<string, string>> = {
   'queue.size': 'network transports: messages held in memory before backpressure or spooling (default 10000)',
   'queue.bytes': 'network transports: bytes of messages held in memory before backpressure or spooling, e.g. 16M (default 32M); whichever of queue.size and queue.bytes is reached first applies',
   'buffer.dir': 'network transports: spool directory; messages beyond queue.size go to disk and survive outages and restarts',
-  'buffer.maxsize': 'network transports: spool size cap, e.g. 512M (default 1G); when full the pipeline is slowed, nothing is dropped',
+  'buffer.maxsize': 'network transports: spool size cap, e.g. 512M (default 1G); when full the pipeline is slowed, nothing is dropped; at shutdown what is still in memory (at most queue.bytes) is spooled beyond it',
   'retry.max': 'network transports: longest pause between reconnects, e.g. 10s (default 10s)',
   'drain.timeout': 'network transports: at shutdown, how long to keep delivering before spooling the rest (default 10s)',
   'stats.interval': 'network transports: how often to log delivery counters (default 60s; 0: only at exit)',
@@ -89,5 +89,9 @@ export class DeliveryTransport implements MessageTransport {
   async close(): Promise<void> {
     await this.delivery.close();
     await this.after?.();
+  }
+  /** Messages neither delivered nor spooled: known once close() returned. */
+  undelivered(): number {
+    return this.delivery.undelivered;
   }
 }

@@ -16,18 +16,36 @@ import type { Message } from './types.js';
 const SEGMENT_BYTES = 4 << 20;
 const HEADER = 4 + 1 + 8 + 2;
 const NAME = /^spool-(\d{12})\.bin$/;
+/** The first segment number of an empty spool (room below it for head segments). */
+const FIRST_SEQ = 1_000_000;
+
+interface Segment {
+  readonly seq: number;
+  readonly bytes: number;
+  /** Messages in it when this process wrote it; null for an earlier run's segment (unknown until read). */
+  readonly count: number | null;
+}
+
+/** What the last shift() read. */
+export interface ShiftOrigin {
+  /** Written by an earlier run of the processor (its messages were not counted by this one yet). */
+  readonly earlier: boolean;
+  /** Messages written to it by this process (null for an earlier run's). */
+  readonly written: number | null;
+}
 
 export class SpoolError extends Error {}
 
 export class Spool {
-  private segments: { seq: number; bytes: number }[] = [];
+  private segments: Segment[] = [];
   private writeFd: number | null = null;
   private writeSeq = 0;
   private writeBytes = 0;
+  private writeCount = 0;
   /** Bytes on disk. */
   bytes = 0;
-  /** Messages appended by this process and not yet loaded back (earlier runs' are counted when loaded). */
-  count = 0;
+  /** Where the messages of the last shift() came from. */
+  origin: ShiftOrigin = { earlier: false, written: null };
   /** Set when a loaded segment had a damaged tail (for the log); cleared by the reader. */
   damage: string | null = null;
   /** Why the filesystem refused the last write (ENOSPC, EDQUOT, with the free space), or null. */
@@ -43,10 +61,10 @@ export class Spool {
       const m = NAME.exec(f);
       if (!m) continue;
       const bytes = statSync(join(dir, f)).size;
-      this.segments.push({ seq: Number(m[1]), bytes });
+      this.segments.push({ seq: Number(m[1]), bytes, count: null });
       this.bytes += bytes;
     }
-    this.writeSeq = this.segments.length ? this.segments[this.segments.length - 1]!.seq + 1 : 1;
+    this.writeSeq = this.segments.length ? this.segments[this.segments.length - 1]!.seq + 1 : FIRST_SEQ;
   }
 
   get empty(): boolean {
@@ -60,6 +78,54 @@ export class Spool {
 
   /** Append at the tail (the caller checked fits()). False when the filesystem is full: nothing was written. */
   append(m: Message): boolean {
+    if (this.writeFd === null || this.writeBytes >= SEGMENT_BYTES) this.rollWrite();
+    const n = this.write(this.writeFd!, this.writeBytes, m);
+    if (n === 0) return false;
+    this.writeBytes += n;
+    this.writeCount++;
+    this.bytes += n;
+    return true;
+  }
+
+  /**
+   * Write messages as a new segment at the head, read back before everything already on disk (what
+   * was in memory at shutdown is older than the spooled tail), whatever the size cap. Returns how
+   * many were kept: it stops at a full filesystem, and those not kept are the caller's to count.
+   */
+  prepend(ms: readonly Message[]): number {
+    if (ms.length === 0) return 0;
+    this.sealWrite();
+    const seq = (this.segments[0]?.seq ?? this.writeSeq) - 1;
+    if (seq < 0) {
+      // an old spool numbered from 0: keep them at the tail rather than lose them
+      let kept = 0;
+      for (const m of ms) {
+        if (!this.append(m)) break;
+        kept++;
+      }
+      return kept;
+    }
+    const fd = openSync(this.path(seq), 'a', 0o600);
+    let bytes = 0;
+    let kept = 0;
+    try {
+      for (const m of ms) {
+        const n = this.write(fd, bytes, m);
+        if (n === 0) break;
+        bytes += n;
+        this.bytes += n;
+        kept++;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (kept === 0) unlinkSync(this.path(seq));
+    else this.segments.unshift({ seq, bytes, count: kept });
+    return kept;
+  }
+
+  /** One whole record at `at` of fd: its length, or 0 when the filesystem refused it (nothing is left of it). */
+  private write(fd: number, at: number, m: Message): number {
     const id = Buffer.from(m.id ?? '', 'utf8');
     const rec = Buffer.allocUnsafe(HEADER + id.length + m.body.length);
     rec.writeUInt32LE(m.body.length, 0);
@@ -69,26 +135,20 @@ export class Spool {
     id.copy(rec, HEADER);
     m.body.copy(rec, HEADER + id.length);
     try {
-      if (this.writeFd === null || this.writeBytes >= SEGMENT_BYTES) this.rollWrite();
-      for (let off = 0; off < rec.length; ) off += writeSync(this.writeFd!, rec, off, rec.length - off);
+      for (let off = 0; off < rec.length; ) off += writeSync(fd, rec, off, rec.length - off);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
       // never leave a torn record: cut the segment back to its last whole one
-      if (this.writeFd !== null) {
-        try {
-          ftruncateSync(this.writeFd, this.writeBytes);
-        } catch {
-          // the segment is then read back up to its last whole record (shift() skips a torn tail)
-        }
+      try {
+        ftruncateSync(fd, at);
+      } catch {
+        // the segment is then read back up to its last whole record (shift() skips a torn tail)
       }
       this.diskFull = `${code}: ${this.freeBytes()} bytes free on the filesystem of ${this.dir}`;
-      return false;
+      return 0;
     }
-    this.writeBytes += rec.length;
-    this.bytes += rec.length;
-    this.count++;
-    return true;
+    return rec.length;
   }
 
   private freeBytes(): string {
@@ -112,6 +172,7 @@ export class Spool {
     unlinkSync(file);
     this.bytes -= seg.bytes;
     this.diskFull = null; // space was freed: try writing again
+    this.origin = { earlier: seg.count === null, written: seg.count };
     const out: Message[] = [];
     let p = 0;
     while (p + HEADER <= data.length) {
@@ -123,7 +184,6 @@ export class Spool {
       p += HEADER + idLen + len;
     }
     if (p !== data.length) this.damage = `${file}: ${data.length - p} bytes of a damaged record at the end were skipped (${out.length} messages recovered)`;
-    this.count = Math.max(0, this.count - out.length);
     return out;
   }
 
@@ -140,6 +200,7 @@ export class Spool {
     this.sealWrite();
     this.writeFd = openSync(this.path(this.writeSeq), 'a', 0o600);
     this.writeBytes = 0;
+    this.writeCount = 0;
   }
 
   /** The segment being written becomes readable. */
@@ -147,8 +208,9 @@ export class Spool {
     if (this.writeFd === null) return;
     closeSync(this.writeFd);
     this.writeFd = null;
-    if (this.writeBytes > 0) this.segments.push({ seq: this.writeSeq, bytes: this.writeBytes });
+    if (this.writeBytes > 0) this.segments.push({ seq: this.writeSeq, bytes: this.writeBytes, count: this.writeCount });
     this.writeSeq++;
     this.writeBytes = 0;
+    this.writeCount = 0;
   }
 }

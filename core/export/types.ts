@@ -45,6 +45,8 @@ export interface MessageTransport {
   send(m: Message): void;
   ready(): Promise<void> | null;
   close(): Promise<void>;
+  /** After close(): messages it was given and neither delivered nor kept for a later run. */
+  undelivered?(): number;
 }
 
 export const isMessageTransport = (t: Transport | MessageTransport): t is MessageTransport => (t as MessageTransport).messages === true;

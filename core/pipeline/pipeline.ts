@@ -22,6 +22,8 @@ export interface RunStats {
   records: number;
   /** Times the driver waited for a slow consumer. */
   waits: number;
+  /** Records that sinks were given and could neither deliver nor keep for a later run. */
+  undelivered: number;
 }
 
 interface Node {
@@ -102,8 +104,9 @@ export class Pipeline {
       );
     });
     const root = subject(this.cfg.plugins[0]!.in.name);
-    const stats: RunStats = { batches: 0, records: 0, waits: 0 };
+    const stats: RunStats = { batches: 0, records: 0, waits: 0, undelivered: 0 };
     let lastYield = Date.now();
+    const aborted = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     const push = async (batch: SysFlowRecord[]): Promise<void> => {
       if (failure) throw failure;
       stats.batches++;
@@ -117,7 +120,8 @@ export class Pipeline {
       }
       if (waits) {
         stats.waits++;
-        await Promise.all(waits);
+        // a signal ends the wait: the driver stops, and what is queued is drained (or spooled) at close
+        await Promise.race([Promise.all(waits), aborted]);
         lastYield = Date.now();
       } else if (Date.now() - lastYield > 20) {
         // Let signals and timers run during long synchronous stretches.
@@ -135,6 +139,7 @@ export class Pipeline {
     root.complete();
     await Promise.all(ends);
     await this.close();
+    for (const n of this.nodes) stats.undelivered += n.proc.undelivered?.() ?? 0;
     if (driverError) throw driverError;
     if (failure) throw failure;
     return stats;

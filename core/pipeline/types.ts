@@ -38,6 +38,8 @@ export interface Processor<I = unknown, O = unknown> {
   ready?(): Promise<void> | null;
   /** Release resources; called once after the pipeline drained (or failed). */
   close?(): void | Promise<void>;
+  /** After close(): records given to it that it could neither deliver nor keep (a sink's failures; exit code 3). */
+  undelivered?(): number;
 }
 
 export interface ProcessorFactory {

@@ -119,6 +119,7 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
           await transport.close();
           ctx.log.debug(`exported ${exported} records via ${exportName}`);
         },
+        undelivered: () => (isMessageTransport(transport) ? (transport.undelivered?.() ?? 0) : 0),
       };
       return proc as Processor;
     },

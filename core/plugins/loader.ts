@@ -470,6 +470,8 @@ function registerTransport(r: Registry, d: TransportPlugin, o: Origin, st: Setti
         close: async () => {
           if (t.close) await guardAsync(o, 'close(): ', () => t.close!());
         },
+        // a transport made with ctx.deliver() knows what it could not deliver
+        undelivered: () => (t as { undelivered?: () => number }).undelivered?.() ?? 0,
       };
     },
   };

@@ -327,6 +327,7 @@ export const syslogTransport: TransportFactory = {
       connect: reconnect,
       log,
       resendWindowMs: s.proto === 'udp' ? 0 : 2000,
+      connectionless: s.proto === 'udp',
       resendMaxBytes: socketBufferBytes(),
     });
   },
