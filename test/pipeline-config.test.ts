@@ -331,8 +331,15 @@ test('cli: -version, -help, unknown flag, missing input', () => {
   }
   const u = cli(['-nosuchflag', 'x', TCP]);
   assert.equal(u.code, 2);
-  assert.match(u.stderr, /unknown flag -nosuchflag/);
+  assert.equal(u.stderr, 'sfprocessor: error: unknown flag -nosuchflag; see sfprocessor -h\n');
   assert.equal(u.stdout, '');
+  // one line, with the flag meant (the usage text used to follow)
+  const typo = cli(['-confg', 'x.json', TCP]);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stderr, 'sfprocessor: error: unknown flag -confg (did you mean -config?); see sfprocessor -h\n');
+  const lv = cli(['-log', 'loud', TCP]);
+  assert.equal(lv.code, 2);
+  assert.equal(lv.stderr, "sfprocessor: error: unknown log level 'loud' (use trace, debug, info, warn, error, fatal, quiet); see sfprocessor -h\n");
   const m = cli(['-config', join(ROOT, 'pipelines', 'pipeline.local.json')]);
   assert.equal(m.code, 1);
   assert.match(m.stderr, /no input PATH/);
@@ -342,7 +349,7 @@ test('cli: -version, -help, unknown flag, missing input', () => {
   assert.match(dr.stderr, /^sfprocessor: error: .*unknown driver 'nosuch'/);
   const nv = cli(['-config']);
   assert.equal(nv.code, 2);
-  assert.match(nv.stderr, /-config needs a value/);
+  assert.equal(nv.stderr, 'sfprocessor: error: flag -config needs a value; see sfprocessor -h\n');
 });
 
 test('cli: the four flag spellings -config x, --config x, -config=x, --config=x', () => {

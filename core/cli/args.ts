@@ -3,6 +3,7 @@
  * `-flag value`, `--flag value`, `-flag=value`, `--flag=value`; boolean flags take no value.
  * Flags may appear anywhere; `--` ends them.
  */
+import { closest } from '../util/suggest.js';
 
 export interface FlagSpec {
   name: string;
@@ -46,7 +47,10 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     const eq = body.indexOf('=');
     const name = eq < 0 ? body : body.slice(0, eq);
     const spec = byName.get(name);
-    if (!spec) throw new UsageError(`unknown flag ${arg.slice(0, arg.length - body.length)}${name}`);
+    if (!spec) {
+      const near = name.length > 2 ? closest(name, byName.keys(), name.length > 3 ? 3 : 2) : '';
+      throw new UsageError(`unknown flag ${arg.slice(0, arg.length - body.length)}${name}${near ? ` (did you mean -${near}?)` : ''}`);
+    }
     if (spec.boolean) {
       if (eq >= 0) {
         const v = body.slice(eq + 1).toLowerCase();
@@ -69,15 +73,15 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
 }
 
 /**
- * parseArgs for a CLI's main(): on a usage error, print `<program>: <message>` and the usage text to
- * stderr and return exit status 2 instead of the parse.
+ * parseArgs for a CLI's main(): on a usage error, print the one-line form
+ * `<program>: error: <message>; see <program> -h` to stderr and return exit status 2.
  */
-export function parseOrUsage(program: string, argv: readonly string[], specs: readonly FlagSpec[], usage: string): Parsed | number {
+export function parseOrUsage(program: string, argv: readonly string[], specs: readonly FlagSpec[]): Parsed | number {
   try {
     return parseArgs(argv, specs);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`${program}: ${e.message}\n${usage}`);
+    process.stderr.write(`${program}: error: ${e.message}; see ${program} -h\n`);
     return 2;
   }
 }

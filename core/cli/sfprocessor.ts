@@ -22,7 +22,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'driver', value: 'NAME', help: 'input driver: file (default), socket, or a plugin driver' },
   { name: 'driverdir', value: 'DIR', help: 'directory of driver plugins (*.js, *.mjs ES modules; see docs/plugins.md)' },
   { name: 'plugdir', value: 'DIR', help: 'directory of processor, handler, channel, encoder, transport and action plugins (*.js, *.mjs)' },
-  { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, quiet' },
+  { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, fatal (only what stops the run), quiet' },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
   { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
   { name: 'listfields', boolean: true, help: 'print every policy field (sf.* and Falco names) as a Markdown table and exit' },
@@ -43,7 +43,7 @@ ${usageTable(FLAGS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseOrUsage('sfprocessor', argv, FLAGS, `\n${USAGE}`);
+  const parsed = parseOrUsage('sfprocessor', argv, FLAGS);
   if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;
   if (flags.has('help')) {
@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   if (level === 'quiet') level = 'silent';
   if (level === 'health') level = 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    process.stderr.write(`sfprocessor: unknown log level '${flags.get('log')}' (use ${LOG_LEVELS.filter((l) => l !== 'silent').join(', ')}, quiet)\n`);
+    process.stderr.write(`sfprocessor: error: unknown log level '${flags.get('log')}' (use ${LOG_LEVELS.filter((l) => l !== 'silent').join(', ')}, quiet); see sfprocessor -h\n`);
     return 2;
   }
   const log = createLogger('sfprocessor', level as LevelWithSilent);

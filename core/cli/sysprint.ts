@@ -31,7 +31,7 @@ ${usageTable(FLAGS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseOrUsage('sysprint', argv, FLAGS, USAGE);
+  const parsed = parseOrUsage('sysprint', argv, FLAGS);
   if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;
   if (flags.has('h')) {

@@ -14,6 +14,7 @@ import { compareExact, nsOfSafe, parseExact } from '../sysflow/i64.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
 import type { Expr, Operand, Value } from './ast.js';
+import { closest } from '../util/suggest.js';
 
 export type Pred = (r: FlatRecord) => boolean;
 
@@ -352,28 +353,9 @@ const isList = (vt: VT) => vt === VT.StrList || vt === VT.IntList;
 const isStr = (vt: VT) => vt === VT.Str || vt === VT.StrList;
 const isNum = (vt: VT) => vt === VT.Int || vt === VT.IntList || vt === VT.Time;
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return d[b.length]!;
-}
-
 /** The closest known field names, for "did you mean". */
 export function suggestField(name: string): string {
-  let best = '';
-  let bestD = 4;
-  for (const n of [...SF_FIELDS.keys(), ...FALCO_FIELDS.keys()]) {
-    const d = levenshtein(name, n);
-    if (d < bestD) [best, bestD] = [n, d];
-  }
+  const best = closest(name, [...SF_FIELDS.keys(), ...FALCO_FIELDS.keys()]);
   return best ? ` (did you mean '${best}'?)` : '';
 }
 
