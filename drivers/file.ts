@@ -37,7 +37,7 @@ export const fileDriver: DriverFactory = {
       if (ctx.signal.aborted) break;
       let reader: SysFlowFileReader;
       try {
-        reader = SysFlowFileReader.open(file, { onWarning: (w) => ctx.log.warn(w.message) });
+        reader = SysFlowFileReader.open(file, { onWarning: (w) => ctx.log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         ctx.log.error(e.message);

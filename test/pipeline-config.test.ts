@@ -546,3 +546,23 @@ test('conformsToSchema (the check without Ajv) answers as Ajv does on 20,000 gen
   }
   assert.ok(valid > 1000 && valid < 19000, `${valid} of 20000 valid: both answers occur often`);
 });
+
+test('cli: warnings about a damaged trace name its file; a cut header says what ran past the end', () => {
+  const d = caseDir();
+  const full = readFileSync(join(FIXTURES, 'traces', 'sf-collector', 'mpm-event', 'full_capture.sf'));
+  const cut = join(d, 'cut.sf');
+  writeFileSync(cut, full.subarray(0, 50_000));
+  const head = join(d, 'head.sf');
+  writeFileSync(head, full.subarray(0, 38 + 100));
+  const config = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'out.json'))] });
+  const r = cli(['-config', config, '-log', 'warn', cut]);
+  assert.equal(r.code, 0, r.stderr);
+  // before: "warn: file truncated at byte 50000 …", no file
+  assert.match(r.stderr, new RegExp(`^sfprocessor: warn: ${cut.replace(/[.]/g, '\\.')}: file truncated at byte 50000: `, 'm'));
+  const s = spawnSync(process.execPath, [join(ROOT, 'dist/core/cli/sysprint.js'), cut], { encoding: 'utf8' });
+  assert.match(s.stderr, new RegExp(`^sysprint: warn: ${cut.replace(/[.]/g, '\\.')}: file truncated at byte 50000: `, 'm'));
+  const h = cli(['-config', config, head]);
+  assert.equal(h.code, 1);
+  // before: "(bytes of 6075 runs past the end of the data)"
+  assert.match(h.stderr, /head\.sf: truncated or corrupt Avro header at byte \d+ \(a \d+-byte value runs past the end of the data\)/);
+});

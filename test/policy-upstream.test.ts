@@ -154,6 +154,33 @@ describe('every upstream policy file loads, with a report per rule', () => {
   });
 });
 
+test('-policycheck DIR names every file that fails, reports the files that load, then "N files ok, M failed"', () => {
+  const d = mkdtempSync(join(tmpdir(), 'sfp-policycheck-'));
+  try {
+    writeFileSync(join(d, 'a.yaml'), '- macro: m\n  condition: sf.type = PE\n');
+    writeFileSync(join(d, 'b.yaml'), '- rule: [\n');
+    writeFileSync(join(d, 'c.yaml'), '- rule: good\n  desc: x\n  condition: m and sf.proc.name = bash\n  output: x\n  priority: low\n');
+    writeFileSync(join(d, 'd.yaml'), '- list: l\n  items: [a\n');
+    writeFileSync(join(d, 'e.yaml'), '- rule: worse\n  desc: x\n  condition: sf.proc.name in (\n  output: x\n  priority: low\n');
+    const r = spawnSync(process.execPath, [CLI, '-policycheck', d], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    const errors = r.stderr.trim().split('\n');
+    // before: only the first bad file was named
+    assert.equal(errors.length, 3, r.stderr);
+    for (const [i, f] of ['b.yaml:', 'd.yaml:', 'e.yaml:'].entries()) assert.match(errors[i]!, new RegExp(`^sfprocessor: error: ${join(d, f).replace(/[.]/g, '\\.')}\\d+:\\d+: `));
+    assert.match(r.stdout, /^.*: 2 files, 1 rules: 1 supported/);
+    assert.match(r.stdout, /\n {2}supported {2}good \(/);
+    assert.match(r.stdout, /: 2 files ok, 3 failed\n$/);
+    // all good: the same count line, exit 0
+    for (const f of ['b.yaml', 'd.yaml', 'e.yaml']) rmSync(join(d, f));
+    const ok = spawnSync(process.execPath, [CLI, '-policycheck', d], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /: 2 files ok, 0 failed\n$/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 function writeYaml(name: string, lines: string[]): string {
   const f = join(tmp, name);
   writeFileSync(f, lines.join('\n') + '\n');

@@ -207,7 +207,7 @@ export class Tap {
     const start = this.pos;
     const end = start + len;
     if (len < 0) throw new DecodeError(`negative string length ${len}`, start);
-    if (end > this.end) this.overrun(`string of ${len} bytes`);
+    if (end > this.end) this.overrun(`a ${len}-byte string`);
     this.pos = end;
     const buf = this.buf;
     if (len < 16) {
@@ -227,7 +227,7 @@ export class Tap {
     const len = this.readLong();
     const start = this.pos;
     if (len < 0) throw new DecodeError(`negative bytes length ${len}`, start);
-    if (start + len > this.end) this.overrun(`bytes of ${len}`);
+    if (start + len > this.end) this.overrun(`a ${len}-byte value`);
     this.pos = start + len;
     return Buffer.from(this.buf.subarray(start, start + len));
   }

@@ -9,6 +9,8 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { InputError } from '../avro/errors.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet } from '../policy/policyset.js';
+import { policyFiles, policyPaths } from '../policy/loader.js';
+import { PolicyError } from '../policy/compile.js';
 import { formatReport } from '../policy/report.js';
 import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
@@ -93,16 +95,40 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `-policycheck PATH`: the policy report alone (no pipeline). */
+/**
+ * `-policycheck PATH`: the policy report alone (no pipeline). When the set does not load, every file
+ * that fails is named (the set is loaded again without it, until the rest loads), then the report of
+ * the files that load and `N files ok, M failed`.
+ */
 async function policyCheck(policies: string, log: Logger): Promise<number> {
   await initHashing();
+  let files: string[];
   try {
-    const set = loadPolicySet(policies);
-    process.stdout.write(formatReport(policies, set));
-    return 0;
+    files = policyPaths(policies).flatMap(policyFiles);
   } catch (e) {
     log.error((e as Error).message);
     return 1;
+  }
+  const failed = new Map<string, string>();
+  for (;;) {
+    const rest = files.filter((f) => !failed.has(f));
+    try {
+      const set = loadPolicySet(rest.length === files.length ? policies : rest);
+      for (const m of failed.values()) log.error(m);
+      if (rest.length) process.stdout.write(formatReport(policies, set));
+      if (files.length > 1 || failed.size) process.stdout.write(`${policies}: ${rest.length} file${rest.length === 1 ? '' : 's'} ok, ${failed.size} failed\n`);
+      return failed.size ? 1 : 0;
+    } catch (e) {
+      const msg = (e as Error).message;
+      const file = e instanceof PolicyError ? e.file : rest.find((f) => msg.startsWith(`${f}:`));
+      if (file === undefined || !rest.includes(file) || rest.length === 1) {
+        for (const m of failed.values()) log.error(m);
+        log.error(msg);
+        if (files.length > 1) process.stdout.write(`${policies}: ${rest.length - 1} file${rest.length === 2 ? '' : 's'} ok, ${failed.size + 1} failed\n`);
+        return 1;
+      }
+      failed.set(file, msg);
+    }
   }
 }
 

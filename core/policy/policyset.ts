@@ -398,7 +398,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
   return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()]);
 }
 
-/** Load and compile the policies at `path` (a file or a directory). */
-export function loadPolicySet(path: string, opts: LoadOptions = {}): PolicySet {
+/** Load and compile the policies at `path` (a file or a directory, comma-joined paths, or a list of files). */
+export function loadPolicySet(path: string | readonly string[], opts: LoadOptions = {}): PolicySet {
   return buildPolicySet(readDefinitions(path, opts.sigmaConfig), opts);
 }

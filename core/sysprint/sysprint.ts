@@ -71,7 +71,7 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   for (const file of opts.files) {
     let reader: SysFlowFileReader;
     try {
-      reader = SysFlowFileReader.open(file, { onWarning: (w) => log.warn(w.message) });
+      reader = SysFlowFileReader.open(file, { onWarning: (w) => log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       log.error(e.message);
