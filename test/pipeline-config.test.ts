@@ -566,3 +566,17 @@ test('cli: warnings about a damaged trace name its file; a cut header says what 
   // before: "(bytes of 6075 runs past the end of the data)"
   assert.match(h.stderr, /head\.sf: truncated or corrupt Avro header at byte \d+ \(a \d+-byte value runs past the end of the data\)/);
 });
+
+test('cli: an unknown driver names where it was asked for; sf-processor\'s otelkafka driver and findings exporter are named as such', () => {
+  const d = caseDir();
+  const kafka = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'))], drivers: [{ driver: 'otelkafka', out: 'sysflow sysflowchan' }] }, 'kafka.json');
+  const r = cli(['-config', kafka, TCP]);
+  assert.equal(r.code, 1);
+  // before: "sfprocessor: error: unknown driver 'otelkafka' (available: file, socket)", no file
+  assert.equal(r.stderr, `sfprocessor: error: ${kafka}: drivers entry: unknown driver 'otelkafka' (sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes; not available in sfprocessor) (available: file, socket)\n`);
+  const findings = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'), { export: 'findings' })] }, 'findings.json');
+  const f = cli(['-config', findings, '-test']);
+  assert.equal(f.code, 1);
+  assert.match(f.stderr, /^sfprocessor: error: .*findings\.json: .*attribute 'export': unknown transport 'findings' \(sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API; not available in sfprocessor\) \(available: /);
+  assert.equal(f.stderr.split('\n').length, 2, f.stderr);
+});

@@ -16,6 +16,11 @@ import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 
+/** sf-processor drivers that sfprocessor does not have: named so that a migrating user knows why. */
+const UPSTREAM_DRIVERS: Readonly<Record<string, string>> = {
+  otelkafka: "sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes",
+};
+
 /** Exit code of a run that left records undelivered and not spooled (docs: README "Exit codes"). */
 const EXIT_UNDELIVERED = 3;
 
@@ -150,7 +155,11 @@ async function runProcessor(o: RunOptions): Promise<number> {
   // -driver names the driver; without it, the config's drivers section, else the file driver.
   const driverName = o.driver ?? cfg.drivers[0]?.driver ?? 'file';
   const driver = registry.drivers.get(driverName);
-  if (!driver) throw new ConfigError(`unknown driver '${driverName}' (available: ${registry.drivers.names().join(', ')})`);
+  if (!driver) {
+    const from = o.driver !== undefined ? '-driver' : `${cfg.file}: drivers entry`;
+    const upstream = UPSTREAM_DRIVERS[driverName];
+    throw new ConfigError(`${from}: unknown driver '${driverName}'${upstream ? ` (${upstream}; not available in sfprocessor)` : ''} (available: ${registry.drivers.names().join(', ')})`);
+  }
   const driverEntry = cfg.drivers.find((d) => d.driver === driverName);
   if (cfg.drivers.length > 1) o.log.warn(`${cfg.file}: ${cfg.drivers.length} drivers configured; running '${driverName}' only`);
   validateGraph(cfg, registry, driver.outType);

@@ -12,6 +12,11 @@ import { isMessageTransport } from '../export/types.js';
 import { Scratch } from '../util/bytes.js';
 import { DELIVERY_ATTRIBUTES } from '../export/options.js';
 
+/** sf-processor exporters that sfprocessor does not have: named so that a migrating user knows why. */
+const UPSTREAM_TRANSPORTS: Readonly<Record<string, string>> = {
+  findings: "sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API",
+};
+
 /** Highest priority of the rules a record matched (0 when none). */
 function maxPriority(r: FlatRecord): number {
   let p = 0;
@@ -66,7 +71,10 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
       const exportName = ctx.attrs.export ?? 'terminal';
       const formatName = ctx.attrs.format ?? 'json';
       const tf = registry.transports.get(exportName);
-      if (!tf) throw new Error(`attribute 'export': unknown transport '${exportName}' (available: ${registry.transports.names().join(', ')})`);
+      if (!tf) {
+        const upstream = UPSTREAM_TRANSPORTS[exportName];
+        throw new Error(`attribute 'export': unknown transport '${exportName}'${upstream ? ` (${upstream}; not available in sfprocessor)` : ''} (available: ${registry.transports.names().join(', ')})`);
+      }
       const ef = registry.encoders.get(formatName);
       if (!ef) throw new Error(`attribute 'format': unknown encoder '${formatName}' (available: ${registry.encoders.names().join(', ')})`);
       const bufRaw = ctx.attrs.buffer ?? '0';
