@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { InputError } from '../avro/errors.js';
 import { initHashing } from '../util/xxh.js';
-import { loadPolicySet } from '../policy/policyset.js';
+import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/loader.js';
 import { PolicyError } from '../policy/compile.js';
 import { formatReport } from '../policy/report.js';
@@ -114,27 +114,29 @@ async function policyCheck(policies: string, log: Logger): Promise<number> {
     log.error((e as Error).message);
     return 1;
   }
-  const failed = new Map<string, string>();
+  const failed = new Map<string, string>(); // file → its error
+  let unplaced: string | null = null; // an error no file of the set can be blamed for: it ends the check
+  let set: PolicySet | null = null;
   for (;;) {
     const rest = files.filter((f) => !failed.has(f));
     try {
-      const set = loadPolicySet(rest.length === files.length ? policies : rest);
-      for (const m of failed.values()) log.error(m);
-      if (rest.length) process.stdout.write(formatReport(policies, set));
-      if (files.length > 1 || failed.size) process.stdout.write(`${policies}: ${rest.length} file${rest.length === 1 ? '' : 's'} ok, ${failed.size} failed\n`);
-      return failed.size ? 1 : 0;
+      set = loadPolicySet(rest.length === files.length ? policies : rest);
+      break;
     } catch (e) {
       const msg = (e as Error).message;
       const file = e instanceof PolicyError ? e.file : rest.find((f) => msg.startsWith(`${f}:`));
-      if (file === undefined || !rest.includes(file) || rest.length === 1) {
-        for (const m of failed.values()) log.error(m);
-        log.error(msg);
-        if (files.length > 1) process.stdout.write(`${policies}: ${rest.length - 1} file${rest.length === 2 ? '' : 's'} ok, ${failed.size + 1} failed\n`);
-        return 1;
-      }
-      failed.set(file, msg);
+      if (file !== undefined && rest.includes(file)) failed.set(file, msg);
+      else unplaced = msg;
+      if (unplaced !== null || rest.length === 1) break;
     }
   }
+  for (const m of failed.values()) log.error(m);
+  if (unplaced !== null) log.error(unplaced);
+  if (set) process.stdout.write(formatReport(policies, set));
+  const bad = failed.size + (unplaced === null ? 0 : 1);
+  const ok = files.length - bad;
+  if (files.length > 1) process.stdout.write(`${policies}: ${ok} file${ok === 1 ? '' : 's'} ok, ${bad} failed\n`);
+  return bad ? 1 : 0;
 }
 
 interface RunOptions {

@@ -225,12 +225,12 @@ export class Delivery {
         this.queue.push(m);
         this.memoryBytes += m.body.length;
       }
-      const origin = this.spool.origin;
-      if (origin.written === null) this.counters.earlier += loaded.length;
+      const written = this.spool.lastShiftWritten;
+      if (written === null) this.counters.earlier += loaded.length;
       else {
         // this run's own messages, back in memory (a damaged segment's missing ones are failed)
-        this.counters.spooled -= origin.written;
-        this.counters.failed += Math.max(0, origin.written - loaded.length);
+        this.counters.spooled -= written;
+        this.counters.failed += Math.max(0, written - loaded.length);
       }
       if (this.spool.damage) {
         this.opts.log.warn(`${this.opts.name}: spool ${this.spool.damage}`);

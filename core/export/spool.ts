@@ -26,14 +26,6 @@ interface Segment {
   readonly count: number | null;
 }
 
-/** What the last shift() read. */
-export interface ShiftOrigin {
-  /** Written by an earlier run of the processor (its messages were not counted by this one yet). */
-  readonly earlier: boolean;
-  /** Messages written to it by this process (null for an earlier run's). */
-  readonly written: number | null;
-}
-
 export class SpoolError extends Error {}
 
 export class Spool {
@@ -44,8 +36,8 @@ export class Spool {
   private writeCount = 0;
   /** Bytes on disk. */
   bytes = 0;
-  /** Where the messages of the last shift() came from. */
-  origin: ShiftOrigin = { earlier: false, written: null };
+  /** Messages this process wrote to the segment the last shift() read; null for an earlier run's segment. */
+  lastShiftWritten: number | null = null;
   /** Set when a loaded segment had a damaged tail (for the log); cleared by the reader. */
   damage: string | null = null;
   /** Why the filesystem refused the last write (ENOSPC, EDQUOT, with the free space), or null. */
@@ -172,7 +164,7 @@ export class Spool {
     unlinkSync(file);
     this.bytes -= seg.bytes;
     this.diskFull = null; // space was freed: try writing again
-    this.origin = { earlier: seg.count === null, written: seg.count };
+    this.lastShiftWritten = seg.count;
     const out: Message[] = [];
     let p = 0;
     while (p + HEADER <= data.length) {
