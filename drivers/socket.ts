@@ -558,6 +558,7 @@ export const socketDriver: DriverFactory = {
   description: 'serves a Unix socket (SEQPACKET, or length-prefixed STREAM) for a live collector: one Avro SysFlow datum per message',
   outType: 'sysflowchan',
   attributes: ATTRIBUTES,
+  live: true,
   check(path, attrs) {
     checkSocketLocation(socketOptions(path, attrs).path);
   },

@@ -567,6 +567,29 @@ test('cli: warnings about a damaged trace name its file; a cut header says what 
   assert.match(h.stderr, /head\.sf: truncated or corrupt Avro header at byte \d+ \(a \d+-byte value runs past the end of the data\)/);
 });
 
+test('cli: a directory with unreadable files still ends on the summary of what was processed; exit 1', () => {
+  const d = caseDir();
+  const input = join(d, 'in');
+  mkdirSync(input);
+  writeFileSync(join(input, '1-tcp.sf'), readFileSync(TCP));
+  writeFileSync(join(input, '2-notes.sf'), 'not a trace\n');
+  writeFileSync(join(input, '3-k8s.sf'), readFileSync(K8S));
+  writeFileSync(join(input, '4-empty.sf'), '');
+  const out = join(d, 'out.json');
+  const config = writeConfig(d, { pipeline: [reader(), engine(), exporter(out)] });
+  const r = cli(['-config', config, input]);
+  assert.equal(r.code, 1, r.stderr);
+  const err = lines(r.stderr);
+  // before: the run ended on the error line, without "processed N records"
+  assert.match(err.at(-2) ?? '', /^sfprocessor: error: 2 of 4 input files could not be read \(.*2-notes\.sf, .*4-empty\.sf\)$/);
+  const summary = /^sfprocessor: info: processed (\d+) records in [\d.]+ s \(\d+ records\/s\)/.exec(err.at(-1) ?? '');
+  assert.ok(summary, `last line is the summary: ${err.at(-1)}`);
+  const tcp = spawnSync(process.execPath, [CLI, '-config', writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'tcp.json'))] }, 'tcp-pipeline.json'), TCP], { encoding: 'utf8' });
+  assert.equal(tcp.status, 0, tcp.stderr);
+  const tcpEvents = lines(readFileSync(join(d, 'tcp.json'), 'utf8')).length;
+  assert.equal(lines(readFileSync(out, 'utf8')).length, tcpEvents + K8S_EVENTS, 'the readable files were exported in full');
+});
+
 test('cli: an unknown driver names where it was asked for; sf-processor\'s otelkafka driver and findings exporter are named as such', () => {
   const d = caseDir();
   const kafka = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'))], drivers: [{ driver: 'otelkafka', out: 'sysflow sysflowchan' }] }, 'kafka.json');

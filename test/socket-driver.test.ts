@@ -398,6 +398,24 @@ test('SIGTERM while a collector is connected: the run ends cleanly, output is a 
   assert.ok(!existsSync(sock), 'socket file removed');
 });
 
+test('the summary of a socket run gives the rate over the time it was busy, not over the idle wall time', async () => {
+  const tm = traceMessages(K8S);
+  const { run, sock } = await startSocketRun('rate');
+  await sendPackets(sock, tm.messages);
+  await connectionClosed(run, 1);
+  await sleep(3000); // idle: the collector is gone and the socket driver waits for the next one
+  await stopClean(run);
+  // before: "processed 24 records in 18.07 s (1 records/s)"
+  const m = /processed (\d+) records in ([\d.]+) s \((\d+) records\/s over ([\d.]+) s active; idle the rest, waiting for input\)/.exec(run.stderr);
+  assert.ok(m, run.stderr);
+  const [records, wall, rps, active] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+  assert.equal(records, tm.messages.length, 'every datum (the header too) is a record');
+  assert.ok(wall >= 3 && active < wall / 2, `active ${active} s of ${wall} s`);
+  // active is printed to 0.01 s
+  assert.ok(rps >= records / (active + 0.005) - 1 && rps <= records / Math.max(active - 0.005, 1e-3) + 1, `rate ${rps} is records over active time`);
+  assert.ok(rps > records / wall * 2, 'higher than the wall-time rate');
+});
+
 test('socket file: stale socket replaced, live socket refused, regular file and directory refused, modes', async (t) => {
   const u = unixpacket();
   await t.test('a stale socket file is replaced; mode 0600 by default even with umask 000; removed at exit', async () => {

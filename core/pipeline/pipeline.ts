@@ -62,8 +62,18 @@ export class Pipeline {
     return new Pipeline(cfg, nodes, log);
   }
 
-  /** Run one driver to the end of its input (or until `signal` aborts), then drain and close. */
+  /** Run one driver to the end of its input (or until `signal` aborts), then drain and close; throws what failed. */
   async run(driver: DriverFactory, path: string | undefined, attrs: Record<string, string>, signal: AbortSignal): Promise<RunStats> {
+    const { stats, error } = await this.execute(driver, path, attrs, signal);
+    if (error) throw error;
+    return stats;
+  }
+
+  /**
+   * As run(), but a failure (the driver's, else a plugin's) is returned beside the counts of what was
+   * processed before and drained after it, so the end-of-run summary is true in every case.
+   */
+  async execute(driver: DriverFactory, path: string | undefined, attrs: Record<string, string>, signal: AbortSignal): Promise<{ stats: RunStats; error: unknown }> {
     const subjects = new Map<string, Subject<unknown[]>>();
     const subject = (name: string) => {
       let s = subjects.get(name);
@@ -140,9 +150,7 @@ export class Pipeline {
     await Promise.all(ends);
     await this.close();
     for (const n of this.nodes) stats.undelivered += n.proc.undelivered?.() ?? 0;
-    if (driverError) throw driverError;
-    if (failure) throw failure;
-    return stats;
+    return { stats, error: driverError ?? failure };
   }
 
   async close(): Promise<void> {

@@ -89,6 +89,11 @@ export interface DriverFactory {
   readonly description: string;
   readonly outType: string;
   readonly attributes: Readonly<Record<string, string>>;
+  /**
+   * Input arrives at its sender's pace (a socket), not as fast as it can be read: the end-of-run
+   * summary then gives the rate over the time spent processing, not over the idle wall time.
+   */
+  readonly live?: boolean;
   /** Validate attributes and the input path without reading data (used by -test too). */
   check?(path: string | undefined, attrs: Attributes): void;
   run(path: string | undefined, ctx: DriverContext): Promise<void>;
