@@ -15,10 +15,10 @@ import type { Logger } from './log.js';
 import type { FlatRecord, MatchedRule } from './flatten/flatrecord.js';
 import type { EntityCache } from './sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from './sysflow/types.js';
-import type { Emit, Processor, Handler } from './pipeline/types.js';
+import type { Emit, Processor, Handler, InputProgress } from './pipeline/types.js';
 import type { Message } from './export/types.js';
 
-export type { Logger, FlatRecord, MatchedRule, EntityCache, SysFlowEvent, SysFlowRecord, Emit, Processor, Handler, Message };
+export type { Logger, FlatRecord, MatchedRule, EntityCache, SysFlowEvent, SysFlowRecord, Emit, Processor, Handler, Message, InputProgress };
 export type {
   SFHeader, Container, Pod, Process, File, OID, ProcessEvent, ProcessFlow, NetworkFlow, NetworkEvent, FileFlow, FileEvent, K8sEvent,
 } from './sysflow/types.js';
@@ -110,6 +110,8 @@ export interface DriverContext<C = Config> extends PluginContext<C> {
   readonly signal: AbortSignal;
   /** Push a batch of records; resolves when the pipeline can take more (await it). */
   push(batch: SysFlowRecord[]): Promise<void>;
+  /** For the progress line: set filesTotal/bytesTotal when the input's size is known, then keep filesDone/bytesRead current. */
+  readonly progress: InputProgress;
 }
 
 /** Result of DeliveryLink.send for batches that were only partly accepted. */

@@ -25,11 +25,30 @@ function humanLine(program: string, json: string): string {
   return `${program}: ${LABELS[o.level as number] ?? 'log'}: ${String(o.msg ?? '')}${extras.length ? ' (' + extras.join(', ') + ')' : ''}\n`;
 }
 
+/** A line kept at the bottom of stderr (a progress line): taken away while a log line is written. */
+export interface StatusLine {
+  hide(): void;
+  show(): void;
+}
+
+let status: StatusLine | null = null;
+
+/** Set (or with null, remove) the status line that log lines on stderr are written around. */
+export function setStatusLine(line: StatusLine | null): void {
+  status = line;
+}
+
 /** A logger writing human-readable lines synchronously to `fd` (stderr by default). */
 export function createLogger(program: string, level: LevelWithSilent = 'info', fd = 2): Logger {
   const dest = {
     write(s: string) {
       try {
+        if (status && fd === 2) {
+          status.hide();
+          writeSync(fd, humanLine(program, s));
+          status.show();
+          return;
+        }
         writeSync(fd, humanLine(program, s));
       } catch {
         /* stderr gone: nothing sensible left to do */

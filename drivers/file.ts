@@ -33,8 +33,24 @@ export const fileDriver: DriverFactory = {
     const files = expandInputs([inputPath(path, ctx.attrs)]);
     if (files.length === 0) throw new InputError(`${inputPath(path, ctx.attrs)}: directory contains no files`);
     const failed: string[] = [];
-    for (const file of files) {
+    const p = ctx.progress;
+    const sizes = files.map((f) => {
+      try {
+        return statSync(f).size;
+      } catch {
+        return 0; // reported when it is opened
+      }
+    });
+    p.filesTotal = files.length;
+    p.bytesTotal = sizes.reduce((a, b) => a + b, 0);
+    let before = 0; // bytes of the files done
+    for (const [i, file] of files.entries()) {
       if (ctx.signal.aborted) break;
+      if (i > 0) {
+        before += sizes[i - 1]!;
+        p.filesDone = i;
+        p.bytesRead = before;
+      }
       let reader: SysFlowFileReader;
       try {
         reader = SysFlowFileReader.open(file, { onWarning: (w) => ctx.log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
@@ -45,11 +61,18 @@ export const fileDriver: DriverFactory = {
         continue;
       }
       try {
-        for (let b = reader.nextBlock(); b && !ctx.signal.aborted; b = reader.nextBlock()) await ctx.push(b.records);
+        for (let b = reader.nextBlock(); b && !ctx.signal.aborted; b = reader.nextBlock()) {
+          p.bytesRead = before + reader.offset;
+          await ctx.push(b.records);
+        }
       } finally {
         reader.close();
       }
       ctx.log.debug(`read ${reader.stats.records} records from ${file}`);
+    }
+    if (!ctx.signal.aborted) {
+      p.filesDone = files.length;
+      p.bytesRead = p.bytesTotal;
     }
     if (failed.length) throw new InputError(`${failed.length} of ${files.length} input files could not be read (${failed.join(', ')})`);
   },

@@ -515,6 +515,7 @@ function runInProcess(path: string, push: (batch: SysFlowRecord[], self: InProce
     log,
     attrs,
     signal: abort.signal,
+    progress: { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesRead: 0 },
     push: (batch) => {
       self.pushes.push(batch.length);
       self.records.push(...batch);

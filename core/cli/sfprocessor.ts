@@ -16,6 +16,7 @@ import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 import { performance } from 'node:perf_hooks';
+import { ProgressLine, progressMode, type ProgressMode } from './progress.js';
 
 /** sf-processor drivers that sfprocessor does not have: named so that a migrating user knows why. */
 const UPSTREAM_DRIVERS: Readonly<Record<string, string>> = {
@@ -31,6 +32,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'driverdir', value: 'DIR', help: 'directory of driver plugins (*.js, *.mjs ES modules; see docs/plugins.md)' },
   { name: 'plugdir', value: 'DIR', help: 'directory of processor, handler, channel, encoder, transport and action plugins (*.js, *.mjs)' },
   { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, fatal (only what stops the run), quiet' },
+  { name: 'progress', boolean: true, help: 'show the progress line even when stderr is not a terminal (then one line every 5 s)' },
+  { name: 'quiet', boolean: true, help: 'no progress line, and only errors on stderr unless -log is given' },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
   { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
   { name: 'listfields', boolean: true, help: 'print every policy field (sf.* and Falco names) as a Markdown table and exit' },
@@ -42,7 +45,7 @@ const USAGE = `Usage:
   sfprocessor -version
   sfprocessor -policycheck POLICIES [-log LEVEL]
   sfprocessor -test [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] [PATH]
-  sfprocessor [-driver NAME] [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
+  sfprocessor [-driver NAME] [-log LEVEL] [-quiet] [-progress] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
 
 PATH is the input: a trace file or directory (file driver), a socket path (socket driver).
 Flags take one dash or two, and a value as the next argument or after '='.
@@ -66,7 +69,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Version: ${VERSION}, Avro Schema Version: ${AVRO_SCHEMA_VERSION}, Export Schema Version: ${JSON_SCHEMA_VERSION} (JSON), ${ECS_VERSION} (ECS)\n`);
     return 0;
   }
-  let level = String(flags.get('log') ?? 'info').toLowerCase();
+  const quiet = flags.has('quiet');
+  let level = String(flags.get('log') ?? (quiet ? 'error' : 'info')).toLowerCase();
   if (level === 'quiet') level = 'silent';
   if (level === 'health') level = 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
@@ -90,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
       path,
       testOnly,
       log,
+      progress: progressMode({ quiet, forced: flags.has('progress'), isTTY: process.stderr.isTTY === true }),
     });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof InputError) log.error(e.message);
@@ -148,6 +153,7 @@ interface RunOptions {
   path: string | undefined;
   testOnly: boolean;
   log: Logger;
+  progress: ProgressMode | null;
 }
 
 async function runProcessor(o: RunOptions): Promise<number> {
@@ -205,7 +211,9 @@ async function runProcessor(o: RunOptions): Promise<number> {
   // libuv counts no idle time while it waits with no timer due (measured: a 3 s idle socket run
   // showed 1 ms idle); an idle timer makes its waits finite, so they are counted
   const tick = driver.live ? setInterval(() => undefined, 1000).unref() : null;
-  const { stats, error } = await pipeline.execute(driver, o.path, driverAttrs, abort.signal);
+  const line = o.progress ? new ProgressLine('sfprocessor', o.progress) : null;
+  const { stats, error } = await pipeline.execute(driver, o.path, driverAttrs, abort.signal, { progress: line ? (p) => line.update(p) : undefined });
+  line?.finish();
   const secs = (Date.now() - started) / 1000;
   if (tick) clearInterval(tick);
   // what failed is said first; the summary of what was processed still ends the run

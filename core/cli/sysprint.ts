@@ -10,6 +10,7 @@ import { openSync } from 'node:fs';
 import { expandInputs } from '../util/paths.js';
 import { InputError } from '../avro/errors.js';
 import { VERSION } from '../version.js';
+import { ProgressLine, progressMode } from './progress.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'o', alias: ['output'], value: 'FORMAT', help: 'output format: str (table, default), json (JSON lines), csv' },
@@ -18,11 +19,12 @@ const FLAGS: FlagSpec[] = [
   { name: 'c', alias: ['fields'], value: 'FIELDS', help: 'print only these fields, comma-separated, in this order (see -l)' },
   { name: 'l', alias: ['list'], boolean: true, help: 'list the output fields and exit' },
   { name: 'q', alias: ['quiet'], boolean: true, help: 'no warnings or progress on stderr, only errors' },
+  { name: 'progress', boolean: true, help: 'show the progress line even when stderr is not a terminal (then one line every 5 s)' },
   { name: 'version', boolean: true, help: 'print the version and exit' },
   { name: 'h', alias: ['help'], boolean: true, help: 'show this help' },
 ];
 
-const USAGE = `Usage: sysprint [-o str|json|csv] [-w OUTFILE] [-f TYPES] [-c FIELDS] PATH...
+const USAGE = `Usage: sysprint [-o str|json|csv] [-w OUTFILE] [-f TYPES] [-c FIELDS] [-q] [-progress] PATH...
 
 Prints the flows and events of SysFlow traces, joined with their process, parent, container, pod
 and file entities. PATH is a trace file or a directory (every file below it, in natural order).
@@ -77,8 +79,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const split = (v: string | true | undefined) => (typeof v === 'string' ? v.split(',').filter((s) => s.trim() !== '') : undefined);
-  const showProgress = !quiet && process.stderr.isTTY === true;
-  let lastTick = 0;
+  const mode = progressMode({ quiet, forced: flags.has('progress'), isTTY: process.stderr.isTTY === true });
+  const line = mode ? new ProgressLine('sysprint', mode) : null;
   try {
     const result = await runSysprint(
       {
@@ -86,14 +88,7 @@ async function main(argv: string[]): Promise<number> {
         files,
         types: split(flags.get('f')),
         columns: split(flags.get('c')),
-        progress: showProgress
-          ? (file, n, pos, size) => {
-              const now = Date.now();
-              if (now - lastTick < 250) return;
-              lastTick = now;
-              process.stderr.write(`\r\x1b[Ksysprint: ${file}: ${n} records (${Math.round((100 * pos) / Math.max(1, size))}%)`);
-            }
-          : undefined,
+        progress: line ? (p) => line.update(p) : undefined,
       },
       sink,
       log,
@@ -101,12 +96,12 @@ async function main(argv: string[]): Promise<number> {
     );
     if (fileSink) await fileSink.closeFile();
     else sink.close();
-    if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
+    line?.finish();
     return result.failedFiles > 0 ? 1 : 0;
   } catch (e) {
     if (fileSink) await fileSink.closeFile().catch(() => {});
     else sink.close();
-    if (showProgress && lastTick) process.stderr.write('\r\x1b[K');
+    line?.finish();
     if (e instanceof InputError) {
       log.error(e.message);
       return 2;

@@ -13,9 +13,20 @@ import { Subject } from 'rxjs/internal/Subject';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
 import type { PipelineConfig } from './config.js';
-import type { DriverFactory, Emit, Processor, ProcessorFactory } from './types.js';
+import type { DriverFactory, Emit, InputProgress, Processor, ProcessorFactory } from './types.js';
 import { pluginOrigin } from '../plugins/loader.js';
 import type { SysFlowRecord } from '../sysflow/types.js';
+
+export interface RunOptions {
+  /** Called after each batch with the run's progress (the same object each time, updated in place). */
+  progress?: (p: Readonly<RunProgress>) => void;
+}
+
+/** Where a run is: its input's progress, records pushed, and alerts so far (null: no policy engine). */
+export interface RunProgress extends InputProgress {
+  records: number;
+  alerts: number | null;
+}
 
 export interface RunStats {
   batches: number;
@@ -73,7 +84,7 @@ export class Pipeline {
    * As run(), but a failure (the driver's, else a plugin's) is returned beside the counts of what was
    * processed before and drained after it, so the end-of-run summary is true in every case.
    */
-  async execute(driver: DriverFactory, path: string | undefined, attrs: Record<string, string>, signal: AbortSignal): Promise<{ stats: RunStats; error: unknown }> {
+  async execute(driver: DriverFactory, path: string | undefined, attrs: Record<string, string>, signal: AbortSignal, opts: RunOptions = {}): Promise<{ stats: RunStats; error: unknown }> {
     const subjects = new Map<string, Subject<unknown[]>>();
     const subject = (name: string) => {
       let s = subjects.get(name);
@@ -115,6 +126,11 @@ export class Pipeline {
     });
     const root = subject(this.cfg.plugins[0]!.in.name);
     const stats: RunStats = { batches: 0, records: 0, waits: 0, undelivered: 0 };
+    const input: InputProgress = { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesRead: 0 };
+    const onProgress = opts.progress;
+    const counters = this.nodes.flatMap((n) => (n.proc.alerts ? [n.proc as Required<Pick<Processor, 'alerts'>>] : []));
+    // one object, updated in place: the progress line allocates nothing per batch
+    const progress: RunProgress = { ...input, records: 0, alerts: counters.length ? 0 : null };
     let lastYield = Date.now();
     const aborted = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     const push = async (batch: SysFlowRecord[]): Promise<void> => {
@@ -123,6 +139,19 @@ export class Pipeline {
       stats.records += batch.length;
       root.next(batch);
       if (failure) throw failure;
+      if (onProgress) {
+        progress.filesTotal = input.filesTotal;
+        progress.filesDone = input.filesDone;
+        progress.bytesTotal = input.bytesTotal;
+        progress.bytesRead = input.bytesRead;
+        progress.records = stats.records;
+        if (progress.alerts !== null) {
+          let a = 0;
+          for (const c of counters) a += c.alerts();
+          progress.alerts = a;
+        }
+        onProgress(progress);
+      }
       let waits: Promise<void>[] | null = null;
       for (const n of this.nodes) {
         const w = n.proc.ready?.();
@@ -142,7 +171,7 @@ export class Pipeline {
     };
     let driverError: unknown = null;
     try {
-      await driver.run(path, { log: this.log.child({ driver: driver.name }), attrs, signal, push });
+      await driver.run(path, { log: this.log.child({ driver: driver.name }), attrs, signal, push, progress: input });
     } catch (e) {
       driverError = e;
     }

@@ -40,6 +40,8 @@ export interface Processor<I = unknown, O = unknown> {
   close?(): void | Promise<void>;
   /** After close(): records given to it that it could neither deliver nor keep (a sink's failures; exit code 3). */
   undelivered?(): number;
+  /** Records that matched a rule so far (the progress line's alerts). */
+  alerts?(): number;
 }
 
 export interface ProcessorFactory {
@@ -75,8 +77,19 @@ export interface ChannelType {
   readonly element: string;
 }
 
+/** How far a driver is through its input; a driver reading files keeps it current (progress line). */
+export interface InputProgress {
+  filesTotal: number;
+  filesDone: number;
+  bytesTotal: number;
+  /** Bytes of the input read so far (of files done, plus the offset in the current one). */
+  bytesRead: number;
+}
+
 export interface DriverContext {
   readonly log: Logger;
+  /** Fill in when the input has a known size (files); left at zeros by live drivers. */
+  readonly progress: InputProgress;
   readonly attrs: Attributes;
   /** Aborted on SIGINT/SIGTERM: stop reading, return; the pipeline then drains. */
   readonly signal: AbortSignal;

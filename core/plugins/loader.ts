@@ -390,7 +390,7 @@ function registerDriver(r: Registry, d: DriverPlugin, o: Origin, st: Settings): 
     },
     async run(path: string | undefined, dctx: InternalDriverContext): Promise<void> {
       const config = driverSettings(dctx.attrs);
-      const ctx = { ...context(d, o, `driver '${d.name}'`, dctx.log, dctx.attrs, config, false), signal: dctx.signal, push: dctx.push };
+      const ctx = { ...context(d, o, `driver '${d.name}'`, dctx.log, dctx.attrs, config, false), signal: dctx.signal, push: dctx.push, progress: dctx.progress };
       await guardAsync(o, 'run() failed: ', () => d.run(path, ctx));
     },
   };

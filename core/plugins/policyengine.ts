@@ -21,6 +21,7 @@ type Mode = 'alert' | 'enrich';
 
 class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
   private readonly out: FlatRecord[] = [];
+  private matched = 0;
   constructor(private set: PolicySet, private readonly mode: Mode) {}
 
   process(batch: readonly FlatRecord[], emit: Emit<FlatRecord>): void {
@@ -30,12 +31,19 @@ class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       if (set.dropped(r)) continue;
-      if (set.evaluate(r) || enrich) out.push(r);
+      if (set.evaluate(r)) {
+        this.matched++;
+        out.push(r);
+      } else if (enrich) out.push(r);
     }
     if (out.length) {
       emit(out.slice());
       out.length = 0;
     }
+  }
+
+  alerts(): number {
+    return this.matched;
   }
 
   swap(set: PolicySet): void {
@@ -175,7 +183,7 @@ export const policyEngineFactory: ProcessorFactory = {
     const engine = new PolicyEngine(set, mode);
     if (monitor === 'local') {
       const mon = new Monitor(policies, engine, load, ctx.log, interval * 1000);
-      return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), close: async () => mon.close() };
+      return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), alerts: () => engine.alerts(), close: async () => mon.close() };
     }
     return engine as Processor;
   },

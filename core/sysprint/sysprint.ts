@@ -7,6 +7,8 @@ import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type Value } from
 import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRenderer, type Columns, type Renderer } from './render.js';
 import type { ByteSink } from '../util/bytes.js';
 import type { Logger } from '../log.js';
+import type { RunProgress } from '../pipeline/pipeline.js';
+import { statSync } from 'node:fs';
 
 export type OutputFormat = 'str' | 'json' | 'csv';
 
@@ -20,7 +22,8 @@ export interface SysprintOptions {
   types?: string[];
   /** Field keys to print, in order (default: all for json/csv, the upstream defaults for str). */
   columns?: string[];
-  progress?: (file: string, records: number, bytes: number, size: number) => void;
+  /** Called after each block (the same object each time, updated in place). */
+  progress?: (p: Readonly<RunProgress>) => void;
 }
 
 export interface SysprintResult {
@@ -68,7 +71,21 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   const result: SysprintResult = { lines: 0, records: 0, failedFiles: 0, damagedFiles: 0 };
   const values: Value[] = new Array<Value>(FIELDS.length).fill(null);
   const ctx = newContext();
-  for (const file of opts.files) {
+  const sizes = opts.files.map((f) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0; // reported when it is opened
+    }
+  });
+  const progress: RunProgress = { filesTotal: opts.files.length, filesDone: 0, bytesTotal: sizes.reduce((a, b) => a + b, 0), bytesRead: 0, records: 0, alerts: null };
+  let before = 0; // bytes of the files done
+  for (const [fi, file] of opts.files.entries()) {
+    if (fi > 0) {
+      before += sizes[fi - 1]!;
+      progress.filesDone = fi;
+      progress.bytesRead = before;
+    }
     let reader: SysFlowFileReader;
     try {
       reader = SysFlowFileReader.open(file, { onWarning: (w) => log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
@@ -92,7 +109,11 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
           if (out.closedPipe) return result;
         }
         n += recs.length;
-        opts.progress?.(file, n, reader.offset, reader.size);
+        if (opts.progress) {
+          progress.bytesRead = before + reader.offset;
+          progress.records = result.records + n;
+          opts.progress(progress);
+        }
         const wait = ready?.();
         if (wait) await wait;
       }
