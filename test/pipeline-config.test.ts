@@ -596,10 +596,10 @@ test('cli: an unknown driver names where it was asked for; sf-processor\'s otelk
   const r = cli(['-config', kafka, TCP]);
   assert.equal(r.code, 1);
   // before: "sfprocessor: error: unknown driver 'otelkafka' (available: file, socket)", no file
-  assert.equal(r.stderr, `sfprocessor: error: ${kafka}: drivers entry: unknown driver 'otelkafka' (sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes; not available in sfprocessor) (available: file, socket)\n`);
+  assert.equal(r.stderr, `sfprocessor: error: ${kafka}: drivers entry: unknown driver 'otelkafka' (sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes; not available in sfprocessor; see docs/migration.md) (available: file, socket)\n`);
   const findings = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'), { export: 'findings' })] }, 'findings.json');
   const f = cli(['-config', findings, '-test']);
   assert.equal(f.code, 1);
-  assert.match(f.stderr, /^sfprocessor: error: .*findings\.json: .*attribute 'export': unknown transport 'findings' \(sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API; not available in sfprocessor\) \(available: /);
+  assert.match(f.stderr, /^sfprocessor: error: .*findings\.json: .*attribute 'export': unknown transport 'findings' \(sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API \(removed in sf-processor 0\.7\); not available in sfprocessor; see docs\/migration\.md\) \(available: /);
   assert.equal(f.stderr.split('\n').length, 2, f.stderr);
 });

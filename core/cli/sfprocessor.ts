@@ -16,12 +16,11 @@ import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
 import type { LevelWithSilent } from 'pino';
 import { performance } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
 import { ProgressLine, progressMode, type ProgressMode } from './progress.js';
+import { startCpuProfile, writeMemProfile } from './profile.js';
+import { MIGRATION_DOC, UPSTREAM_DRIVERS, upstreamNote } from '../pipeline/upstream.js';
 
-/** sf-processor drivers that sfprocessor does not have: named so that a migrating user knows why. */
-const UPSTREAM_DRIVERS: Readonly<Record<string, string>> = {
-  otelkafka: "sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes",
-};
 
 /** Exit code of a run that left records undelivered and not spooled (docs: README "Exit codes"). */
 const EXIT_UNDELIVERED = 3;
@@ -34,6 +33,10 @@ const FLAGS: FlagSpec[] = [
   { name: 'log', value: 'LEVEL', help: 'log level on stderr: trace, debug, info (default), warn, error, fatal (only what stops the run), quiet' },
   { name: 'progress', boolean: true, help: 'show the progress line even when stderr is not a terminal (then one line every 5 s)' },
   { name: 'quiet', boolean: true, help: 'no progress line, and only errors on stderr unless -log is given' },
+  { name: 'perflog', boolean: true, help: "sf-processor's rate logging: the progress line as plain lines every 5 s, as -progress" },
+  { name: 'cpuprofile', value: 'FILE', help: 'write a V8 CPU profile of the run to FILE (.cpuprofile JSON, for Chrome DevTools)' },
+  { name: 'memprofile', value: 'FILE', help: 'write a V8 heap snapshot to FILE after the pipeline finished' },
+  { name: 'traceprofile', value: 'FILE', help: "sf-processor's Go execution trace: refused (no Node counterpart; use -cpuprofile)" },
   { name: 'test', boolean: true, help: 'validate the configuration and exit 0 (valid) or 1, processing nothing' },
   { name: 'policycheck', value: 'PATH', help: 'load a policy file or directory, report every rule as supported, approximated, unsupported or disabled, exit 0 or 1' },
   { name: 'listfields', boolean: true, help: 'print every policy field (sf.* and Falco names) as a Markdown table and exit' },
@@ -78,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger('sfprocessor', level as LevelWithSilent);
+  if (flags.has('traceprofile')) {
+    log.error(`-traceprofile: sf-processor's Go execution trace has no Node counterpart; use -cpuprofile FILE (see ${MIGRATION_DOC})`);
+    return 2;
+  }
   if (flags.has('policycheck')) return policyCheck(String(flags.get('policycheck')), log);
   const testOnly = flags.has('test');
   if (positional.length > 1) {
@@ -94,7 +101,9 @@ async function main(argv: string[]): Promise<number> {
       path,
       testOnly,
       log,
-      progress: progressMode({ quiet, forced: flags.has('progress'), isTTY: process.stderr.isTTY === true }),
+      progress: progressMode({ quiet, forced: flags.has('progress') || flags.has('perflog'), isTTY: process.stderr.isTTY === true }),
+      cpuprofile: flags.get('cpuprofile') as string | undefined,
+      memprofile: flags.get('memprofile') as string | undefined,
     });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof InputError) log.error(e.message);
@@ -154,6 +163,8 @@ interface RunOptions {
   testOnly: boolean;
   log: Logger;
   progress: ProgressMode | null;
+  cpuprofile: string | undefined;
+  memprofile: string | undefined;
 }
 
 async function runProcessor(o: RunOptions): Promise<number> {
@@ -166,8 +177,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   const driver = registry.drivers.get(driverName);
   if (!driver) {
     const from = o.driver !== undefined ? '-driver' : `${cfg.file}: drivers entry`;
-    const upstream = UPSTREAM_DRIVERS[driverName];
-    throw new ConfigError(`${from}: unknown driver '${driverName}'${upstream ? ` (${upstream}; not available in sfprocessor)` : ''} (available: ${registry.drivers.names().join(', ')})`);
+    throw new ConfigError(`${from}: unknown driver '${driverName}'${upstreamNote(UPSTREAM_DRIVERS, driverName)} (available: ${registry.drivers.names().join(', ')})`);
   }
   const driverEntry = cfg.drivers.find((d) => d.driver === driverName);
   if (cfg.drivers.length > 1) o.log.warn(`${cfg.file}: ${cfg.drivers.length} drivers configured; running '${driverName}' only`);
@@ -192,6 +202,15 @@ async function runProcessor(o: RunOptions): Promise<number> {
     return 1;
   }
   driver.check?.(o.path, driverAttrs);
+  // a profile that cannot be written is found out before the run, not after it (as sf-processor)
+  for (const [flag, file] of [['cpuprofile', o.cpuprofile], ['memprofile', o.memprofile]] as const) {
+    if (file === undefined) continue;
+    try {
+      writeFileSync(file, '');
+    } catch (e) {
+      throw new ConfigError(`-${flag} ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   const pipeline = await Pipeline.build(cfg, registry, o.log);
   const abort = new AbortController();
   let signals = 0;
@@ -212,8 +231,11 @@ async function runProcessor(o: RunOptions): Promise<number> {
   // showed 1 ms idle); an idle timer makes its waits finite, so they are counted
   const tick = driver.live ? setInterval(() => undefined, 1000).unref() : null;
   const line = o.progress ? new ProgressLine('sfprocessor', o.progress) : null;
+  const stopCpuProfile = o.cpuprofile !== undefined ? await startCpuProfile(o.cpuprofile) : null;
   const { stats, error } = await pipeline.execute(driver, o.path, driverAttrs, abort.signal, { progress: line ? (p) => line.update(p) : undefined });
   line?.finish();
+  await stopCpuProfile?.();
+  if (o.memprofile !== undefined) writeMemProfile(o.memprofile);
   const secs = (Date.now() - started) / 1000;
   if (tick) clearInterval(tick);
   // what failed is said first; the summary of what was processed still ends the run

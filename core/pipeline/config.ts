@@ -6,6 +6,7 @@
  *
  * Errors name the file, the plugin (index and processor) and the attribute.
  */
+import { UPSTREAM_CHANNELS, UPSTREAM_HANDLERS, UPSTREAM_PROCESSORS, upstreamNote } from './upstream.js';
 import { readFileSync, statSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
@@ -306,7 +307,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv, globals: Global
     const label = `plugin #${index} (${processor})`;
     const attrs: Record<string, string> = {};
     for (const [k, v] of Object.entries(entry)) if (k !== 'in' && k !== 'out') attrs[k] = stringify(v);
-    Object.assign(attrs, envOverrides(processor, env));
+    // variable names carry no case: an override of an attribute the entry spells with capitals
+    // (es.bulk.numWorkers) replaces that attribute (sf-processor could not override those)
+    const byLower = new Map(Object.keys(attrs).map((k) => [k.toLowerCase(), k]));
+    for (const [k, v] of Object.entries(envOverrides(processor, env))) attrs[byLower.get(k) ?? k] = v;
     Object.assign(attrs, globals);
     attrs['cluster.id'] = env.CLUSTER_ID ?? '';
     const outs = entry.out === undefined ? [] : Array.isArray(entry.out) ? (entry.out as string[]) : [entry.out as string];
@@ -352,7 +356,7 @@ export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOut
   const writer = new Map<string, number>();
   const reader = new Map<string, number>();
   const declare = (c: ChannelSpec, where: string) => {
-    if (!registry.channels.get(c.type)) fail(`${where}: unknown channel type '${c.type}' (known: ${registry.channels.names().join(', ')})`);
+    if (!registry.channels.get(c.type)) fail(`${where}: unknown channel type '${c.type}'${upstreamNote(UPSTREAM_CHANNELS, c.type)} (known: ${registry.channels.names().join(', ')})`);
     const prev = channelType.get(c.name);
     if (prev !== undefined && prev !== c.type) fail(`${where}: channel '${c.name}' is declared as '${prev}' elsewhere and as '${c.type}' here`);
     channelType.set(c.name, c.type);
@@ -360,7 +364,7 @@ export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOut
   const types: ResolvedTypes[] = [];
   for (const p of cfg.plugins) {
     const factory = registry.processors.get(p.processor);
-    if (!factory) fail(`${p.label}: unknown processor '${p.processor}' (known: ${registry.processors.names().join(', ')})`);
+    if (!factory) fail(`${p.label}: unknown processor '${p.processor}'${upstreamNote(UPSTREAM_PROCESSORS, p.processor)} (known: ${registry.processors.names().join(', ')})`);
     let inType = factory!.inType;
     let outType = typeof factory!.outType === 'function' ? factory!.outType(p.attrs) : factory!.outType;
     // Handlers plug into processors that declare a 'handler' attribute (sysflowreader); on any other
@@ -369,7 +373,7 @@ export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOut
       const h = p.attrs.handler;
       if (!h) fail(`${p.label}: missing 'handler' (known handlers: ${registry.handlers.names().join(', ')})`);
       const hf = registry.handlers.get(h!);
-      if (!hf) fail(`${p.label}, attribute 'handler': unknown handler '${h}' (known: ${registry.handlers.names().join(', ')})`);
+      if (!hf) fail(`${p.label}, attribute 'handler': unknown handler '${h}'${upstreamNote(UPSTREAM_HANDLERS, h!)} (known: ${registry.handlers.names().join(', ')})`);
       outType = hf!.outType;
     }
     declare(p.in, `${p.label}, attribute 'in'`);

@@ -9,6 +9,7 @@
  * (a transport that cannot keep up), so a slow consumer pauses the input instead of growing memory.
  */
 // rxjs's entry point loads the whole library (~50 ms at start-up); the pipeline needs Subject only
+import { MIGRATION_DOC, upstreamAttribute } from './upstream.js';
 import { Subject } from 'rxjs/internal/Subject';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
@@ -56,8 +57,7 @@ export class Pipeline {
       for (const p of cfg.plugins) {
         const factory = registry.processors.get(p.processor)!;
         const plog = log.child({ plugin: `#${p.index} ${p.processor}` });
-        const unknown = unknownAttributes(p, factory, registry);
-        if (unknown.length) plog.warn(`${cfg.file}: ${p.label}: unknown attribute${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ignored`);
+        warnUnknown(plog, `${cfg.file}: ${p.label}`, unknownAttributes(p, factory, registry));
         let proc: Processor;
         try {
           proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report, registry });
@@ -188,6 +188,23 @@ export class Pipeline {
       if (r.status === 'rejected') this.log.error(`${this.nodes[i]!.label}: ${(r.reason as Error).message}`);
     }
   }
+}
+
+/**
+ * One warning for the plain unknown attributes, and one per reason for sf-processor's keys that
+ * sfprocessor ignores (old spellings, features it does not have), naming the migration guide.
+ */
+function warnUnknown(log: Logger, where: string, keys: readonly string[]): void {
+  const plain: string[] = [];
+  const byWhy = new Map<string, string[]>();
+  for (const k of keys) {
+    const why = upstreamAttribute(k);
+    if (why === undefined) plain.push(k);
+    else byWhy.set(why, [...(byWhy.get(why) ?? []), k]);
+  }
+  const list = (ks: string[]) => `attribute${ks.length > 1 ? 's' : ''} ${ks.map((k) => `'${k}'`).join(', ')}`;
+  if (plain.length) log.warn(`${where}: unknown ${list(plain)} ignored`);
+  for (const [why, ks] of byWhy) log.warn(`${where}: ${list(ks)} ignored: ${why} (see ${MIGRATION_DOC})`);
 }
 
 /**

@@ -11,11 +11,8 @@ import type { Processor, ProcessorFactory } from '../pipeline/types.js';
 import { isMessageTransport } from '../export/types.js';
 import { Scratch } from '../util/bytes.js';
 import { DELIVERY_ATTRIBUTES } from '../export/options.js';
+import { UPSTREAM_FORMATS, UPSTREAM_TRANSPORTS, upstreamNote } from '../pipeline/upstream.js';
 
-/** sf-processor exporters that sfprocessor does not have: named so that a migrating user knows why. */
-const UPSTREAM_TRANSPORTS: Readonly<Record<string, string>> = {
-  findings: "sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API",
-};
 
 /** Highest priority of the rules a record matched (0 when none). */
 function maxPriority(r: FlatRecord): number {
@@ -72,11 +69,10 @@ export function exporterFactory(registry: Registry): ProcessorFactory {
       const formatName = ctx.attrs.format ?? 'json';
       const tf = registry.transports.get(exportName);
       if (!tf) {
-        const upstream = UPSTREAM_TRANSPORTS[exportName];
-        throw new Error(`attribute 'export': unknown transport '${exportName}'${upstream ? ` (${upstream}; not available in sfprocessor)` : ''} (available: ${registry.transports.names().join(', ')})`);
+        throw new Error(`attribute 'export': unknown transport '${exportName}'${upstreamNote(UPSTREAM_TRANSPORTS, exportName)} (available: ${registry.transports.names().join(', ')})`);
       }
       const ef = registry.encoders.get(formatName);
-      if (!ef) throw new Error(`attribute 'format': unknown encoder '${formatName}' (available: ${registry.encoders.names().join(', ')})`);
+      if (!ef) throw new Error(`attribute 'format': unknown encoder '${formatName}'${upstreamNote(UPSTREAM_FORMATS, formatName)} (available: ${registry.encoders.names().join(', ')})`);
       const bufRaw = ctx.attrs.buffer ?? '0';
       const buffer = Number(bufRaw);
       if (!Number.isInteger(buffer) || buffer < 0) throw new Error(`attribute 'buffer': expected a whole number of records, got '${bufRaw}'`);

@@ -57,7 +57,8 @@ function headerField(v: string, max: number): string {
 }
 
 function settings(attrs: Attributes): SyslogSettings {
-  const protoRaw = (attrs['syslog.proto'] ?? 'tcp').toLowerCase();
+  let protoRaw = (attrs['syslog.proto'] ?? 'tcp').toLowerCase();
+  if (protoRaw === 'tcp+tls') protoRaw = 'tls'; // sf-processor's template spelling (its code took it as tcp)
   if (protoRaw !== 'tcp' && protoRaw !== 'udp' && protoRaw !== 'tls') throw new Error(`attribute 'syslog.proto': expected tcp, udp or tls, got '${protoRaw}'`);
   const proto = protoRaw as Proto;
   const framingRaw = (attrs['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline')).toLowerCase();
