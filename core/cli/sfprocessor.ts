@@ -21,7 +21,6 @@ import { ProgressLine, progressMode, type ProgressMode } from './progress.js';
 import { startCpuProfile, writeMemProfile } from './profile.js';
 import { MIGRATION_DOC, UPSTREAM_DRIVERS, upstreamNote } from '../pipeline/upstream.js';
 
-
 /** Exit code of a run that left records undelivered and not spooled (docs: README "Exit codes"). */
 const EXIT_UNDELIVERED = 3;
 
@@ -233,11 +232,12 @@ async function runProcessor(o: RunOptions): Promise<number> {
   const line = o.progress ? new ProgressLine('sfprocessor', o.progress) : null;
   const stopCpuProfile = o.cpuprofile !== undefined ? await startCpuProfile(o.cpuprofile) : null;
   const { stats, error } = await pipeline.execute(driver, o.path, driverAttrs, abort.signal, { progress: line ? (p) => line.update(p) : undefined });
+  const secs = (Date.now() - started) / 1000;
+  const active = driver.live ? performance.eventLoopUtilization(loop).active / 1000 : null;
+  if (tick) clearInterval(tick);
   line?.finish();
   await stopCpuProfile?.();
   if (o.memprofile !== undefined) writeMemProfile(o.memprofile);
-  const secs = (Date.now() - started) / 1000;
-  if (tick) clearInterval(tick);
   // what failed is said first; the summary of what was processed still ends the run
   if (error) {
     o.log.error((error as Error).message);
@@ -245,7 +245,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   }
   if (stats.undelivered > 0) o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT_UNDELIVERED}`);
   // (a run that failed before its first record has nothing to sum up: its error is the one line)
-  if (!error || stats.records > 0) o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${rate(stats.records, secs, driver.live ? performance.eventLoopUtilization(loop).active / 1000 : null)}), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
+  if (!error || stats.records > 0) o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${rate(stats.records, secs, active)}), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
   if (error) return 1;
   return stats.undelivered > 0 ? EXIT_UNDELIVERED : 0;
 }

@@ -6,11 +6,11 @@
  *
  * Errors name the file, the plugin (index and processor) and the attribute.
  */
-import { UPSTREAM_CHANNELS, UPSTREAM_HANDLERS, UPSTREAM_PROCESSORS, upstreamNote } from './upstream.js';
 import { readFileSync, statSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
 import type { Registry } from './registry.js';
+import { UPSTREAM_CHANNELS, UPSTREAM_HANDLERS, UPSTREAM_PROCESSORS, upstreamNote } from './upstream.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -9,8 +9,8 @@
  * (a transport that cannot keep up), so a slow consumer pauses the input instead of growing memory.
  */
 // rxjs's entry point loads the whole library (~50 ms at start-up); the pipeline needs Subject only
-import { MIGRATION_DOC, upstreamAttribute } from './upstream.js';
 import { Subject } from 'rxjs/internal/Subject';
+import { MIGRATION_DOC, upstreamAttribute } from './upstream.js';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
 import type { PipelineConfig } from './config.js';
