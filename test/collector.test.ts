@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync,
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { SysFlowFileReader } from '../core/avro/ocf.js';
-import { exactToString } from '../core/sysflow/i64.js';
+import { exactToString } from '../core/util/i64.js';
 import { OpFlags, OpenFlags } from '../core/sysflow/flags.js';
 import { SYSFLOW_SCHEMA } from '../core/sysflow/schema.js';
 import type { FileEvent, FileFlow, NetworkFlow, Process, ProcessEvent, ProcessFlow, SFHeader, SysFlowRecord, File as SfFile } from '../core/sysflow/types.js';

@@ -809,7 +809,7 @@ function buildProblems(p: Project): string[] {
         const scripts = (JSON.parse(p.read('package.json')) as { scripts?: Record<string, string> }).scripts ?? {};
         if (!/\btsc -p tsconfig\.json\b/.test(scripts.build ?? '')) out.push(`package.json's build script no longer runs 'tsc -p tsconfig.json' (the Dockerfile does exactly that): '${scripts.build}'`);
         // the image compiles without test/: nothing outside test/ may import from it
-        for (const dir of ['core', 'drivers', 'plugins']) {
+        for (const dir of ['core', 'examples']) {
           if (!p.isDir(dir)) continue;
           const walk = (rel: string) => {
             for (const n of readdirSync(join(p.root, rel))) {

@@ -9,7 +9,7 @@ import { SysFlowFileReader } from '../core/avro/ocf.js';
 import { runSysprint } from '../core/sysprint/sysprint.js';
 import { MemorySink } from '../core/util/bytes.js';
 import { createLogger } from '../core/log.js';
-import { exactToString } from '../core/sysflow/i64.js';
+import { exactToString } from '../core/util/i64.js';
 import { SF_TYPE_CODES, SfType } from '../core/sysflow/types.js';
 import { CORPUS_NOTE, listOracle, listTraces, parseExactJson, readOracle, tracePath } from './helpers/corpus.js';
 import { TRACE_TABLE } from './helpers/trace-table.js';

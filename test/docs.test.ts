@@ -154,10 +154,10 @@ test('every shipped pipeline config (pipelines/*.json) loads with -test and is d
   }
 });
 
-test('every example plugin config (plugins/<name>/pipeline.json) loads with -test and -plugdir dist/plugins/<name>', () => {
-  const names = readdirSync(join(ROOT, 'plugins')).filter((d) => existsSync(join(ROOT, 'plugins', d, 'pipeline.json'))).sort();
+test('every example plugin config (examples/plugins/<name>/pipeline.json) loads with -test and -plugdir dist/examples/plugins/<name>', () => {
+  const names = readdirSync(join(ROOT, 'examples', 'plugins')).filter((d) => existsSync(join(ROOT, 'examples', 'plugins', d, 'pipeline.json'))).sort();
   assert.ok(names.length >= 1);
-  for (const n of names) assertValid(['-plugdir', `dist/plugins/${n}`, '-config', `plugins/${n}/pipeline.json`], `plugins/${n}/pipeline.json`);
+  for (const n of names) assertValid(['-plugdir', `dist/examples/plugins/${n}`, '-config', `examples/plugins/${n}/pipeline.json`], `examples/plugins/${n}/pipeline.json`);
 });
 
 test('every pipeline config shown in README.md and docs/*.md (a json block with a "pipeline" key) loads with -test', () => {
@@ -190,10 +190,10 @@ test('every pipeline config shown in README.md and docs/*.md (a json block with 
   assert.ok(shown >= 2, `found the pipeline configs shown in the docs (${shown})`);
 });
 
-test('every pipeline config path mentioned in README.md, docs/ and plugins/ READMEs exists', () => {
+test('every pipeline config path mentioned in README.md, docs/ and examples/plugins/ READMEs exists', () => {
   let mentioned = 0;
   for (const doc of markdownFiles()) {
-    for (const m of read(doc).matchAll(/\b(pipelines\/[\w.-]+\.json|plugins\/[\w-]+\/pipeline\.json)\b/g)) {
+    for (const m of read(doc).matchAll(/(?<![\w/.-])(pipelines\/[\w.-]+\.json|examples\/plugins\/[\w-]+\/pipeline\.json)\b/g)) {
       mentioned++;
       assert.ok(existsSync(join(ROOT, m[1]!)), `${doc}: mentions ${m[1]}, which does not exist`);
     }
@@ -256,7 +256,7 @@ test('the example commands of README.md and docs/configuration.md (npx sfprocess
 // ---------------------------------------------------------------------------------------------
 // Links
 
-test('relative links in README.md, docs/ and plugins/ READMEs point to existing files and headings', () => {
+test('relative links in README.md, docs/ and examples/plugins/ READMEs point to existing files and headings', () => {
   const problems = markdownFiles().flatMap((f) => brokenLinks(f));
   assert.deepEqual(problems, []);
 });

@@ -11,7 +11,7 @@ import { AvroWriter, encodeSysFlow } from '../core/avro/encoder.js';
 import { SysFlowFileWriter, MemorySink, DEFAULT_BLOCK_BYTES } from '../core/avro/ocf-writer.js';
 import { SysFlowFileReader } from '../core/avro/ocf.js';
 import { Tap } from '../core/avro/tap.js';
-import { exactToString, toHiLo } from '../core/sysflow/i64.js';
+import { exactToString, toHiLo } from '../core/util/i64.js';
 import { SYSFLOW_SCHEMA } from '../core/sysflow/schema.js';
 import { SF_TYPE_NAMES, type SysFlowRecord, type NetworkFlow, type Process, type FileEvent, type Pod } from '../core/sysflow/types.js';
 

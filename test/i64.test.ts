@@ -1,5 +1,5 @@
 /**
- * Exact 64-bit values without BigInt (core/sysflow/i64.ts) and the varint readers that produce them
+ * Exact 64-bit values without BigInt (core/util/i64.ts) and the varint readers that produce them
  * (Tap.readWide / Tap.readLong), checked against BigInt arithmetic on edge and random values.
  */
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ import {
   parseExact,
   secOf,
   toHiLo,
-} from '../core/sysflow/i64.js';
+} from '../core/util/i64.js';
 import { encodeLong } from './helpers/avro-bigint.js';
 import { prng } from './helpers/prng.js';
 

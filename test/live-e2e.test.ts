@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectorAvailability, parseSummary, runCollector, tempDir } from './helpers/collector.js';
 import { ProcessorRun, childEnv, connectionClosed } from './helpers/socket-harness.js';
-import { unixpacket } from '../drivers/socket-native.js';
+import { unixpacket } from '../core/drivers/socket-native.js';
 
 function skipReason(): string | false {
   try {

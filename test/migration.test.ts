@@ -226,7 +226,7 @@ test('drivers, processors, handlers, transports and formats that are not refused
   for (const [name, s] of section('Formats')) if (s !== 'refused') check('Formats', name, { pipeline: base().map((e, i) => (i === 2 ? { ...e, format: name } : e)) });
   for (const [name, s] of section('Processors and handlers')) {
     if (s === 'refused') continue;
-    const plug = name === 'printer' ? ['-plugdir', join(ROOT, 'dist', 'plugins', 'printer')] : [];
+    const plug = name === 'printer' ? ['-plugdir', join(ROOT, 'dist', 'examples', 'plugins', 'printer')] : [];
     const config = ['sysflowreader', 'policyengine', 'exporter'].includes(name) ? { pipeline: base() } : { pipeline: base().map((e, i) => (i === 0 ? { ...e, handler: name } : e)) };
     check('Processors and handlers', name, config, plug);
   }
@@ -236,7 +236,7 @@ test('sf-processor\'s shipped pipelines under -test: what the page says, and ref
   for (const u of upstreamConfigs) {
     const name = relative(PIPELINES, u.file);
     // the printer handler is mapped to the JS plugin, loaded as its row says
-    const plug = entries(u).some((e) => e.handler === 'printer') ? ['-plugdir', join(ROOT, 'dist', 'plugins', 'printer')] : [];
+    const plug = entries(u).some((e) => e.handler === 'printer') ? ['-plugdir', join(ROOT, 'dist', 'examples', 'plugins', 'printer')] : [];
     const r = sfprocessor(['-test', ...plug, '-config', u.file]);
     const err = r.stderr.split('\n').filter((l) => l.startsWith('sfprocessor: error: '));
     const refusedValue = [

@@ -1,5 +1,5 @@
 /**
- * Run-time plugins, loaded the way a user loads them: the compiled examples (dist/plugins) copied
+ * Run-time plugins, loaded the way a user loads them: the compiled examples (dist/examples/plugins) copied
  * into a fresh -plugdir, and hand-written plugin modules, run through the real CLI. What each
  * example does is checked against upstream's documented output or against the built-in path;
  * broken plugins must give one error line naming the file.
@@ -45,7 +45,7 @@ const parse = (text: string) => lines(text).map((l) => JSON.parse(l) as JsonReco
 // Examples
 
 test('summary: prints process events like upstream\'s example processor, then the report', () => {
-  const r = cli(['-plugdir', examplePlugdir('summary'), '-config', 'plugins/summary/pipeline.json', '-log', 'warn', TCP]);
+  const r = cli(['-plugdir', examplePlugdir('summary'), '-config', 'examples/plugins/summary/pipeline.json', '-log', 'warn', TCP]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   // upstream docs/PLUGINS.md: the example plugin on tcp.sf (compat §7.3.1)
@@ -113,7 +113,7 @@ test('summary: bad settings fail before data flows, naming the entry and the att
 });
 
 test('printer: prints what upstream\'s printer handler prints for tcp.sf', () => {
-  const r = cli(['-plugdir', examplePlugdir('printer'), '-config', 'plugins/printer/pipeline.json', '-log', 'warn', TCP]);
+  const r = cli(['-plugdir', examplePlugdir('printer'), '-config', 'examples/plugins/printer/pipeline.json', '-log', 'warn', TCP]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   // upstream plugins/handlers/printer/README.md (without the log prefixes)
@@ -156,7 +156,7 @@ test('printer: the records it passes on are exactly the built-in flattener\'s', 
 
 test('now: a rule with actions [now] tags the records it matches, and only those', () => {
   const before = BigInt(Date.now()) * 1_000_000n;
-  const r = cli(['-plugdir', examplePlugdir('now'), '-config', 'plugins/now/pipeline.json', '-log', 'warn', TCP]);
+  const r = cli(['-plugdir', examplePlugdir('now'), '-config', 'examples/plugins/now/pipeline.json', '-log', 'warn', TCP]);
   const after = BigInt(Date.now()) * 1_000_000n + 1_000_000n;
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
@@ -203,7 +203,7 @@ test('now: in alert mode the records carry the rule and the tag (upstream\'s exa
 });
 
 test('now: without the plugin the action is unknown (a warning) and nothing is tagged', () => {
-  const r = cli(['-config', 'plugins/now/pipeline.json', '-log', 'warn', TCP]);
+  const r = cli(['-config', 'examples/plugins/now/pipeline.json', '-log', 'warn', TCP]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /rule 'Action example': unknown action 'now' ignored/);
   const recs = parse(r.stdout);
@@ -215,7 +215,7 @@ test('webhook: every record arrives exactly once and in order, despite refused r
   const faults = new Map<number, 503 | 500 | 429 | 'drop'>([[1, 503], [2, 503], [3, 503], [8, 500], [12, 'drop'], [15, 429]]);
   const hook = await webhookEndpoint((n) => faults.get(n) ?? 200);
   try {
-    const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'plugins/webhook/pipeline.json', K8S], {
+    const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'examples/plugins/webhook/pipeline.json', K8S], {
       EXPORTER_WEBHOOK_URL: hook.url,
       EXPORTER_WEBHOOK_TOKEN: 's3cret',
     });
@@ -244,7 +244,7 @@ test('webhook: every record arrives exactly once and in order, despite refused r
 test('webhook: records the endpoint refuses for good (4xx) are counted and logged, not retried', async () => {
   const hook = await webhookEndpoint(() => 400);
   try {
-    const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'plugins/webhook/pipeline.json', TCP], { EXPORTER_WEBHOOK_URL: hook.url });
+    const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'examples/plugins/webhook/pipeline.json', TCP], { EXPORTER_WEBHOOK_URL: hook.url });
     assert.equal(r.status, 3, `refused for good: undelivered, exit code 3: ${r.stderr}`);
     assert.equal(hook.refused.length, 1, 'one batch of 10, sent once');
     assert.match(r.stderr, /record refused: HTTP 400 Bad Request/);
@@ -272,7 +272,7 @@ test('-test loads every example from one -plugdir, validates a pipeline using th
   const plugdir = examplePlugdir('summary', 'printer', 'now', 'webhook');
   const cfg = configFile([
     { processor: 'sysflowreader', handler: 'printer', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-    { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich', policies: 'plugins/now/policy.yaml' },
+    { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich', policies: 'examples/plugins/now/policy.yaml' },
     { processor: 'summary', in: 'evt eventchan', out: 'evt2 eventchan' },
     { processor: 'exporter', in: 'evt2 eventchan', export: 'webhook', 'webhook.url': 'http://localhost:9/none' },
   ]);
@@ -535,15 +535,15 @@ test("the public entry: 'sfprocessor/plugin' and 'sfprocessor' resolve through p
 });
 
 test('the compiled examples import nothing but Node built-ins, so they run from any directory', () => {
-  const dist = join(ROOT, 'dist', 'plugins');
-  const names = readdirSync(join(ROOT, 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dist = join(ROOT, 'dist', 'examples', 'plugins');
+  const names = readdirSync(join(ROOT, 'examples', 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   assert.deepEqual(names, ['now', 'printer', 'summary', 'webhook']);
   for (const n of names) {
     const src = readFileSync(join(dist, n, `${n}.js`), 'utf8');
     const specs = [...src.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2]!);
     for (const s of specs) assert.match(s, /^node:/, `${n}.js imports ${s}`);
-    assert.ok(existsSync(join(ROOT, 'plugins', n, 'pipeline.json')), `${n} has its pipeline config`);
-    assert.ok(existsSync(join(ROOT, 'plugins', n, 'README.md')), `${n} has a README`);
+    assert.ok(existsSync(join(ROOT, 'examples', 'plugins', n, 'pipeline.json')), `${n} has its pipeline config`);
+    assert.ok(existsSync(join(ROOT, 'examples', 'plugins', n, 'README.md')), `${n} has a README`);
   }
 });
 

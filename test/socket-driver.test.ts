@@ -15,9 +15,9 @@ import { AvroWriter, encodeSysFlow } from '../core/avro/encoder.js';
 import { Tap } from '../core/avro/tap.js';
 import { SfType, type Process, type SysFlowRecord } from '../core/sysflow/types.js';
 import type { Logger } from '../core/log.js';
-import { socketDriver, socketOptions } from '../drivers/socket.js';
-import { PacketClient, unixpacket, isAddonError } from '../drivers/socket-native.js';
-import { socketDecoder } from '../drivers/socket-schemas.js';
+import { socketDriver, socketOptions } from '../core/drivers/socket.js';
+import { PacketClient, unixpacket, isAddonError } from '../core/drivers/socket-native.js';
+import { socketDecoder } from '../core/drivers/socket-schemas.js';
 import { FIXTURES, SHARED } from './helpers/corpus.js';
 import { prng } from './helpers/prng.js';
 import {

@@ -128,7 +128,7 @@ export class AvroWriter {
   }
 
   /**
-   * A wide long stored as (nearest double d, exact value mod 1e9 ns), see core/sysflow/i64.ts.
+   * A wide long stored as (nearest double d, exact value mod 1e9 ns), see core/util/i64.ts.
    * Same arithmetic as i64.toHiLo, inlined so the hot path allocates no {hi, lo} object.
    */
   writeWide(d: number, ns: number): void {

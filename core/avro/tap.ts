@@ -41,7 +41,7 @@ export class Tap {
   buf: Utf8Buffer;
   pos: number;
   end: number;
-  /** Exact value mod 1e9 of the last readWide() (see core/sysflow/i64.ts). */
+  /** Exact value mod 1e9 of the last readWide() (see core/util/i64.ts). */
   ns = 0;
 
   constructor(buf: Buffer, pos = 0, end = buf.length) {

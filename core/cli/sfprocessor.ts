@@ -3,7 +3,7 @@
 import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
 import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { builtinRegistry } from '../plugins/builtin.js';
-import { loadPlugins, pluginOrigin } from '../plugins/loader.js';
+import { loadPlugins } from '../plugins/loader.js';
 import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { InputError } from '../avro/errors.js';
@@ -188,7 +188,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
   await initHashing();
   if (o.testOnly) {
     // the file driver needs a path to check; a plugin driver checks its settings in any case
-    if (o.path !== undefined || driverAttrs.path || pluginOrigin(driver)) driver.check?.(o.path, driverAttrs);
+    if (o.path !== undefined || driverAttrs.path || driver.origin !== undefined) driver.check?.(o.path, driverAttrs);
     const pipeline = await Pipeline.build(cfg, registry, o.log, true, (t) => process.stdout.write(t));
     await pipeline.close();
     for (const p of plugins) process.stdout.write(`plugin ${p.kind} '${p.name}' ${p.version} from ${p.file}\n`);
@@ -196,7 +196,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
     return 0;
   }
   // the input may also come from the config's drivers entry (attribute path)
-  if (o.path === undefined && !driverAttrs.path && !pluginOrigin(driver)) {
+  if (o.path === undefined && !driverAttrs.path && !driver.origin !== undefined) {
     process.stderr.write(`sfprocessor: no input PATH given (nor a path attribute in the config's drivers entry for ${driverName})\n\n${USAGE}`);
     return 1;
   }

@@ -2,7 +2,7 @@
 import { FileSink, NullSink, type ByteSink } from '../util/bytes.js';
 import { AsyncFileSink } from '../util/async-file-sink.js';
 import type { Transport } from './types.js';
-import type { TransportFactory } from '../pipeline/types.js';
+import type { TransportFactory } from './types.js';
 import { openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mkdirSync, existsSync, accessSync, constants, fstatSync, closeSync, renameSync, unlinkSync } from 'node:fs';

@@ -1,5 +1,7 @@
 import type { ByteSink } from '../util/bytes.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
+import type { Attributes } from '../pipeline/types.js';
+import type { Logger } from '../log.js';
 
 /** Turns one record into bytes (one line/document, line end included). */
 export interface Encoder {
@@ -50,3 +52,15 @@ export interface MessageTransport {
 }
 
 export const isMessageTransport = (t: Transport | MessageTransport): t is MessageTransport => (t as MessageTransport).messages === true;
+
+export interface EncoderFactory {
+  readonly name: string;
+  create(attrs: Attributes): Encoder;
+}
+
+export interface TransportFactory {
+  readonly name: string;
+  /** Validate settings without connecting or creating anything (`-test`). */
+  check?(attrs: Attributes): void;
+  create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;
+}

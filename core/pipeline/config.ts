@@ -9,7 +9,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
-import type { Registry } from './registry.js';
+import type { Catalogue } from './types.js';
 import { UPSTREAM_CHANNELS, UPSTREAM_HANDLERS, UPSTREAM_PROCESSORS, upstreamNote } from './upstream.js';
 
 export class ConfigError extends Error {
@@ -347,7 +347,7 @@ export interface ResolvedTypes {
  * channel types agreeing with what each plugin reads and writes; every input fed; no channel with
  * two writers or two readers or two types; no cycles. Returns the plugins' channel types.
  */
-export function validateGraph(cfg: PipelineConfig, registry: Registry, driverOutType: string): ResolvedTypes[] {
+export function validateGraph(cfg: PipelineConfig, registry: Catalogue, driverOutType: string): ResolvedTypes[] {
   const f = cfg.file;
   const fail = (msg: string): never => {
     throw new ConfigError(`${f}: ${msg}`);

@@ -12,10 +12,8 @@
 import { Subject } from 'rxjs/internal/Subject';
 import { MIGRATION_DOC, upstreamAttribute } from './upstream.js';
 import type { Logger } from '../log.js';
-import type { Registry } from './registry.js';
 import type { PipelineConfig } from './config.js';
-import type { DriverFactory, Emit, InputProgress, Processor, ProcessorFactory } from './types.js';
-import { pluginOrigin } from '../plugins/loader.js';
+import type { Catalogue, DriverFactory, Emit, InputProgress, Processor, ProcessorFactory } from './types.js';
 import type { SysFlowRecord } from '../sysflow/types.js';
 
 export interface RunOptions {
@@ -51,7 +49,7 @@ export class Pipeline {
   ) {}
 
   /** `cfg` must have passed validateGraph. */
-  static async build(cfg: PipelineConfig, registry: Registry, log: Logger, checkOnly = false, report?: (text: string) => void): Promise<Pipeline> {
+  static async build(cfg: PipelineConfig, registry: Catalogue, log: Logger, checkOnly = false, report?: (text: string) => void): Promise<Pipeline> {
     const nodes: Node[] = [];
     try {
       for (const p of cfg.plugins) {
@@ -60,7 +58,7 @@ export class Pipeline {
         warnUnknown(plog, `${cfg.file}: ${p.label}`, unknownAttributes(p, factory, registry));
         let proc: Processor;
         try {
-          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report, registry });
+          proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report });
         } catch (e) {
           throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
         }
@@ -212,11 +210,11 @@ function warnUnknown(log: Logger, where: string, keys: readonly string[]): void 
  * would otherwise pass silently). `<name>.x` is left to the plugin of that name: handlers, encoders,
  * transports and actions share their entry. Plugin processors validate their own entries.
  */
-function unknownAttributes(p: PipelineConfig['plugins'][number], factory: ProcessorFactory, registry: Registry): string[] {
-  if (pluginOrigin(factory)) return [];
+function unknownAttributes(p: PipelineConfig['plugins'][number], factory: ProcessorFactory, registry: Catalogue): string[] {
+  if (factory.origin !== undefined) return [];
   const known = new Set(['processor', ...Object.keys(factory.attributes)]);
   const handler = p.attrs.handler === undefined ? undefined : registry.handlers.get(p.attrs.handler);
   for (const k of Object.keys(handler?.attributes ?? {})) known.add(k);
-  const owners = new Set([...registry.handlers.names(), ...registry.encoders.names(), ...registry.transports.names(), ...registry.actions.names()]);
+  const owners = new Set(registry.attributeOwners());
   return p.written.filter((k) => !known.has(k) && !owners.has(k.split('.')[0]!));
 }

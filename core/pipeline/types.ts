@@ -1,14 +1,12 @@
 /**
- * Plugin contracts. Built-in and user plugins register the same way (core/pipeline/registry.ts):
- * processors and handlers transform batches flowing through typed channels, drivers produce the
- * first batches, encoders and transports serve the exporter.
+ * The pipeline's contracts: processors and handlers transform batches flowing through typed
+ * channels, drivers produce the first batches. Built-in and user plugins register the same way
+ * (core/plugins/registry.ts); encoder and transport factories live in core/export/types.ts, action
+ * factories in core/policy/policyset.ts.
  */
 import type { Logger } from '../log.js';
-import type { Encoder, MessageTransport, Transport } from '../export/types.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
-import type { Action } from '../policy/policyset.js';
-import type { Registry } from './registry.js';
 
 /** Plugin attributes: strings, as in sf-processor configs (numbers and booleans are accepted and stringified). */
 export type Attributes = Readonly<Record<string, string>>;
@@ -22,8 +20,6 @@ export interface PluginContext {
   readonly checkOnly?: boolean;
   /** Set by `-test`: where a plugin prints what it checked (e.g. the policy report). */
   readonly report?: (text: string) => void;
-  /** The registry the pipeline was built from (the policy engine takes its plugin actions from it). */
-  readonly registry?: Registry;
 }
 
 /** Emits one output batch to every `out` channel of the plugin (fan-out). */
@@ -54,6 +50,8 @@ export interface ProcessorFactory {
   /** Attributes understood, for validation and docs: name → description. */
   readonly attributes: Readonly<Record<string, string>>;
   create(ctx: PluginContext): Processor | Promise<Processor>;
+  /** The module file of a plugin; undefined for a built-in (plugins check their own attributes). */
+  readonly origin?: string;
 }
 
 /** Handlers plug into the sysflowreader: entity-aware record → output record. */
@@ -110,23 +108,21 @@ export interface DriverFactory {
   /** Validate attributes and the input path without reading data (used by -test too). */
   check?(path: string | undefined, attrs: Attributes): void;
   run(path: string | undefined, ctx: DriverContext): Promise<void>;
+  /** The module file of a plugin; undefined for a built-in (a plugin driver may need no PATH). */
+  readonly origin?: string;
 }
 
-export interface EncoderFactory {
-  readonly name: string;
-  create(attrs: Attributes): Encoder;
+/** A table of components by name (the registry's, seen read-only). */
+export interface Lookup<T> {
+  get(name: string): T | undefined;
+  names(): string[];
 }
 
-export interface TransportFactory {
-  readonly name: string;
-  /** Validate settings without connecting or creating anything (`-test`). */
-  check?(attrs: Attributes): void;
-  create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;
-}
-
-/** Policy rule actions beyond the built-in `alert` and `tag` (plugins): one Action per policy engine. */
-export interface ActionFactory {
-  readonly name: string;
-  readonly description: string;
-  create(ctx: PluginContext): Action;
+/** What the pipeline runner needs of the registry: the stages, their handlers and channel types. */
+export interface Catalogue {
+  readonly processors: Lookup<ProcessorFactory>;
+  readonly handlers: Lookup<HandlerFactory>;
+  readonly channels: Lookup<ChannelType>;
+  /** Components configured on another's entry, as `<name>.x` attributes (handlers, encoders, transports, actions). */
+  attributeOwners(): readonly string[];
 }

@@ -36,7 +36,7 @@ export const UPSTREAM_FORMATS: Readonly<Record<string, string>> = {
 
 /** Handlers that sf-processor loads as Go plugins (`handlerlibpath`); sfprocessor loads JS plugins. */
 export const UPSTREAM_HANDLERS: Readonly<Record<string, string>> = {
-  printer: "sf-processor's example handler, a Go plugin; sfprocessor's is a JS plugin: -plugdir dist/plugins/printer",
+  printer: "sf-processor's example handler, a Go plugin; sfprocessor's is a JS plugin: -plugdir dist/examples/plugins/printer",
 };
 
 const OLD_SYSLOG = "sf-processor's old syslog keys, ignored by sf-processor 0.7 too: use syslog.<key>";

@@ -1,16 +1,16 @@
 /** Registers the built-in plugins, through the same registry calls that plugins use. */
-import { Registry } from '../pipeline/registry.js';
+import { Registry } from './registry.js';
 import { flattenerHandler } from '../flatten/flattener.js';
-import { readerFactory } from './reader.js';
-import { policyEngineFactory } from './policyengine.js';
-import { exporterFactory } from './exporter.js';
+import { readerFactory } from '../processors/reader.js';
+import { policyEngineFactory } from '../processors/policyengine.js';
+import { exporterFactory } from '../processors/exporter.js';
 import { JsonEncoder } from '../export/encoders/json.js';
 import { EcsEncoder } from '../export/encoders/ecs.js';
 import { fileTransport, nullTransport, terminalTransport } from '../export/transports.js';
 import { syslogTransport } from '../export/transports/syslog.js';
 import { esTransport } from '../export/transports/es.js';
-import { fileDriver } from '../../drivers/file.js';
-import { socketDriver } from '../../drivers/socket.js';
+import { fileDriver } from '../drivers/file.js';
+import { socketDriver } from '../drivers/socket.js';
 import { JSON_SCHEMA_VERSION, ECS_VERSION, VERSION } from '../version.js';
 
 export function builtinRegistry(): Registry {
@@ -29,8 +29,8 @@ export function builtinRegistry(): Registry {
   r.drivers.add(socketDriver);
   // processors last: the exporter lists the encoders and transports in its attribute help
   r.handlers.add(flattenerHandler);
-  r.processors.add(readerFactory(r));
-  r.processors.add(policyEngineFactory);
+  r.processors.add(readerFactory(r.handlers));
+  r.processors.add(policyEngineFactory(r.actions));
   r.processors.add(exporterFactory(r));
   return r;
 }

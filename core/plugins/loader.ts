@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
 import type { Logger } from '../log.js';
-import type { Registry } from '../pipeline/registry.js';
+import type { Registry } from './registry.js';
 import type { Attributes, DriverContext as InternalDriverContext, Handler, PluginContext as InternalContext, Processor } from '../pipeline/types.js';
 import type { Encoder, MessageTransport } from '../export/types.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
@@ -58,14 +58,6 @@ export interface PluginDirs {
   readonly plugdir?: string | undefined;
   /** Drivers. */
   readonly driverdir?: string | undefined;
-}
-
-/** Factories registered from plugin files → the file (tells plugins from built-ins). */
-const ORIGIN = new WeakMap<object, string>();
-
-/** The module file a registered factory came from; undefined for built-ins. */
-export function pluginOrigin(factory: object): string | undefined {
-  return ORIGIN.get(factory);
 }
 
 /** Error text on one line (a multi-line message would break the one-line error contract). */
@@ -309,6 +301,7 @@ function wrapProcessor(proc: Processor, o: Origin): Processor {
 function registerProcessor(r: Registry, d: ProcessorPlugin, o: Origin, st: Settings): object {
   const f = {
     name: d.name,
+    origin: o.file,
     description: d.description ?? `plugin (${o.file})`,
     inType: d.in,
     outType: d.out ?? null,
@@ -381,6 +374,7 @@ function registerDriver(r: Registry, d: DriverPlugin, o: Origin, st: Settings): 
   };
   const f = {
     name: d.name,
+    origin: o.file,
     description: d.description ?? `plugin (${o.file})`,
     outType: d.out ?? 'sysflowchan',
     attributes: docs(st.schema),
@@ -599,35 +593,33 @@ export async function loadPlugins(registry: Registry, dirs: PluginDirs, log: Log
         }
         const st = compileSettings(d, where);
         const o: Origin = { file, where, log: log.child({ plugin: d.name }) };
-        let factory: object;
         switch (d.kind) {
           case 'processor':
-            factory = registerProcessor(registry, d, o, st);
+            registerProcessor(registry, d, o, st);
             refs.push({ file, where, field: 'in', type: d.in });
             if (d.out) refs.push({ file, where, field: 'out', type: d.out });
             break;
           case 'handler':
-            factory = registerHandler(registry, d, o, st);
+            registerHandler(registry, d, o, st);
             refs.push({ file, where, field: 'out', type: d.out });
             break;
           case 'channel':
-            factory = registerChannel(registry, d, o);
+            registerChannel(registry, d, o);
             break;
           case 'driver':
-            factory = registerDriver(registry, d, o, st);
+            registerDriver(registry, d, o, st);
             refs.push({ file, where, field: 'out', type: d.out ?? 'sysflowchan' });
             break;
           case 'encoder':
-            factory = registerEncoder(registry, d, o, st);
+            registerEncoder(registry, d, o, st);
             break;
           case 'transport':
-            factory = registerTransport(registry, d, o, st);
+            registerTransport(registry, d, o, st);
             break;
           case 'action':
-            factory = registerAction(registry, d, o, st);
+            registerAction(registry, d, o, st);
             break;
         }
-        ORIGIN.set(factory, file);
         byName.set(key, file);
         loaded.push({ file, kind: d.kind, name: d.name, version: d.version, description: d.description ?? '' });
         log.info(`loaded ${d.kind} '${d.name}' ${d.version} from ${file}`);

@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_FIELDS, VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
-import { compareExact, nsOfSafe, parseExact } from '../sysflow/i64.js';
+import { compareExact, nsOfSafe, parseExact } from '../util/i64.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
 import type { Expr, Operand, Value } from './ast.js';

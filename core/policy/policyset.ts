@@ -5,6 +5,7 @@
  * used by `-test` and `-policycheck`.
  */
 import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
+import type { PluginContext } from '../pipeline/types.js';
 import { opFlagsOf, Scope, type FieldDef } from '../flatten/fields.js';
 import { SfType } from '../sysflow/types.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
@@ -27,6 +28,13 @@ export const PRIORITY_NUMBER: Record<string, number> = {
 export interface Action {
   readonly name: string;
   run(r: FlatRecord, rule: CompiledRule): void;
+}
+
+/** Policy rule actions beyond the built-in `alert` and `tag` (plugins): one Action per policy engine. */
+export interface ActionFactory {
+  readonly name: string;
+  readonly description: string;
+  create(ctx: PluginContext): Action;
 }
 
 export const BUILTIN_ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([

@@ -5,7 +5,7 @@
  * Conventions:
  *  - `sfType` is the record type, numbered as the current (v4/v5) union order.
  *  - Avro `int`/`long` are numbers. Timestamps and OID createTS can exceed 2^53: they are stored as
- *    the nearest double plus a companion `…Ns` field with the exact value mod 1e9 (core/sysflow/i64.ts).
+ *    the nearest double plus a companion `…Ns` field with the exact value mod 1e9 (core/util/i64.ts).
  *  - Enums are symbol strings; FOIDs are 40-char lowercase hex strings.
  *  - A field the writer schema does not have is `undefined` (upstream prints such fields as '').
  */

@@ -9,7 +9,7 @@
  */
 import type { EventContext } from '../sysflow/context.js';
 import { ipStr, opFlagsStr } from '../sysflow/flags.js';
-import { exactToString } from '../sysflow/i64.js';
+import { exactToString } from '../util/i64.js';
 import type { Service } from '../sysflow/types.js';
 import { SF_TYPE_CODES, SfType } from '../sysflow/types.js';
 import { isoFromNs } from './isotime.js';

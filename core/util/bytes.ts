@@ -4,7 +4,7 @@
  * ropes to flatten, no re-encoding, little garbage).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { exactToString, secOf } from '../sysflow/i64.js';
+import { exactToString, secOf } from './i64.js';
 
 const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 const DIGITS = new Uint8Array(24);
@@ -152,7 +152,7 @@ export abstract class ByteSink {
     this.pos = p;
   }
 
-  /** An exact 64-bit integer held as (nearest double, value mod 1e9): see core/sysflow/i64.ts. */
+  /** An exact 64-bit integer held as (nearest double, value mod 1e9): see core/util/i64.ts. */
   exact(d: number, ns: number): void {
     if (d >= 0 && d <= 9007199254740991) {
       if (d < 2147483648) this.number(d);

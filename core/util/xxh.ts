@@ -3,7 +3,7 @@
  * digits. xxhash-wasm needs an async start, done once by initHashing() before records flow.
  */
 import xxhash from 'xxhash-wasm';
-import { exactToString } from '../sysflow/i64.js';
+import { exactToString } from './i64.js';
 
 let h64: ((input: string) => string) | null = null;
 

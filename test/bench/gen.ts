@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SysFlowFileWriter } from '../../core/avro/ocf-writer.js';
-import { addSeconds } from '../../core/sysflow/i64.js';
+import { addSeconds } from '../../core/util/i64.js';
 import type { OID, SysFlowRecord } from '../../core/sysflow/types.js';
 
 /** Bump when the replication scheme changes, so stale bench files are not reused. */

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { BigLong } from './avro-bigint.js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
-import { exactToString } from '../../core/sysflow/i64.js';
+import { exactToString } from '../../core/util/i64.js';
 import { SYSFLOW_SCHEMA } from '../../core/sysflow/schema.js';
 import type { OID, SysFlowRecord } from '../../core/sysflow/types.js';
 

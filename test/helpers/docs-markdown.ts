@@ -184,11 +184,11 @@ export function usageFlags(usage: string): Set<string> {
 /** Every flag token (`-name`, `--name`) in a synopsis line. */
 export const synopsisFlags = (text: string): string[] => [...text.matchAll(/(?<![\w-])--?([a-z]\w*)/g)].map((m) => m[1]!);
 
-/** The Markdown files whose links are checked: README.md, docs/*.md, plugins/README.md and plugins/<name>/README.md. */
+/** The Markdown files whose links are checked: README.md, docs/*.md, examples/plugins/README.md and examples/plugins/<name>/README.md. */
 export function markdownFiles(): string[] {
   const files = ['README.md'];
   for (const f of readdirSync(join(ROOT, 'docs')).sort()) if (f.endsWith('.md')) files.push(`docs/${f}`);
-  if (existsSync(join(ROOT, 'plugins', 'README.md'))) files.push('plugins/README.md');
-  for (const d of readdirSync(join(ROOT, 'plugins')).sort()) if (existsSync(join(ROOT, 'plugins', d, 'README.md'))) files.push(`plugins/${d}/README.md`);
+  if (existsSync(join(ROOT, 'examples', 'plugins', 'README.md'))) files.push('examples/plugins/README.md');
+  for (const d of readdirSync(join(ROOT, 'examples', 'plugins')).sort()) if (existsSync(join(ROOT, 'examples', 'plugins', d, 'README.md'))) files.push(`examples/plugins/${d}/README.md`);
   return files;
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { builtinRegistry } from '../../core/plugins/builtin.js';
 import { DELIVERY_ATTRIBUTES } from '../../core/export/options.js';
-import type { Registry } from '../../core/pipeline/registry.js';
+import type { Registry } from '../../core/plugins/registry.js';
 import { ROOT } from './corpus.js';
 
 export const CONFIG_DOC = 'docs/configuration.md';

@@ -20,10 +20,10 @@ export const removeTemp = () => rmSync(TMP, { recursive: true, force: true });
 /** A new empty directory for one test. */
 export const tempDir = (name: string) => mkdtempSync(join(TMP, `${name}-`));
 
-/** A fresh -plugdir holding copies of the compiled examples (dist/plugins/<name>/<name>.js), nothing else. */
+/** A fresh -plugdir holding copies of the compiled examples (dist/examples/plugins/<name>/<name>.js), nothing else. */
 export function examplePlugdir(...names: string[]): string {
   const dir = tempDir('plugdir');
-  for (const n of names) copyFileSync(join(ROOT, 'dist', 'plugins', n, `${n}.js`), join(dir, `${n}.js`));
+  for (const n of names) copyFileSync(join(ROOT, 'dist', 'examples', 'plugins', n, `${n}.js`), join(dir, `${n}.js`));
   return dir;
 }
 

@@ -14,7 +14,7 @@
  * first). `proc: null` makes the record's process unknown. `container: {…}` puts the process in a
  * container; without it the record is on the host. Timestamps (`ts`, `createTS`) take a number, a
  * bigint or a decimal string, so 19-digit nanosecond values stay exact; they are converted with
- * BigInt here (independently of core/sysflow/i64.ts) into SysFlow's (double, ns mod 1e9) pairs.
+ * BigInt here (independently of core/util/i64.ts) into SysFlow's (double, ns mod 1e9) pairs.
  * IPs are dotted strings, encoded as SysFlow stores them (see `ipNum`).
  *
  * Conditions:

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { AvroWriter } from '../../core/avro/encoder.js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SfType } from '../../core/sysflow/types.js';
-import { PacketClient } from '../../drivers/socket-native.js';
+import { PacketClient } from '../../core/drivers/socket-native.js';
 import { ROOT } from './corpus.js';
 import { CLI, ProcessorRun, childEnv, connectionClosed, encodeForLayout } from './socket-harness.js';
 

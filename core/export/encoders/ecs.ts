@@ -26,7 +26,7 @@ import { OpFlags } from '../../sysflow/flags.js';
 import { containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName } from '../../flatten/paths.js';
 import { filePath, ip, procCmdline } from '../../flatten/fields.js';
-import { secOf, toHiLo } from '../../sysflow/i64.js';
+import { secOf, toHiLo } from '../../util/i64.js';
 import type { Encoder } from '../types.js';
 
 const B = (s: string) => Buffer.from(s, 'utf8');

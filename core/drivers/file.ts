@@ -5,10 +5,10 @@
  * ends with an error after the other files were processed.
  */
 import { statSync } from 'node:fs';
-import { SysFlowFileReader } from '../core/avro/ocf.js';
-import { InputError } from '../core/avro/errors.js';
-import { expandInputs } from '../core/util/paths.js';
-import type { DriverFactory } from '../core/pipeline/types.js';
+import { SysFlowFileReader } from '../avro/ocf.js';
+import { InputError } from '../avro/errors.js';
+import { expandInputs } from '../util/paths.js';
+import type { DriverFactory } from '../pipeline/types.js';
 
 function inputPath(path: string | undefined, attrs: Readonly<Record<string, string>>): string {
   const p = attrs.path || path;

@@ -13,8 +13,8 @@
  * Other versions (1001's two incompatible layouts, pre-public captures, future versions) have no
  * layout here; the driver decodes them as v5 and says so.
  */
-import { SYSFLOW_SCHEMA, SYSFLOW_SCHEMA_VERSION } from '../core/sysflow/schema.js';
-import { compileSysFlowSchema, type CompiledSchema } from '../core/avro/compile.js';
+import { SYSFLOW_SCHEMA, SYSFLOW_SCHEMA_VERSION } from '../sysflow/schema.js';
+import { compileSysFlowSchema, type CompiledSchema } from '../avro/compile.js';
 
 interface Removal {
   /** Union branches (record short names) the version does not have. */

@@ -2,13 +2,15 @@
  * Plugin registry: every processor, handler, channel type, driver, encoder, transport and policy
  * action is looked up here by name. Built-ins register through the same calls as plugins loaded at run time.
  */
-import type { ActionFactory, ChannelType, DriverFactory, EncoderFactory, HandlerFactory, ProcessorFactory, TransportFactory } from './types.js';
+import type { Catalogue, ChannelType, DriverFactory, HandlerFactory, Lookup, ProcessorFactory } from '../pipeline/types.js';
+import type { EncoderFactory, TransportFactory } from '../export/types.js';
+import type { ActionFactory } from '../policy/policyset.js';
 
 export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport' | 'action';
 
 export class RegistryError extends Error {}
 
-class Table<T extends { name: string }> {
+class Table<T extends { name: string }> implements Lookup<T> {
   private readonly items = new Map<string, T>();
   constructor(private readonly kind: PluginKind) {}
   add(item: T): void {
@@ -24,7 +26,7 @@ class Table<T extends { name: string }> {
   }
 }
 
-export class Registry {
+export class Registry implements Catalogue {
   readonly processors = new Table<ProcessorFactory>('processor');
   readonly handlers = new Table<HandlerFactory>('handler');
   readonly channels = new Table<ChannelType>('channel');
@@ -33,4 +35,8 @@ export class Registry {
   readonly transports = new Table<TransportFactory>('transport');
   /** Rule actions from plugins (the built-in `alert` and `tag` live in core/policy). */
   readonly actions = new Table<ActionFactory>('action');
+
+  attributeOwners(): string[] {
+    return [...this.handlers.names(), ...this.encoders.names(), ...this.transports.names(), ...this.actions.names()];
+  }
 }

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
-import type { Emit, Processor, ProcessorFactory } from '../pipeline/types.js';
-import { loadPolicySet, type Action, type PolicySet } from '../policy/policyset.js';
+import type { Emit, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
+import { loadPolicySet, type Action, type ActionFactory, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/loader.js';
 import { formatReport } from '../policy/report.js';
 
@@ -134,7 +134,9 @@ class Monitor {
   }
 }
 
-export const policyEngineFactory: ProcessorFactory = {
+/** The policy engine; `actions` are the rule actions plugins registered (looked up when an engine is made). */
+export function policyEngineFactory(actionTable: Lookup<ActionFactory>): ProcessorFactory {
+  return {
   name: 'policyengine',
   description: 'evaluates policies on flat records (alert or enrich mode)',
   inType: 'flattenerchan',
@@ -170,7 +172,7 @@ export const policyEngineFactory: ProcessorFactory = {
     }
     // rule actions registered by plugins (`actions: [name]`), created once for this engine
     const actions = new Map<string, Action>();
-    for (const name of ctx.registry?.actions.names() ?? []) actions.set(name, ctx.registry!.actions.get(name)!.create(ctx));
+    for (const name of actionTable.names()) actions.set(name, actionTable.get(name)!.create(ctx));
     const load = () => loadPolicySet(policies, { actions, sigmaConfig });
     const set = load();
     for (const w of set.warnings) ctx.log.warn(w);
@@ -188,3 +190,4 @@ export const policyEngineFactory: ProcessorFactory = {
     return engine as Processor;
   },
 };
+}

@@ -1,8 +1,7 @@
 /** `sysflowreader`: keeps the entity cache and hands each flow/event to its handler. */
 import { EntityCache, DEFAULT_LIMITS } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
-import type { Registry } from '../pipeline/registry.js';
-import type { Emit, Processor, ProcessorFactory } from '../pipeline/types.js';
+import type { Emit, HandlerFactory, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 
 function limit(attrs: Readonly<Record<string, string>>, key: string, dflt: number): number {
   const raw = attrs[key];
@@ -12,19 +11,19 @@ function limit(attrs: Readonly<Record<string, string>>, key: string, dflt: numbe
   return n;
 }
 
-export function readerFactory(registry: Registry): ProcessorFactory {
+export function readerFactory(handlers: Lookup<HandlerFactory>): ProcessorFactory {
   return {
     name: 'sysflowreader',
     description: 'entity cache; passes each flow/event with its context to the handler',
     inType: 'sysflowchan',
-    outType: (attrs) => registry.handlers.get(attrs.handler ?? '')?.outType ?? null,
+    outType: (attrs) => handlers.get(attrs.handler ?? '')?.outType ?? null,
     attributes: {
       handler: 'handler name (built-in: flattener)',
       'cache.processes': `max cached processes (default ${DEFAULT_LIMITS.processes})`,
       'cache.files': `max cached files (default ${DEFAULT_LIMITS.files})`,
     },
     create(ctx) {
-      const hf = registry.handlers.get(ctx.attrs.handler ?? '');
+      const hf = handlers.get(ctx.attrs.handler ?? '');
       if (!hf) throw new Error(`unknown handler '${ctx.attrs.handler}'`);
       const handler = hf.create(ctx);
       const cache = new EntityCache({

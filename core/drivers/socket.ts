@@ -7,7 +7,7 @@
  *
  * - One collector at a time: accept, read to EOF or error, close, accept the next; others wait in
  *   the listen backlog, as upstream.
- * - The layout is chosen by each SFHeader's `version` (drivers/socket-schemas.ts); before the first
+ * - The layout is chosen by each SFHeader's `version` (core/drivers/socket-schemas.ts); before the first
  *   header, v5. Only the received bytes are decoded: a truncated datum, trailing bytes or garbage
  *   make a bad message, which is counted, logged and dropped, never forwarded and never fatal.
  * - Messages longer than `maxsize` (default 1 MiB; upstream drops the connection above 16 KiB) are
@@ -32,13 +32,13 @@
 import { accessSync, constants as fsc, lstatSync, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { InputError, DecodeError } from '../core/avro/errors.js';
-import { Tap } from '../core/avro/tap.js';
-import { ConfigError } from '../core/pipeline/config.js';
-import { SYSFLOW_SCHEMA_VERSION } from '../core/sysflow/schema.js';
-import { SfType, type SFHeader, type SysFlowRecord } from '../core/sysflow/types.js';
-import type { Logger } from '../core/log.js';
-import type { DriverContext, DriverFactory } from '../core/pipeline/types.js';
+import { InputError, DecodeError } from '../avro/errors.js';
+import { Tap } from '../avro/tap.js';
+import { ConfigError } from '../pipeline/config.js';
+import { SYSFLOW_SCHEMA_VERSION } from '../sysflow/schema.js';
+import { SfType, type SFHeader, type SysFlowRecord } from '../sysflow/types.js';
+import type { Logger } from '../log.js';
+import type { DriverContext, DriverFactory } from '../pipeline/types.js';
 import { READABLE, unixpacket, type AddonError, type Poller, type SocketType, type UnixPacket } from './socket-native.js';
 import { SOCKET_SCHEMA_VERSIONS, socketDecoder } from './socket-schemas.js';
 

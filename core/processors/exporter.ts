@@ -6,9 +6,8 @@
  * and document id, and queue it for delivery.
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import type { Registry } from '../pipeline/registry.js';
-import type { Processor, ProcessorFactory } from '../pipeline/types.js';
-import { isMessageTransport } from '../export/types.js';
+import type { Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
+import { isMessageTransport, type EncoderFactory, type TransportFactory } from '../export/types.js';
 import { Scratch } from '../util/bytes.js';
 import { DELIVERY_ATTRIBUTES } from '../export/options.js';
 import { UPSTREAM_FORMATS, UPSTREAM_TRANSPORTS, upstreamNote } from '../pipeline/upstream.js';
@@ -21,7 +20,7 @@ function maxPriority(r: FlatRecord): number {
   return p;
 }
 
-export function exporterFactory(registry: Registry): ProcessorFactory {
+export function exporterFactory(registry: { readonly encoders: Lookup<EncoderFactory>; readonly transports: Lookup<TransportFactory> }): ProcessorFactory {
   return {
     name: 'exporter',
     description: 'encodes records and sends them to a transport',
