@@ -7,9 +7,4 @@ export class DecodeError extends Error {
 }
 
 /** Input that is not usable at all (not Avro, bad header, unsupported codec); names the file. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
+export { InputError } from '../errors.js';

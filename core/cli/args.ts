@@ -4,6 +4,7 @@
  * Flags may appear anywhere; `--` ends them.
  */
 import { closest } from '../util/suggest.js';
+import { EXIT, UsageError } from '../errors.js';
 
 export interface FlagSpec {
   name: string;
@@ -13,12 +14,7 @@ export interface FlagSpec {
   value?: string;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 export interface Parsed {
   flags: Map<string, string | true>;
@@ -82,7 +78,7 @@ export function parseOrUsage(program: string, argv: readonly string[], specs: re
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`${program}: error: ${e.message}; see ${program} -h\n`);
-    return 2;
+    return EXIT.usage;
   }
 }
 

@@ -4,9 +4,10 @@ import { createLogger, LOG_LEVELS, type Logger } from '../log.js';
 import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { builtinRegistry } from '../plugins/builtin.js';
 import { loadPlugins } from '../plugins/loader.js';
-import { ConfigError, loadConfig, validateGraph } from '../pipeline/config.js';
+import { loadConfig, validateGraph } from '../pipeline/config.js';
+import { ConfigError, EXIT, InputError, UserError } from '../errors.js';
+import { runMain } from './run-main.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import { InputError } from '../avro/errors.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/loader.js';
@@ -21,8 +22,6 @@ import { ProgressLine, progressMode, type ProgressMode } from './progress.js';
 import { startCpuProfile, writeMemProfile } from './profile.js';
 import { MIGRATION_DOC, UPSTREAM_DRIVERS, upstreamNote } from '../pipeline/upstream.js';
 
-/** Exit code of a run that left records undelivered and not spooled (docs: README "Exit codes"). */
-const EXIT_UNDELIVERED = 3;
 
 const FLAGS: FlagSpec[] = [
   { name: 'config', value: 'FILE', help: 'pipeline configuration (default pipeline.json)' },
@@ -61,15 +60,15 @@ async function main(argv: string[]): Promise<number> {
   const { flags, positional } = parsed;
   if (flags.has('help')) {
     process.stdout.write(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   if (flags.has('listfields')) {
     process.stdout.write(fieldsMarkdown());
-    return 0;
+    return EXIT.ok;
   }
   if (flags.has('version')) {
     process.stdout.write(`Version: ${VERSION}, Avro Schema Version: ${AVRO_SCHEMA_VERSION}, Export Schema Version: ${JSON_SCHEMA_VERSION} (JSON), ${ECS_VERSION} (ECS)\n`);
-    return 0;
+    return EXIT.ok;
   }
   const quiet = flags.has('quiet');
   let level = String(flags.get('log') ?? (quiet ? 'error' : 'info')).toLowerCase();
@@ -77,18 +76,18 @@ async function main(argv: string[]): Promise<number> {
   if (level === 'health') level = 'warn';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     process.stderr.write(`sfprocessor: error: unknown log level '${flags.get('log')}' (use ${LOG_LEVELS.filter((l) => l !== 'silent').join(', ')}, quiet); see sfprocessor -h\n`);
-    return 2;
+    return EXIT.usage;
   }
   const log = createLogger('sfprocessor', level as LevelWithSilent);
   if (flags.has('traceprofile')) {
     log.error(`-traceprofile: sf-processor's Go execution trace has no Node counterpart; use -cpuprofile FILE (see ${MIGRATION_DOC})`);
-    return 2;
+    return EXIT.usage;
   }
   if (flags.has('policycheck')) return policyCheck(String(flags.get('policycheck')), log);
   const testOnly = flags.has('test');
   if (positional.length > 1) {
     log.error(`one input PATH expected, got ${positional.length}: ${positional.join(' ')} (flags must start with '-')`);
-    return 2;
+    return EXIT.usage;
   }
   const path = positional[0];
   try {
@@ -105,12 +104,14 @@ async function main(argv: string[]): Promise<number> {
       memprofile: flags.get('memprofile') as string | undefined,
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof InputError) log.error(e.message);
-    else {
-      log.error((e as Error).message);
-      if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    if (e instanceof UserError) {
+      log.error(e.message);
+      return e.exitCode;
     }
-    return 1;
+    // a plugin's own failure (not one of ours): the run failed, sfprocessor did not
+    log.error((e as Error).message);
+    if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return EXIT.failed;
   }
 }
 
@@ -126,7 +127,7 @@ async function policyCheck(policies: string, log: Logger): Promise<number> {
     files = policyPaths(policies).flatMap(policyFiles);
   } catch (e) {
     log.error((e as Error).message);
-    return 1;
+    return EXIT.failed;
   }
   const failed = new Map<string, string>(); // file → its error
   let unplaced: string | null = null; // an error no file of the set can be blamed for: it ends the check
@@ -150,7 +151,7 @@ async function policyCheck(policies: string, log: Logger): Promise<number> {
   const bad = failed.size + (unplaced === null ? 0 : 1);
   const ok = files.length - bad;
   if (files.length > 1) process.stdout.write(`${policies}: ${ok} file${ok === 1 ? '' : 's'} ok, ${bad} failed\n`);
-  return bad ? 1 : 0;
+  return bad ? EXIT.failed : EXIT.ok;
 }
 
 interface RunOptions {
@@ -193,12 +194,12 @@ async function runProcessor(o: RunOptions): Promise<number> {
     await pipeline.close();
     for (const p of plugins) process.stdout.write(`plugin ${p.kind} '${p.name}' ${p.version} from ${p.file}\n`);
     process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
-    return 0;
+    return EXIT.ok;
   }
   // the input may also come from the config's drivers entry (attribute path)
   if (o.path === undefined && !driverAttrs.path && !driver.origin !== undefined) {
     process.stderr.write(`sfprocessor: no input PATH given (nor a path attribute in the config's drivers entry for ${driverName})\n\n${USAGE}`);
-    return 1;
+    return EXIT.failed;
   }
   driver.check?.(o.path, driverAttrs);
   // a profile that cannot be written is found out before the run, not after it (as sf-processor)
@@ -217,7 +218,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
     signals++;
     if (signals > 1) {
       o.log.error(`${sig} again: exiting without draining`);
-      process.exit(1);
+      process.exit(EXIT.failed);
     }
     o.log.info(`${sig}: stopping input, draining the pipeline`);
     abort.abort();
@@ -243,11 +244,11 @@ async function runProcessor(o: RunOptions): Promise<number> {
     o.log.error((error as Error).message);
     if (process.env.SFP_DEBUG && !(error instanceof InputError)) process.stderr.write(`${(error as Error).stack}\n`);
   }
-  if (stats.undelivered > 0) o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT_UNDELIVERED}`);
+  if (stats.undelivered > 0) o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT.undelivered}`);
   // (a run that failed before its first record has nothing to sum up: its error is the one line)
   if (!error || stats.records > 0) o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${rate(stats.records, secs, active)}), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
-  if (error) return 1;
-  return stats.undelivered > 0 ? EXIT_UNDELIVERED : 0;
+  if (error) return EXIT.failed;
+  return stats.undelivered > 0 ? EXIT.undelivered : 0;
 }
 
 /**
@@ -259,12 +260,4 @@ function rate(records: number, wall: number, active: number | null): string {
   return `${Math.round(records / Math.max(active, 1e-3))} records/s over ${active.toFixed(2)} s active; idle the rest, waiting for input`;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: Error) => {
-    process.stderr.write(`sfprocessor: internal error: ${e.message}\n`);
-    process.exitCode = 70;
-  },
-);
+runMain('sfprocessor', main);

@@ -8,7 +8,8 @@ import { FileSink, type ByteSink } from '../util/bytes.js';
 import { AsyncFileSink } from '../util/async-file-sink.js';
 import { openSync } from 'node:fs';
 import { expandInputs } from '../util/paths.js';
-import { InputError } from '../avro/errors.js';
+import { runMain, reportError } from './run-main.js';
+import { EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 import { ProgressLine, progressMode } from './progress.js';
 
@@ -38,26 +39,26 @@ async function main(argv: string[]): Promise<number> {
   const { flags, positional } = parsed;
   if (flags.has('h')) {
     process.stdout.write(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   if (flags.has('version')) {
     process.stdout.write(`sysprint ${VERSION}\n`);
-    return 0;
+    return EXIT.ok;
   }
   if (flags.has('l')) {
     for (const f of FIELDS) process.stdout.write(`${f.key.padEnd(22)}${f.header}\n`);
-    return 0;
+    return EXIT.ok;
   }
   const quiet = flags.has('q');
   const log = createLogger('sysprint', quiet ? 'error' : 'info');
   const format = String(flags.get('o') ?? 'str') as OutputFormat;
   if (!['str', 'json', 'csv'].includes(format)) {
     log.error(`unknown output format '${format}' (use str, json or csv)`);
-    return 2;
+    return EXIT.usage;
   }
   if (positional.length === 0) {
     process.stderr.write(`sysprint: no input PATH given\n${USAGE}`);
-    return 2;
+    return EXIT.usage;
   }
   let files: string[];
   try {
@@ -65,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     log.error(`${err.path ?? positional[0]}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
-    return 1;
+    return EXIT.failed;
   }
   const outPath = flags.get('w');
   // A file is written on libuv's thread pool while decoding goes on; stdout is written synchronously.
@@ -76,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     else sink = new FileSink(1);
   } catch (e) {
     log.error(`${String(outPath)}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    return 1;
+    return EXIT.failed;
   }
   const split = (v: string | true | undefined) => (typeof v === 'string' ? v.split(',').filter((s) => s.trim() !== '') : undefined);
   const mode = progressMode({ quiet, forced: flags.has('progress'), isTTY: process.stderr.isTTY === true });
@@ -97,27 +98,13 @@ async function main(argv: string[]): Promise<number> {
     if (fileSink) await fileSink.closeFile();
     else sink.close();
     line?.finish();
-    return result.failedFiles > 0 ? 1 : 0;
+    return result.failedFiles > 0 ? EXIT.failed : EXIT.ok;
   } catch (e) {
     if (fileSink) await fileSink.closeFile().catch(() => {});
     else sink.close();
     line?.finish();
-    if (e instanceof InputError) {
-      log.error(e.message);
-      return 2;
-    }
-    log.error(`internal error: ${(e as Error).message}`);
-    if (process.env.SFP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    return 70;
+    return reportError('sysprint', e);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: Error) => {
-    process.stderr.write(`sysprint: internal error: ${e.message}\n`);
-    process.exitCode = 70;
-  },
-);
+runMain('sysprint', main);

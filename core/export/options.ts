@@ -1,4 +1,5 @@
 /** Parsing of exporter attributes shared by the transports: sizes, durations, booleans, delivery. */
+import { ConfigError } from '../errors.js';
 import type { Attributes } from '../pipeline/types.js';
 import type { Logger } from '../log.js';
 import { Delivery, type DeliveryOptions, type Link } from './delivery.js';
@@ -11,7 +12,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
 /** `10M`, `512k`, `1GiB`, `4096` → bytes. */
 export function parseSize(key: string, v: string): number {
   const m = SIZE.exec(v.trim());
-  if (!m) throw new Error(`attribute '${key}': expected a size such as 4096, 512K, 10M or 1G, got '${v}'`);
+  if (!m) throw new ConfigError(`attribute '${key}': expected a size such as 4096, 512K, 10M or 1G, got '${v}'`);
   return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
 }
 
@@ -21,7 +22,7 @@ const MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d:
 /** `30s`, `500ms`, `1h`, `2d`, or a bare number of `bareUnit` → milliseconds. */
 export function parseDuration(key: string, v: string, bareUnit: 'ms' | 's' = 's'): number {
   const m = DURATION.exec(v.trim());
-  if (!m) throw new Error(`attribute '${key}': expected a duration such as 500ms, 30s, 5m, 1h or 1d, got '${v}'`);
+  if (!m) throw new ConfigError(`attribute '${key}': expected a duration such as 500ms, 30s, 5m, 1h or 1d, got '${v}'`);
   return Number(m[1]) * MS[m[2] ?? bareUnit]!;
 }
 
@@ -30,13 +31,13 @@ export function parseBool(key: string, v: string | undefined, dflt: boolean): bo
   const s = v.trim().toLowerCase();
   if (s === 'true' || s === '1' || s === 'yes' || s === 'on') return true;
   if (s === 'false' || s === '0' || s === 'no' || s === 'off') return false;
-  throw new Error(`attribute '${key}': expected true or false, got '${v}'`);
+  throw new ConfigError(`attribute '${key}': expected true or false, got '${v}'`);
 }
 
 export function parseInteger(key: string, v: string | undefined, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`attribute '${key}': expected a whole number from ${min} to ${max}, got '${v}'`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`attribute '${key}': expected a whole number from ${min} to ${max}, got '${v}'`);
   return n;
 }
 

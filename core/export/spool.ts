@@ -9,6 +9,7 @@
  * quota) the segment is cut back to its last whole record and the spool counts as full until a
  * segment is loaded back (which frees space), so a full disk behaves like a full spool.
  */
+import { ConfigError } from '../errors.js';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Message } from './types.js';
@@ -26,7 +27,7 @@ interface Segment {
   readonly count: number | null;
 }
 
-export class SpoolError extends Error {}
+export class SpoolError extends ConfigError {}
 
 export class Spool {
   private segments: Segment[] = [];

@@ -1,4 +1,5 @@
 /** Built-in local transports: terminal (stdout), file (append), null (discard). */
+import { ConfigError } from '../errors.js';
 import { FileSink, NullSink, type ByteSink } from '../util/bytes.js';
 import { AsyncFileSink } from '../util/async-file-sink.js';
 import type { Transport } from './types.js';
@@ -87,7 +88,7 @@ function rotation(attrs: Readonly<Record<string, string>>): Rotation | null {
   const intervalMs = attrs['file.rotate.interval'] ? parseDuration('file.rotate.interval', attrs['file.rotate.interval']) : 0;
   const keep = parseInteger('file.rotate.keep', attrs['file.rotate.keep'], 5, 0, 1000);
   if (size === 0 && intervalMs === 0) {
-    if (attrs['file.rotate.keep']) throw new Error("attribute 'file.rotate.keep' needs file.rotate.size or file.rotate.interval");
+    if (attrs['file.rotate.keep']) throw new ConfigError("attribute 'file.rotate.keep' needs file.rotate.size or file.rotate.interval");
     return null;
   }
   return { size, intervalMs, keep };
@@ -103,7 +104,7 @@ export const fileTransport: TransportFactory = {
     try {
       accessSync(existsSync(path) ? path : dir, constants.W_OK);
     } catch {
-      throw new Error(`attribute 'file.path': '${path}' is not writable`);
+      throw new ConfigError(`attribute 'file.path': '${path}' is not writable`);
     }
   },
   create(attrs) {
@@ -115,7 +116,7 @@ export const fileTransport: TransportFactory = {
       // Appending via explicit offsets (see AsyncFileSink): open for writing, start at the end.
       fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o644);
     } catch (e) {
-      throw new Error(`attribute 'file.path': cannot open '${path}' for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`attribute 'file.path': cannot open '${path}' for appending (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     return new AsyncFileTransport(new AsyncFileSink(fd, fstatSync(fd).size), path, rot, fd);
   },

@@ -4,6 +4,7 @@
  * repeat the same behaviour (same process, user, op flags and resource) within `filter.maxage`
  * seconds of its first sighting, as sf-processor does.
  */
+import { ConfigError } from '../errors.js';
 import { FlatRecord } from './flatrecord.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import { newContext, resolve } from '../sysflow/context.js';
@@ -53,7 +54,7 @@ class Flattener implements Handler<FlatRecord> {
     let maxAge = 24 * 3600;
     if (raw !== undefined) {
       const n = Number(raw);
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`attribute 'filter.maxage': expected a positive number of seconds, got '${raw}'`);
+      if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`attribute 'filter.maxage': expected a positive number of seconds, got '${raw}'`);
       maxAge = n;
     }
     this.limiter = enabled ? new RateLimiter(maxAge * 1000) : null;

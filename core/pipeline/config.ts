@@ -10,14 +10,10 @@ import { readFileSync, statSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
 import type { Catalogue } from './types.js';
+import { ConfigError } from '../errors.js';
 import { UPSTREAM_CHANNELS, UPSTREAM_HANDLERS, UPSTREAM_PROCESSORS, upstreamNote } from './upstream.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export interface ChannelSpec {
   name: string;

@@ -11,6 +11,7 @@
 // rxjs's entry point loads the whole library (~50 ms at start-up); the pipeline needs Subject only
 import { Subject } from 'rxjs/internal/Subject';
 import { MIGRATION_DOC, upstreamAttribute } from './upstream.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PipelineConfig } from './config.js';
 import type { Catalogue, DriverFactory, Emit, InputProgress, Processor, ProcessorFactory } from './types.js';
@@ -60,7 +61,8 @@ export class Pipeline {
         try {
           proc = await factory.create({ label: p.label, log: plog, attrs: p.attrs, checkOnly, report });
         } catch (e) {
-          throw new Error(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
+          // whatever a stage's create() refuses is its entry's configuration
+          throw new ConfigError(`${cfg.file}: ${p.label}: ${(e as Error).message}`);
         }
         nodes.push({ label: p.label, proc });
       }

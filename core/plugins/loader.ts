@@ -11,6 +11,7 @@
  * against the descriptor's `config` schema when the plugin is created — before data flows, and
  * under `-test` too. Run-time failures of plugin code name the file and plugin as well.
  */
+import { PluginError } from '../errors.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,12 +38,7 @@ import {
   type EncoderPlugin, type HandlerPlugin, type Plugin, type PluginContext, type PluginKind, type ProcessorPlugin, type RecordTransport, type TransportPlugin,
 } from '../api.js';
 
-export class PluginError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PluginError';
-  }
-}
+export { PluginError };
 
 /** What was loaded, for logs and `-test`. */
 export interface LoadedPlugin {

@@ -2,13 +2,14 @@
  * Plugin registry: every processor, handler, channel type, driver, encoder, transport and policy
  * action is looked up here by name. Built-ins register through the same calls as plugins loaded at run time.
  */
+import { PluginError } from '../errors.js';
 import type { Catalogue, ChannelType, DriverFactory, HandlerFactory, Lookup, ProcessorFactory } from '../pipeline/types.js';
 import type { EncoderFactory, TransportFactory } from '../export/types.js';
 import type { ActionFactory } from '../policy/policyset.js';
 
 export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport' | 'action';
 
-export class RegistryError extends Error {}
+export class RegistryError extends PluginError {}
 
 class Table<T extends { name: string }> implements Lookup<T> {
   private readonly items = new Map<string, T>();

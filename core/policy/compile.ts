@@ -7,6 +7,7 @@
  * core/policy/engine.ts), and every field use is classified exact / approximated / unsupported.
  */
 import v8 from 'node:v8';
+import { PolicyError } from '../errors.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_FIELDS, VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
@@ -31,13 +32,7 @@ export interface SourceRef {
   position(offset: number): { line: number; col: number; file?: string };
 }
 
-export class PolicyError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly col: number, readonly item: string, readonly reason: string) {
-    // one line, whatever the offending value holds
-    super(`${file}:${line}:${col}: ${item}: ${reason}`.replace(/\r?\n/g, '\\n'));
-    this.name = 'PolicyError';
-  }
-}
+export { PolicyError };
 
 export function errorAt(src: SourceRef, offset: number, reason: string): PolicyError {
   const p = src.position(offset);

@@ -5,6 +5,7 @@
  * batch. Message transports (syslog, es) get each record encoded on its own, with its priority, time
  * and document id, and queue it for delivery.
  */
+import { ConfigError } from '../errors.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 import { isMessageTransport, type EncoderFactory, type TransportFactory } from '../export/types.js';
@@ -68,13 +69,13 @@ export function exporterFactory(registry: { readonly encoders: Lookup<EncoderFac
       const formatName = ctx.attrs.format ?? 'json';
       const tf = registry.transports.get(exportName);
       if (!tf) {
-        throw new Error(`attribute 'export': unknown transport '${exportName}'${upstreamNote(UPSTREAM_TRANSPORTS, exportName)} (available: ${registry.transports.names().join(', ')})`);
+        throw new ConfigError(`attribute 'export': unknown transport '${exportName}'${upstreamNote(UPSTREAM_TRANSPORTS, exportName)} (available: ${registry.transports.names().join(', ')})`);
       }
       const ef = registry.encoders.get(formatName);
-      if (!ef) throw new Error(`attribute 'format': unknown encoder '${formatName}'${upstreamNote(UPSTREAM_FORMATS, formatName)} (available: ${registry.encoders.names().join(', ')})`);
+      if (!ef) throw new ConfigError(`attribute 'format': unknown encoder '${formatName}'${upstreamNote(UPSTREAM_FORMATS, formatName)} (available: ${registry.encoders.names().join(', ')})`);
       const bufRaw = ctx.attrs.buffer ?? '0';
       const buffer = Number(bufRaw);
-      if (!Number.isInteger(buffer) || buffer < 0) throw new Error(`attribute 'buffer': expected a whole number of records, got '${bufRaw}'`);
+      if (!Number.isInteger(buffer) || buffer < 0) throw new ConfigError(`attribute 'buffer': expected a whole number of records, got '${bufRaw}'`);
       const encoder = ef.create(ctx.attrs);
       if (ctx.checkOnly) {
         tf.check?.(ctx.attrs);

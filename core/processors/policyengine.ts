@@ -7,6 +7,7 @@
  * A whole batch is evaluated against one policy set, so a hot reload (`monitor: local`) swaps sets
  * between batches: no record is lost or evaluated twice.
  */
+import { ConfigError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -152,20 +153,20 @@ export function policyEngineFactory(actionTable: Lookup<ActionFactory>): Process
   },
   create(ctx) {
     const mode = (ctx.attrs.mode ?? 'alert').toLowerCase();
-    if (mode !== 'alert' && mode !== 'enrich') throw new Error(`attribute 'mode': expected 'alert' or 'enrich', got '${ctx.attrs.mode}'`);
+    if (mode !== 'alert' && mode !== 'enrich') throw new ConfigError(`attribute 'mode': expected 'alert' or 'enrich', got '${ctx.attrs.mode}'`);
     const language = (ctx.attrs.language ?? 'falco').toLowerCase();
-    if (language !== 'falco' && language !== 'sigma') throw new Error(`attribute 'language': expected 'falco' or 'sigma', got '${ctx.attrs.language}'`);
+    if (language !== 'falco' && language !== 'sigma') throw new ConfigError(`attribute 'language': expected 'falco' or 'sigma', got '${ctx.attrs.language}'`);
     const sigmaConfig = ctx.attrs.config || undefined;
     const monitor = (ctx.attrs.monitor ?? 'none').toLowerCase();
-    if (monitor !== 'none' && monitor !== 'local') throw new Error(`attribute 'monitor': expected 'none' or 'local', got '${ctx.attrs.monitor}'`);
+    if (monitor !== 'none' && monitor !== 'local') throw new ConfigError(`attribute 'monitor': expected 'none' or 'local', got '${ctx.attrs.monitor}'`);
     const interval = Number(ctx.attrs['monitor.interval'] ?? '30');
-    if (!(interval > 0)) throw new Error(`attribute 'monitor.interval': expected a positive number of seconds, got '${ctx.attrs['monitor.interval']}'`);
+    if (!(interval > 0)) throw new ConfigError(`attribute 'monitor.interval': expected a positive number of seconds, got '${ctx.attrs['monitor.interval']}'`);
     if (ctx.attrs.concurrency !== undefined && !/^[1-9]\d*$/.test(ctx.attrs.concurrency)) {
-      throw new Error(`attribute 'concurrency': expected a positive integer, got '${ctx.attrs.concurrency}'`);
+      throw new ConfigError(`attribute 'concurrency': expected a positive integer, got '${ctx.attrs.concurrency}'`);
     }
     const policies = ctx.attrs.policies;
     if (policies === undefined || policies === '') {
-      if (mode === 'alert') throw new Error(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
+      if (mode === 'alert') throw new ConfigError(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
       ctx.log.debug('no policies: passing every record through (enrich bypass)');
       const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
       return bypass;

@@ -1,4 +1,5 @@
 /** `sysflowreader`: keeps the entity cache and hands each flow/event to its handler. */
+import { ConfigError } from '../errors.js';
 import { EntityCache, DEFAULT_LIMITS } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
 import type { Emit, HandlerFactory, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
@@ -7,7 +8,7 @@ function limit(attrs: Readonly<Record<string, string>>, key: string, dflt: numbe
   const raw = attrs[key];
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`attribute '${key}': expected a positive integer, got '${raw}'`);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`attribute '${key}': expected a positive integer, got '${raw}'`);
   return n;
 }
 
@@ -24,7 +25,7 @@ export function readerFactory(handlers: Lookup<HandlerFactory>): ProcessorFactor
     },
     create(ctx) {
       const hf = handlers.get(ctx.attrs.handler ?? '');
-      if (!hf) throw new Error(`unknown handler '${ctx.attrs.handler}'`);
+      if (!hf) throw new ConfigError(`unknown handler '${ctx.attrs.handler}'`);
       const handler = hf.create(ctx);
       const cache = new EntityCache({
         processes: limit(ctx.attrs, 'cache.processes', DEFAULT_LIMITS.processes),

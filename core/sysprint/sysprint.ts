@@ -1,6 +1,6 @@
 /** sysprint: SysFlow traces to JSON lines, CSV or a terminal table. */
 import { SysFlowFileReader } from '../avro/ocf.js';
-import { InputError } from '../avro/errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { EntityCache } from '../sysflow/cache.js';
 import { SF_TYPE_CODES, type SysFlowEvent } from '../sysflow/types.js';
 import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type Value } from './record.js';
@@ -39,7 +39,7 @@ export function parseTypes(list: string[] | undefined): Set<number> {
     const code = raw.trim().toUpperCase();
     if (!code) continue;
     if (!(PRINTABLE_TYPES as readonly string[]).includes(code)) {
-      throw new InputError(`unknown record type '${raw}' (printable types: ${PRINTABLE_TYPES.join(', ')})`);
+      throw new UsageError(`unknown record type '${raw}' (printable types: ${PRINTABLE_TYPES.join(', ')})`);
     }
     set.add(SF_TYPE_CODES.indexOf(code as (typeof SF_TYPE_CODES)[number]));
   }
@@ -52,7 +52,7 @@ export function parseColumns(list: string[] | undefined, format: OutputFormat): 
   const cols: number[] = [];
   for (const k of keys) {
     const i = FIELD_INDEX.get(k.trim());
-    if (i === undefined) throw new InputError(`unknown field '${k}' (see sysprint -l)`);
+    if (i === undefined) throw new UsageError(`unknown field '${k}' (see sysprint -l)`);
     cols.push(i);
   }
   return cols;

@@ -8,6 +8,7 @@
  * retried with backoff; other 4xx (mapping errors) are counted as failed and logged. Secrets come
  * from attributes or from files (`vault.secrets`, `vault.path`) and are never logged.
  */
+import { ConfigError } from '../../errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ type EsModule = typeof import('@elastic/elasticsearch');
 let es: EsModule | null = null;
 const loadEs = async (): Promise<EsModule> => (es ??= await import('@elastic/elasticsearch'));
 
-export class EsConfigError extends Error {}
+export class EsConfigError extends ConfigError {}
 
 interface EsSettings {
   addresses: string[];
@@ -46,8 +47,8 @@ function secretReader(attrs: Attributes): (key: string) => string | undefined {
   const vault = parseBool('vault.secrets', attrs['vault.secrets'], false);
   const dir = attrs['vault.path'] || '/run/secrets';
   const encoding = (attrs['vault.encoding'] ?? 'none').toLowerCase();
-  if (encoding !== 'none' && encoding !== 'base64') throw new Error(`attribute 'vault.encoding': expected none or base64, got '${encoding}'`);
-  if (vault && !existsSync(dir)) throw new Error(`attribute 'vault.path': directory '${dir}' does not exist`);
+  if (encoding !== 'none' && encoding !== 'base64') throw new ConfigError(`attribute 'vault.encoding': expected none or base64, got '${encoding}'`);
+  if (vault && !existsSync(dir)) throw new ConfigError(`attribute 'vault.path': directory '${dir}' does not exist`);
   return (key) => {
     if (attrs[key]) return attrs[key];
     if (!vault) return undefined;
@@ -60,30 +61,30 @@ function secretReader(attrs: Attributes): (key: string) => string | undefined {
 
 function settings(attrs: Attributes): EsSettings {
   const addresses = (attrs['es.addresses'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (addresses.length === 0) throw new Error("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
+  if (addresses.length === 0) throw new ConfigError("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
   for (const a of addresses) {
     try {
       const u = new URL(a);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
     } catch {
-      throw new Error(`attribute 'es.addresses': '${a}' is not an http(s) URL`);
+      throw new ConfigError(`attribute 'es.addresses': '${a}' is not an http(s) URL`);
     }
   }
   const secret = secretReader(attrs);
   const username = secret('es.username');
   const password = secret('es.password');
   const apiKey = secret('es.apikey');
-  if ((username === undefined) !== (password === undefined)) throw new Error("es.username and es.password go together (attributes or vault files)");
-  if (apiKey !== undefined && username !== undefined) throw new Error('give either es.apikey or es.username/es.password, not both');
+  if ((username === undefined) !== (password === undefined)) throw new ConfigError("es.username and es.password go together (attributes or vault files)");
+  if (apiKey !== undefined && username !== undefined) throw new ConfigError('give either es.apikey or es.username/es.password, not both');
   const index = attrs['es.index'] || 'sysflow';
-  if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new Error(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
+  if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new ConfigError(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
   const verify = parseBool('es.tls.verify', attrs['es.tls.verify'], true);
   let ca: Buffer | undefined;
   if (attrs['es.tls.ca']) {
     try {
       ca = readFileSync(attrs['es.tls.ca']);
     } catch (e) {
-      throw new Error(`attribute 'es.tls.ca': cannot read '${attrs['es.tls.ca']}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`attribute 'es.tls.ca': cannot read '${attrs['es.tls.ca']}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
   const tmpl = attrs['es.template'];

@@ -11,6 +11,7 @@
  * Severity follows the record's highest rule priority (SEVERITY below); the facility is
  * syslog.facility (default daemon).
  */
+import { ConfigError } from '../../errors.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import dgram from 'node:dgram';
@@ -60,21 +61,21 @@ function headerField(v: string, max: number): string {
 function settings(attrs: Attributes): SyslogSettings {
   let protoRaw = (attrs['syslog.proto'] ?? 'tcp').toLowerCase();
   if (protoRaw === 'tcp+tls') protoRaw = 'tls'; // sf-processor's template spelling (its code took it as tcp)
-  if (protoRaw !== 'tcp' && protoRaw !== 'udp' && protoRaw !== 'tls') throw new Error(`attribute 'syslog.proto': expected tcp, udp or tls, got '${protoRaw}'`);
+  if (protoRaw !== 'tcp' && protoRaw !== 'udp' && protoRaw !== 'tls') throw new ConfigError(`attribute 'syslog.proto': expected tcp, udp or tls, got '${protoRaw}'`);
   const proto = protoRaw as Proto;
   const framingRaw = (attrs['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline')).toLowerCase();
-  if (framingRaw !== 'newline' && framingRaw !== 'octet-counting') throw new Error(`attribute 'syslog.framing': expected newline or octet-counting, got '${framingRaw}'`);
-  if (proto === 'udp' && attrs['syslog.framing']) throw new Error("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
+  if (framingRaw !== 'newline' && framingRaw !== 'octet-counting') throw new ConfigError(`attribute 'syslog.framing': expected newline or octet-counting, got '${framingRaw}'`);
+  if (proto === 'udp' && attrs['syslog.framing']) throw new ConfigError("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
   const facilityRaw = (attrs['syslog.facility'] ?? 'daemon').toLowerCase();
   const facility = FACILITIES[facilityRaw];
-  if (facility === undefined) throw new Error(`attribute 'syslog.facility': unknown facility '${facilityRaw}' (known: ${Object.keys(FACILITIES).join(', ')})`);
+  if (facility === undefined) throw new ConfigError(`attribute 'syslog.facility': unknown facility '${facilityRaw}' (known: ${Object.keys(FACILITIES).join(', ')})`);
   const read = (key: string) => {
     const p = attrs[key];
     if (!p) return undefined;
     try {
       return readFileSync(p);
     } catch (e) {
-      throw new Error(`attribute '${key}': cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`attribute '${key}': cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   };
   const verify = parseBool('syslog.tls.verify', attrs['syslog.tls.verify'], true);
@@ -83,7 +84,7 @@ function settings(attrs: Attributes): SyslogSettings {
   const ca = proto === 'tls' ? read('syslog.tls.ca') : undefined;
   const cert = proto === 'tls' ? read('syslog.tls.cert') : undefined;
   const key = proto === 'tls' ? read('syslog.tls.key') : undefined;
-  if ((cert === undefined) !== (key === undefined)) throw new Error("attributes 'syslog.tls.cert' and 'syslog.tls.key' go together (client certificate and its key)");
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError("attributes 'syslog.tls.cert' and 'syslog.tls.key' go together (client certificate and its key)");
   return {
     proto,
     host,
@@ -142,7 +143,7 @@ class Formatter {
 const NL = Buffer.from('\n');
 
 const TLS_VERIFY_ERRORS = /CERT|SIGNATURE|ALTNAME|SELF_SIGNED|UNABLE_TO|ISSUER|EXPIRED|HOSTNAME/;
-export class SyslogConfigError extends Error {}
+export class SyslogConfigError extends ConfigError {}
 
 /** A TCP or TLS connection: a write is done when the kernel took it (see Delivery's resend window). */
 class StreamLink implements Link {
