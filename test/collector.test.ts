@@ -57,7 +57,7 @@ function resolver(recs: SysFlowRecord[]) {
   return {
     procAt(i: number, key: string): Process | undefined {
       for (let j = i - 1; j >= 0; j--) {
-        const r = recs[j];
+        const r = recs[j]!;
         if (isH(r)) return undefined;
         if (isP(r) && oidKey(r.oid) === key) return r;
       }
@@ -65,7 +65,7 @@ function resolver(recs: SysFlowRecord[]) {
     },
     fileAt(i: number, oid: string): SfFile | undefined {
       for (let j = i - 1; j >= 0; j--) {
-        const r = recs[j];
+        const r = recs[j]!;
         if (isH(r)) return undefined;
         if (isF(r) && r.oid === oid) return r;
       }
@@ -108,7 +108,7 @@ describe('native collector: self-tests (no privileges needed)', () => {
     const procs = recs.filter(isP);
     assert.deepEqual(procs.slice(0, 3).map((p) => [p.oid.hpid, p.state, p.poid?.hpid ?? null]), [[1, 'REUP', null], [50, 'REUP', 1], [100, 'CREATED', 50]]);
     assert.ok(types.startsWith('0,2,2,2,4,4,2,4,2,4,4'), `record order: ${types}`);
-    const p100 = procs[2];
+    const p100 = procs[2]!;
     assert.equal(p100.exe, '/usr/bin/app');
     assert.equal(p100.exeArgs, '-x 1');
     assert.deepEqual(p100.env, ['A=1']);
@@ -163,16 +163,16 @@ describe('native collector: self-tests (no privileges needed)', () => {
     // the long-lived flow: exported at +41 s (OPEN, no CLOSE), then after the header...
     const long = recs.map((x, i) => [x, i] as const).filter(([x]) => isFF(x) && x.fileOID === foid('/work/long')) as [FileFlow, number][];
     assert.equal(long.length, 2);
-    assert.equal(long[0][0].opFlags, OpFlags.OPEN);
-    assert.equal(ts({ ts: long[0][0].endTs, tsNs: long[0][0].endTsNs }), 1700000041000000000n);
+    assert.equal(long[0]![0]!.opFlags, OpFlags.OPEN);
+    assert.equal(ts({ ts: long[0]![0]!.endTs, tsNs: long[0]![0]!.endTsNs }), 1700000041000000000n);
     // ... a second header resets: ancestors and the file are re-emitted (REUP) before the CLOSE flow
     const h2 = recs.findIndex((x, i) => i > 0 && isH(x));
-    assert.ok(h2 > long[0][1] && h2 < long[1][1]);
+    assert.ok(h2 > long[0]![1]! && h2 < long[1]![1]!);
     assert.deepEqual(recs.slice(h2 + 1, h2 + 5).map((x) => (isP(x) ? `P${x.oid.hpid}:${x.state}` : isF(x) ? `F:${x.path}:${x.state}` : `${x.sfType}`)), [
       'P1:REUP', 'P50:REUP', 'P100:REUP', 'F:/work/long:REUP',
     ]);
-    assert.equal(long[1][0].opFlags, OpFlags.READ_RECV | OpFlags.CLOSE);
-    assert.deepEqual([long[1][0].numRRecvOps, long[1][0].numRRecvBytes], [2, 100]);
+    assert.equal(long[1]![0]!.opFlags, OpFlags.READ_RECV | OpFlags.CLOSE);
+    assert.deepEqual([long[1]![0]!.numRRecvOps, long[1]![0]!.numRRecvBytes], [2, 100]);
     // ProcessFlow for the thread (cloned 1, exited 1), written by the periodic export
     const pf = recs.filter(isPF);
     assert.deepEqual(pf.map((x) => [x.procOID.hpid, x.numThreadsCloned, x.numThreadsExited]), [[100, 1, 1]]);
@@ -231,7 +231,7 @@ describe('native collector: live eBPF collection', () => {
 
     const recs = readRecords(out);
     assert.equal(sum.fileRecords, recs.length, 'the summary counts what the file holds');
-    const h = recs[0];
+    const h = recs[0]!;
     assert.ok(isH(h), 'first record is the SFHeader');
     assert.deepEqual([h.version, h.exporter, h.filename], [5, 'ci-node', out]);
     assert.deepEqual(checkReferences(recs), [], 'every OID/FOID referenced after the header was defined before');
@@ -247,7 +247,7 @@ describe('native collector: live eBPF collection', () => {
     // FileFlow: OPEN|WRITE|CLOSE, 12 bytes, on x
     const ffs = recs.map((x, i) => [x, i] as const).filter(([x]) => isFF(x) && mine(x) && x.fileOID === foid(info.x)) as [FileFlow, number][];
     assert.equal(ffs.length, 1, 'one aggregated flow, not one record per write');
-    const [ff, ffi] = ffs[0];
+    const [ff, ffi] = ffs[0]!;
     assert.ok(has(ff.opFlags, OpFlags.OPEN, OpFlags.WRITE_SEND, OpFlags.CLOSE) && !(ff.opFlags & (OpFlags.READ_RECV | OpFlags.TRUNCATE)), `flags ${ff.opFlags}`);
     assert.deepEqual([ff.numWSendOps, ff.numWSendBytes, ff.numRRecvOps, ff.numRRecvBytes], [1, 12, 0, 0]);
     assert.ok(has(ff.openFlags!, OpenFlags.WRONLY, OpenFlags.CREAT, OpenFlags.TRUNC), `openFlags ${ff.openFlags}`);
@@ -270,7 +270,7 @@ describe('native collector: live eBPF collection', () => {
     assert.ok(clone, 'parent-side CLONE with ret = child pid');
     const execs = recs.map((x, i) => [x, i] as const).filter(([x]) => isPE(x) && x.procOID.hpid === info.true_pid && x.opFlags === OpFlags.EXEC) as [ProcessEvent, number][];
     assert.equal(execs.length, 1);
-    const tp = res.procAt(execs[0][1], oidKey(execs[0][0].procOID))!;
+    const tp = res.procAt(execs[0]![1]!, oidKey(execs[0]![0]!.procOID))!;
     assert.equal(tp.exe, '/bin/true');
     assert.equal(tp.state, 'MODIFIED');
     assert.equal(oidKey(tp.poid!), wlKey, 'parent is the workload');
@@ -296,9 +296,9 @@ describe('native collector: live eBPF collection', () => {
     // plain avsc reads the same file, record for record
     const viaAvsc = await decodeWithAvsc(out);
     assert.equal(viaAvsc.length, recs.length);
-    const cl2 = viaAvsc[recs.indexOf(cl)].rec['sysflow.flow.NetworkFlow'] as Record<string, unknown>;
+    const cl2 = viaAvsc[recs.indexOf(cl)]!.rec['sysflow.flow.NetworkFlow'] as Record<string, unknown>;
     assert.deepEqual([cl2.sip, cl2.sport, cl2.dport, cl2.numWSendBytes, cl2.numRRecvBytes], [IP_127_0_0_1, info.client_port, info.server_port, 5n, 9n]);
-    const ff2 = viaAvsc[ffi].rec['sysflow.flow.FileFlow'] as Record<string, unknown>;
+    const ff2 = viaAvsc[ffi]!.rec['sysflow.flow.FileFlow'] as Record<string, unknown>;
     assert.equal((ff2.fileOID as Buffer).toString('hex'), foid(info.x));
     assert.equal(ff2.numWSendBytes, 12n);
   });
@@ -321,8 +321,8 @@ describe('native collector: live eBPF collection', () => {
     assert.equal(rd.status, 0, rd.stderr);
     const names = readdirSync(dir);
     assert.equal(names.length, 1);
-    assert.match(names[0], /^\d{10}$/);
-    assert.equal((readRecords(join(dir, names[0]))[0] as SFHeader).filename, join(dir, names[0]));
+    assert.match(names[0]!, /^\d{10}$/);
+    assert.equal((readRecords(join(dir, names[0]!))[0] as SFHeader).filename, join(dir, names[0]!));
   });
 
   test('file events with relative paths and directory fds (mkdir, symlink, link, rename, rm -r) and setuid', { skip: liveSkip }, async () => {
@@ -383,7 +383,7 @@ describe('native collector: live eBPF collection', () => {
       const path = join(dir, name);
       const recs = readRecords(path);
       total += recs.length;
-      assert.ok(isH(recs[0]), `${name} starts with a header`);
+      assert.ok(isH(recs[0]!), `${name} starts with a header`);
       assert.equal((recs[0] as SFHeader).filename, path);
       assert.equal(recs.filter(isH).length, 1);
       assert.deepEqual(checkReferences(recs), [], `${name} is self-contained`);
@@ -404,12 +404,12 @@ describe('native collector: live eBPF collection', () => {
     const recs = readRecords(out);
     const ffs = recs.filter(isFF).filter((x) => x.fileOID === foid(f) && x.fd === fd);
     assert.ok(ffs.length >= 2, `${ffs.length} records for the long flow`);
-    assert.ok(has(ffs[0].opFlags, OpFlags.OPEN, OpFlags.WRITE_SEND) && !(ffs[0].opFlags & OpFlags.CLOSE), `first export while open: ${ffs[0].opFlags}`);
-    const last = ffs[ffs.length - 1];
+    assert.ok(has(ffs[0]!.opFlags, OpFlags.OPEN, OpFlags.WRITE_SEND) && !(ffs[0]!.opFlags & OpFlags.CLOSE), `first export while open: ${ffs[0]!.opFlags}`);
+    const last = ffs[ffs.length - 1]!;
     assert.ok(has(last.opFlags, OpFlags.WRITE_SEND, OpFlags.CLOSE) && !(last.opFlags & OpFlags.OPEN), `last: ${last.opFlags}`);
     assert.equal(ffs.reduce((s, x) => s + x.numWSendBytes, 0), 4, 'counters reset after each export: nothing counted twice');
     assert.equal(ffs.reduce((s, x) => s + x.numWSendOps, 0), 2);
-    for (let i = 1; i < ffs.length; i++) assert.ok(ts(ffs[i]) >= ts({ ts: ffs[i - 1].endTs, tsNs: ffs[i - 1].endTsNs }), 'exports do not overlap');
+    for (let i = 1; i < ffs.length; i++) assert.ok(ts(ffs[i]!) >= ts({ ts: ffs[i - 1]!.endTs, tsNs: ffs[i - 1]!.endTsNs }), 'exports do not overlap');
   });
 
   test('IPv6: IPv4-mapped flows are written as IPv4; native IPv6 flows are counted, not written', { skip: liveSkip }, async (t) => {
@@ -472,14 +472,14 @@ print(json.dumps({'p6': p6, 'p4': p4, 'n': n}))
     assert.equal(c1.length, 1);
     assert.equal(c2.length, 1);
     let received = 0;
-    for (const msgs of [c1[0], c2[0]]) {
+    for (const msgs of [c1[0]!, c2[0]!]) {
       assert.ok(msgs.length > 1);
       received += msgs.length;
       const datums = msgs.map((m) => {
         assert.ok(m.length < 16384, `message of ${m.length} bytes`);
         return decodeDatum(m); // throws unless the message is exactly one datum
       });
-      const hdr = datums[0].rec['sysflow.entity.SFHeader'] as Record<string, unknown>;
+      const hdr = datums[0]!.rec['sysflow.entity.SFHeader'] as Record<string, unknown>;
       assert.ok(hdr, 'first message of every connection is an SFHeader');
       assert.deepEqual([hdr.version, hdr.exporter, hdr.filename], [5n, 'sock-test', '']);
       assert.deepEqual(avscReferences(datums.map((d) => d.rec)), [], 'entities re-sent after the new header');
@@ -501,13 +501,13 @@ print(json.dumps({'p6': p6, 'p4': p4, 'n': n}))
       await sleep(200);
       const conns = splitCapture(readFileSync(cap));
       assert.equal(conns.length, 1);
-      const datums = conns[0].map(decodeDatum);
+      const datums = conns[0]!.map(decodeDatum);
       const recs = readRecords(out);
       assert.equal(datums.length, recs.length);
       assert.equal(sum.sockSent, recs.length);
-      const hdr = datums[0].rec['sysflow.entity.SFHeader'] as Record<string, unknown>;
+      const hdr = datums[0]!.rec['sysflow.entity.SFHeader'] as Record<string, unknown>;
       assert.equal(hdr.filename, out);
-      const names = datums.map((d) => Object.keys(d.rec)[0]);
+      const names = datums.map((d) => Object.keys(d.rec)[0]!);
       const branch = ['SFHeader', 'Container', 'Process', 'File', 'ProcessEvent', 'NetworkFlow', 'FileFlow', 'FileEvent', 'NetworkEvent', 'ProcessFlow'];
       assert.deepEqual(names.map((n) => branch.indexOf(n.split('.').pop()!)), recs.map((x) => x.sfType));
     } finally {

@@ -336,7 +336,7 @@ export default [
     kind: 'processor', name: 'textsink', version: '1.0.0', in: 'textchan',
     config: { properties: { path: { type: 'string' } }, required: ['path'] },
     create(ctx) {
-      const text = [];
+      const text = []!;
       return { process(batch) { text.push(...batch); }, end() { writeFileSync(ctx.config.path, text.map((l) => l + '\\n').join('')); } };
     },
   },
@@ -347,7 +347,7 @@ test('every kind: a driver from -driverdir; a channel type, an encoder and proce
   const driverdir = writeFiles(tempDir('driverdir'), { 'synth.js': SYNTH_DRIVER });
   const plugdir = writeFiles(tempDir('plugdir'), { 'kinds.js': KINDS_MODULE });
   const dir = tempDir('kinds');
-  const [csv, text, json] = ['out.csv', 'out.txt', 'out.json'].map((f) => join(dir, f));
+  const [csv, text, json] = ['out.csv', 'out.txt', 'out.json'].map((f) => join(dir, f)) as [string, string, string];
   const cfg = configFile(
     [
       READER,

@@ -227,7 +227,7 @@ export class Gate<T extends Gated> {
 
   private wordsWhere(xs: readonly T[], keep: (x: T) => boolean): number[] {
     const w = new Array<number>(Math.ceil(xs.length / BITS)).fill(0);
-    for (let i = 0; i < xs.length; i++) if (keep(xs[i]!)) w[(i / BITS) | 0] |= bitOf(i);
+    for (let i = 0; i < xs.length; i++) if (keep(xs[i]!)) w[(i / BITS) | 0]! |= bitOf(i);
     return w;
   }
 

@@ -138,7 +138,7 @@ export interface Summary {
 export function parseSummary(stderr: string): Summary {
   const m = /(\d+) records written \(file: (\d+) in (\d+) file\(s\); socket: (\d+) sent, (\d+) dropped while disconnected, (\d+) dropped on a full queue, (\d+) reconnects\); kernel: (\d+) events, (\d+) ring-buffer drops, (\d+) map-full; IPv6 flows not exported: (\d+)/.exec(stderr);
   if (!m) throw new Error(`no summary line in collector stderr:\n${stderr}`);
-  const n = m.slice(1).map(Number);
+  const n = m.slice(1).map(Number) as [number, number, number, number, number, number, number, number, number, number, number];
   return {
     records: n[0], fileRecords: n[1], files: n[2], sockSent: n[3], sockDropped: n[4], sockFull: n[5], reconnects: n[6],
     events: n[7], drops: n[8], mapFull: n[9], ipv6NotExported: n[10],
@@ -254,7 +254,7 @@ export function splitCapture(buf: Buffer): Buffer[][] {
       conns.push([]);
       continue;
     }
-    conns[conns.length - 1].push(buf.subarray(pos, pos + n));
+    conns[conns.length - 1]!.push(buf.subarray(pos, pos + n));
     pos += n;
   }
   return conns;
