@@ -336,7 +336,7 @@ export default [
     kind: 'processor', name: 'textsink', version: '1.0.0', in: 'textchan',
     config: { properties: { path: { type: 'string' } }, required: ['path'] },
     create(ctx) {
-      const text = []!;
+      const text = [];
       return { process(batch) { text.push(...batch); }, end() { writeFileSync(ctx.config.path, text.map((l) => l + '\\n').join('')); } };
     },
   },
