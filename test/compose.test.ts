@@ -581,7 +581,7 @@ function runInImage(img: Image, cmd: string[], fail: (m: string) => void): void 
     }
     return out;
   };
-  const valueOf = (opt: string) => {
+  const optionValue = (opt: string) => {
     const k = args.indexOf(opt);
     return k < 0 ? undefined : args[k + 1];
   };
@@ -594,14 +594,14 @@ function runInImage(img: Image, cmd: string[], fail: (m: string) => void): void 
       return;
     case 'useradd': {
       const name = operands(['--uid', '-u', '--gid', '-g', '--home-dir', '-d', '--shell', '-s'])[0]!;
-      img.uids.set(name, Number(valueOf('--uid') ?? valueOf('-u')));
+      img.uids.set(name, Number(optionValue('--uid') ?? optionValue('-u')));
       return;
     }
     case 'install':
       if (!args.includes('-d')) return fail('install without -d is not modelled');
       for (const d of operands(['-o', '-g', '-m'])) {
         mkdirSync(img.host(d), { recursive: true });
-        const o = valueOf('-o');
+        const o = optionValue('-o');
         if (o) img.owners.set(d, o);
       }
       return;
@@ -1140,7 +1140,10 @@ async function startRsyslog(rsyslogd: string, dir: string): Promise<{ tcp: numbe
   const deadline = Date.now() + 15_000;
   for (;;) {
     const ok = await new Promise<boolean>((res) => {
-      const s = connect(tcp, '127.0.0.1', () => (s.end(), res(true)));
+      const s = connect(tcp, '127.0.0.1', () => {
+        s.end();
+        res(true);
+      });
       s.on('error', () => res(false));
     });
     if (ok) break;
@@ -1494,7 +1497,7 @@ test('mutations: each check catches a deliberate mistake', () => {
   has(wiringProblems(P.edit(COMPOSE_FILE, 'test -S /sock/sysflow.sock', 'test -d /sock')), /healthcheck does not test the input socket/, 'healthcheck');
   has(wiringProblems(P.edit('docker/elastic/setup.sh', 'es=http://elasticsearch:9200', 'es=http://es:9200')), /es-setup: its script does not use/, 'es-setup URL');
   // compose structure
-  has(composeProblems(P.edit(COMPOSE_FILE, /\n  es-data:\n/, '\n')), /volume 'es-data' is not declared/, 'undeclared volume');
+  has(composeProblems(P.edit(COMPOSE_FILE, /\n {2}es-data:\n/, '\n')), /volume 'es-data' is not declared/, 'undeclared volume');
   has(composeProblems(P.edit(COMPOSE_FILE, 'EXPORTER_ES_TEMPLATE: "true"', 'EXPORTER_ES_TEMPLATE: true')), /EXPORTER_ES_TEMPLATE: true must be a string/, 'boolean env value');
   has(composeProblems(P.edit(COMPOSE_FILE, 'condition: service_healthy\n    environment:\n      SOCK_FILE', 'condition: service_healthy\n      elasticsearch:\n        condition: service_healthy\n    environment:\n      SOCK_FILE')), /sf-collector: depends on elasticsearch, which is in profile/, 'dependency on a profile service');
   has(composeProblems(P.edit(COMPOSE_FILE, '${LOG_LEVEL:-info}', '${SF_LOG:-info}')), /SF_LOG.* not listed in \.env\.example/, 'undocumented variable');

@@ -617,7 +617,7 @@ test('index template: composable, sysflow-*, maps every documented field with th
   const keywordIds = new Set(['user.id', 'user.group.id', 'host.ip', 'source.address', 'destination.address']);
   for (const path of ALL_SPEC_PATHS) {
     const m = mappingOf(path);
-    assert.ok(m && m.type, `template maps ${path}`);
+    assert.ok(m?.type, `template maps ${path}`);
     const t = Object.values(FIELDS).map((s) => s[path]).find((x) => x !== undefined)!.replace('!', '');
     if (path === 'event.original') {
       assert.equal(m.type, 'text');
@@ -677,7 +677,7 @@ function validate(d: Doc, type: string, where: string): void {
     assert.ok(t !== undefined, `${where}: ${type} documents have no ${path}`);
     assert.ok(typeOk(t.replace('!', ''), v), `${where}: ${path} = ${JSON.stringify(v)} is not ${t}`);
     const m = mappingOf(path);
-    assert.ok(m && m.type, `${where}: template maps ${path}`);
+    assert.ok(m?.type, `${where}: template maps ${path}`);
     assert.ok(mappingAccepts(m, v, path), `${where}: ${path} = ${JSON.stringify(v)} fits the ${m.type} mapping`);
     seen.add(path);
   }

@@ -255,7 +255,7 @@ function explain(rule: Rule, expected: V[], ours: Ours): string {
   for (const i of ours.byRule.get(rule.name) ?? []) {
     const k = keyOfOurs(ours.lines[i]!);
     const w = want.get(k);
-    if (w && w.length) w.pop();
+    if (w?.length) w.pop();
     else extra.push(ours.lines[i]!);
   }
   const missing = [...want.values()].flat();

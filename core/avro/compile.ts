@@ -8,7 +8,7 @@
  * (one hidden class per type: the hot path stays monomorphic).
  */
 import avro from 'avsc';
-import { Tap } from './tap.js';
+import type { Tap } from './tap.js';
 import { DecodeError } from './errors.js';
 import { stamp } from '../util/slot.js';
 import { SfType, type SysFlowRecord } from '../sysflow/types.js';
@@ -256,7 +256,7 @@ export function compileSysFlowSchema(writerSchema: unknown): CompiledSchema {
     throw new Error(`writer schema is ${type.name ?? type.typeName}, not the SysFlow record`);
   }
   const recField = type.fields?.find((f) => f.name === 'rec');
-  if (!recField || !recField.type.typeName.startsWith('union')) {
+  if (!recField?.type.typeName.startsWith('union')) {
     throw new Error('writer schema has no SysFlow "rec" union');
   }
   const gen = new Generator();

@@ -9,7 +9,7 @@ import { SYSFLOW_SCHEMA } from '../sysflow/schema.js';
 import type { OID, Pod, Process, SysFlowRecord } from '../sysflow/types.js';
 
 const TWO32 = 4294967296;
-const TWO63 = 9223372036854775808;
+const TWO63 = 2 ** 63;
 const SAFE = Number.MAX_SAFE_INTEGER;
 
 type FastBuffer = Buffer & {

@@ -193,7 +193,7 @@ export class SysFlowFileReader {
     } catch (e) {
       this.fail(`avro.schema is not valid JSON (${(e as Error).message})`);
     }
-    let compiled;
+    let compiled: ReturnType<typeof compileSysFlowSchema>;
     try {
       compiled = compileSysFlowSchema(schema);
     } catch (e) {

@@ -208,7 +208,7 @@ function jsonPathGetter(text: (r: R) => string, path: string): (r: R) => string 
   const keys = path.split('.');
   if (path === '' || keys.some((k) => k === '')) throw new Error(`invalid JSON path '${path}'`);
   let lastText = '';
-  let lastDoc: unknown = undefined;
+  let lastDoc: unknown ;
   return (r) => {
     const t = text(r);
     if (t === '') return '';

@@ -361,7 +361,7 @@ export function validateGraph(cfg: PipelineConfig, registry: Catalogue, driverOu
   for (const p of cfg.plugins) {
     const factory = registry.processors.get(p.processor);
     if (!factory) fail(`${p.label}: unknown processor '${p.processor}'${upstreamNote(UPSTREAM_PROCESSORS, p.processor)} (known: ${registry.processors.names().join(', ')})`);
-    let inType = factory!.inType;
+    const inType = factory!.inType;
     let outType = typeof factory!.outType === 'function' ? factory!.outType(p.attrs) : factory!.outType;
     // Handlers plug into processors that declare a 'handler' attribute (sysflowreader); on any other
     // processor a 'handler' key is an unused attribute and must not change its channel types.

@@ -6,7 +6,7 @@
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { VT } from '../flatten/fields.js';
 import { exactToString } from '../util/i64.js';
-import { Compiler, UnsupportedField, type SourceRef } from './compile.js';
+import { type Compiler, UnsupportedField, type SourceRef } from './compile.js';
 import { parseOperand } from './parser.js';
 
 export type Render = (r: FlatRecord) => string;

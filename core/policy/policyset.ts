@@ -309,7 +309,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     const outNotes = new Notes();
     const compiler = new Compiler({ macros, lists, macroCache, fieldsUsed }, notes);
     const { expr, src } = parseText(def.condition!, item);
-    let compiled;
+    let compiled: Compiled;
     let output: Render | null = null;
     try {
       const full: Expr = def.exceptions.length ? { k: 'and', items: [expr, ...def.exceptions.map((x) => ({ k: 'not', e: exceptionExpr(x, def), pos: 0 }) as Expr)], pos: 0 } : expr;
@@ -389,7 +389,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     const item = `filter '${f.name}'`;
     const compiler = new Compiler({ macros, lists, macroCache, fieldsUsed }, new Notes());
     const { expr, src } = parseText(f.condition, item);
-    let c;
+    let c: Compiled;
     try {
       c = compiler.compile(expr, src);
     } catch (err) {
