@@ -1,7 +1,7 @@
 /**
  * What sf-processor has that sfprocessor does not, and keys it spells differently: named in errors
  * and warnings, so that a user moving a config over learns why and where to read on
- * (docs/migration.md, whose tables test/migration.test.ts checks against these).
+ * (docs/migration.md, whose tables test/e2e/migration.test.ts checks against these).
  */
 export const MIGRATION_DOC = 'docs/migration.md';
 

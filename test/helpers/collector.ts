@@ -1,5 +1,5 @@
 /**
- * Helpers for the native collector tests (test/collector.test.ts): build native/ with make, find out
+ * Helpers for the native collector tests (test/e2e/collector.test.ts): build native/ with make, find out
  * whether eBPF can be used here (and why not), build the C workloads, run the collector, decode its
  * output with our reader and with plain avsc, and check the entity-before-reference invariant.
  */

@@ -1,5 +1,5 @@
 /**
- * Just enough Markdown for test/docs.test.ts: fenced code blocks (with the HTML comment that
+ * Just enough Markdown for test/e2e/docs.test.ts: fenced code blocks (with the HTML comment that
  * marks them), links, GitHub heading anchors, tables between marker comments, and the flags of a
  * CLI's usage text.
  */

@@ -1,7 +1,7 @@
 /**
  * The pipeline attribute reference, generated from the plugin registry so the docs cannot drift:
  * docs/configuration.md holds this text between the `generated:attributes` markers, and
- * test/docs.test.ts checks that it is exactly what this module produces.
+ * test/e2e/docs.test.ts checks that it is exactly what this module produces.
  *
  * Regenerate after changing a built-in plugin's attributes (from the repository root):
  *   npm run build && node dist/test/helpers/docs-reference.js --write

@@ -11,10 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { loadPolicySet } from '../core/policy/policyset.js';
-import { lookupField, UnsupportedField } from '../core/policy/compile.js';
-import { initHashing } from '../core/util/xxh.js';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
+import { loadPolicySet } from '../../core/policy/policyset.js';
+import { lookupField, UnsupportedField } from '../../core/policy/compile.js';
+import { initHashing } from '../../core/util/xxh.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
 
 const CLI = join(ROOT, 'dist', 'core', 'cli', 'sfprocessor.js');
 const UPSTREAM = join(FIXTURES, 'sfprocessor-upstream');

@@ -13,11 +13,11 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { FlatRecord } from '../core/flatten/flatrecord.js';
-import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
-import { pe, ff, nf, fe, initHashing, OpFlags, OpenFlags, type ProcSpec } from './helpers/records.js';
-import { ROOT, HAVE_SHARED, CORPUS_NOTE, tracePath } from './helpers/corpus.js';
-import { runPipeline } from './helpers/run-pipeline.js';
+import type { FlatRecord } from '../../core/flatten/flatrecord.js';
+import { loadPolicySet, type PolicySet } from '../../core/policy/policyset.js';
+import { pe, ff, nf, fe, initHashing, OpFlags, OpenFlags, type ProcSpec } from '../helpers/records.js';
+import { ROOT, HAVE_SHARED, CORPUS_NOTE, tracePath } from '../helpers/corpus.js';
+import { runPipeline } from '../helpers/run-pipeline.js';
 
 const RI_DIR = join(ROOT, 'policies', 'runtimeintegrity');
 const DIST_FILE = join(ROOT, 'policies', 'distribution', 'filter.yaml');

@@ -31,9 +31,9 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { load } from 'js-yaml';
-import { ROOT, FIXTURES } from './helpers/corpus.js';
-import { builtinRegistry } from '../core/plugins/builtin.js';
-import { envOverrides } from '../core/pipeline/config.js';
+import { ROOT, FIXTURES } from '../helpers/corpus.js';
+import { builtinRegistry } from '../../core/plugins/builtin.js';
+import { envOverrides } from '../../core/pipeline/config.js';
 
 // ---------------------------------------------------------------------------------------------
 // The project, with an overlay of edited files for the mutation checks
@@ -1224,7 +1224,7 @@ test('.dockerignore matching follows Docker: last match wins, parents count, ** 
   // the repository's own file: what the images need is in, the rest out
   const repo = DockerIgnore.of(PROJECT, '.');
   for (const f of ['package.json', 'package-lock.json', 'core/cli/sfprocessor.ts', 'native/unixpacket/binding.gyp', 'docker/sf-processor/entrypoint.sh']) assert.equal(repo.excludedBy(f), null, f);
-  for (const f of ['node_modules/ajv/package.json', 'dist/core/cli/sfprocessor.js', '.git/HEAD', '.env', 'test/compose.test.ts', 'native/unixpacket/build/Release/unixpacket.node']) assert.notEqual(repo.excludedBy(f), null, f);
+  for (const f of ['node_modules/ajv/package.json', 'dist/core/cli/sfprocessor.js', '.git/HEAD', '.env', 'test/e2e/compose.test.ts', 'native/unixpacket/build/Release/unixpacket.node']) assert.notEqual(repo.excludedBy(f), null, f);
 });
 
 test('shell scripts: syntax (sh -n for #!/bin/sh, bash -n for #!/bin/bash), executable in the repository', () => {

@@ -11,15 +11,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
-import { AvroWriter, encodeSysFlow } from '../core/avro/encoder.js';
-import { Tap } from '../core/avro/tap.js';
-import { SfType, type Process, type SysFlowRecord } from '../core/sysflow/types.js';
-import type { Logger } from '../core/log.js';
-import { socketDriver, socketOptions } from '../core/drivers/socket.js';
-import { PacketClient, unixpacket, isAddonError } from '../core/drivers/socket-native.js';
-import { socketDecoder } from '../core/drivers/socket-schemas.js';
-import { FIXTURES, SHARED } from './helpers/corpus.js';
-import { prng } from './helpers/prng.js';
+import { AvroWriter, encodeSysFlow } from '../../core/avro/encoder.js';
+import { Tap } from '../../core/avro/tap.js';
+import { SfType, type Process, type SysFlowRecord } from '../../core/sysflow/types.js';
+import type { Logger } from '../../core/log.js';
+import { socketDriver, socketOptions } from '../../core/drivers/socket.js';
+import { PacketClient, unixpacket, isAddonError } from '../../core/drivers/socket-native.js';
+import { socketDecoder } from '../../core/drivers/socket-schemas.js';
+import { FIXTURES, SHARED } from '../helpers/corpus.js';
+import { prng } from '../helpers/prng.js';
 import {
   CLI,
   ProcessorRun,
@@ -30,7 +30,7 @@ import {
   pipelineConfig,
   streamSend,
   traceMessages,
-} from './helpers/socket-harness.js';
+} from '../helpers/socket-harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'sfp-sock-'));
 after(async () => {

@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
-import { startEsEndpoint, type EsEndpoint, type EsEndpointOptions } from './helpers/es-endpoint.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
+import { startEsEndpoint, type EsEndpoint, type EsEndpointOptions } from '../helpers/es-endpoint.js';
 
 const CLI = join(ROOT, 'dist/core/cli/sfprocessor.js');
 const TRACE = join(FIXTURES, 'traces/sf-collector/mpm-event/full_capture.sf');

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatProgress, progressMode } from '../core/cli/progress.js';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
+import { formatProgress, progressMode } from '../../core/cli/progress.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
 
 const CLI = join(ROOT, 'dist', 'core', 'cli', 'sfprocessor.js');
 const SYSPRINT = join(ROOT, 'dist', 'core', 'cli', 'sysprint.js');

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Delivery, noFailures, type DeliveryCounters, type Link, type SendResult } from '../core/export/delivery.js';
-import { Spool } from '../core/export/spool.js';
-import type { Message } from '../core/export/types.js';
-import { createLogger } from '../core/log.js';
+import { Delivery, noFailures, type DeliveryCounters, type Link, type SendResult } from '../../core/export/delivery.js';
+import { Spool } from '../../core/export/spool.js';
+import type { Message } from '../../core/export/types.js';
+import { createLogger } from '../../core/log.js';
 
 const log = createLogger('test', 'silent');
 const msg = (i: number): Message => ({ body: Buffer.from(`{"n":${i}}`), priority: i % 5, ts: 1_700_000_000_000 + i, ...(i % 2 ? { id: `id-${i}` } : {}) });

@@ -8,13 +8,13 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PolicyError } from '../core/policy/compile.js';
-import { ENGINE_VERSION } from '../core/policy/loader.js';
-import { loadPolicySet, type Action, type PolicySet } from '../core/policy/policyset.js';
-import { parseCondition } from '../core/policy/parser.js';
-import type { FlatRecord, MatchedRule } from '../core/flatten/flatrecord.js';
-import { FIXTURES } from './helpers/corpus.js';
-import { definitionsFromYaml, fe, ff, initHashing, pe, policyFromYaml, tempDir, writePolicy, OpFlags } from './helpers/records.js';
+import { PolicyError } from '../../core/policy/compile.js';
+import { ENGINE_VERSION } from '../../core/policy/loader.js';
+import { loadPolicySet, type Action, type PolicySet } from '../../core/policy/policyset.js';
+import { parseCondition } from '../../core/policy/parser.js';
+import type { FlatRecord, MatchedRule } from '../../core/flatten/flatrecord.js';
+import { FIXTURES } from '../helpers/corpus.js';
+import { definitionsFromYaml, fe, ff, initHashing, pe, policyFromYaml, tempDir, writePolicy, OpFlags } from '../helpers/records.js';
 
 before(async () => {
   await initHashing();

@@ -13,15 +13,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { SysFlowFileReader } from '../core/avro/ocf.js';
-import { exactToString } from '../core/util/i64.js';
-import { OpFlags, OpenFlags } from '../core/sysflow/flags.js';
-import { SYSFLOW_SCHEMA } from '../core/sysflow/schema.js';
-import type { FileEvent, FileFlow, NetworkFlow, Process, ProcessEvent, ProcessFlow, SFHeader, SysFlowRecord, File as SfFile } from '../core/sysflow/types.js';
+import { SysFlowFileReader } from '../../core/avro/ocf.js';
+import { exactToString } from '../../core/util/i64.js';
+import { OpFlags, OpenFlags } from '../../core/sysflow/flags.js';
+import { SYSFLOW_SCHEMA } from '../../core/sysflow/schema.js';
+import type { FileEvent, FileFlow, NetworkFlow, Process, ProcessEvent, ProcessFlow, SFHeader, SysFlowRecord, File as SfFile } from '../../core/sysflow/types.js';
 import {
   COLLECTOR, SELFTEST, buildWorkload, checkReferences, collectorAvailability, decodeDatum, decodeWithAvsc, oidKey,
   parseSummary, readRecords, runCollector, sleep, splitCapture, startListener, stopProcess, tempDir,
-} from './helpers/collector.js';
+} from '../helpers/collector.js';
 
 const avail = collectorAvailability();
 for (const [what, reason] of [['self-tests', avail.selftest], ['command-line tests', avail.build], ['live eBPF tests', avail.live]] as const) {

@@ -13,13 +13,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PolicyError } from '../core/policy/compile.js';
-import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
-import type { FlatRecord, MatchedRule } from '../core/flatten/flatrecord.js';
-import { CORPUS_NOTE, FIXTURES, HAVE_SHARED, listOracle, parseExactJson, readOracle, tracePath } from './helpers/corpus.js';
-import { base, str, view, type J, type V } from './helpers/oracle-view.js';
-import { runPipeline } from './helpers/run-pipeline.js';
-import { initHashing, nf, pe, OpFlags } from './helpers/records.js';
+import { PolicyError } from '../../core/policy/compile.js';
+import { loadPolicySet, type PolicySet } from '../../core/policy/policyset.js';
+import type { FlatRecord, MatchedRule } from '../../core/flatten/flatrecord.js';
+import { CORPUS_NOTE, FIXTURES, HAVE_SHARED, listOracle, parseExactJson, readOracle, tracePath } from '../helpers/corpus.js';
+import { base, str, view, type J, type V } from '../helpers/oracle-view.js';
+import { runPipeline } from '../helpers/run-pipeline.js';
+import { initHashing, nf, pe, OpFlags } from '../helpers/records.js';
 
 before(async () => {
   await initHashing();
@@ -29,7 +29,7 @@ const UP = join(FIXTURES, 'sfprocessor-upstream');
 const FALCO = join(FIXTURES, 'falco');
 const RI = join(UP, 'runtimeintegrity', 'runtimeintegrity.yaml');
 const TTPS = join(UP, 'runtimeintegrity', 'ttps.yaml');
-const CLI = join(import.meta.dirname, '..', 'core', 'cli', 'sfprocessor.js');
+const CLI = join(import.meta.dirname, '..', '..', 'core', 'cli', 'sfprocessor.js');
 
 const tmp = mkdtempSync(join(tmpdir(), 'sfp-upstream-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

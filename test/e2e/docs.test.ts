@@ -10,11 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fieldsMarkdown } from '../core/policy/fields-doc.js';
-import { builtinRegistry } from '../core/plugins/builtin.js';
-import { ROOT } from './helpers/corpus.js';
-import { attributeReference, CONFIG_DOC, currentReference, deliveryAttributes, exporterOwnAttributes, transportAttributes } from './helpers/docs-reference.js';
-import { brokenLinks, codeBlocks, codeSpans, markdownFiles, section, synopsisFlags, tableRows, usageFlags } from './helpers/docs-markdown.js';
+import { fieldsMarkdown } from '../../core/policy/fields-doc.js';
+import { builtinRegistry } from '../../core/plugins/builtin.js';
+import { ROOT } from '../helpers/corpus.js';
+import { attributeReference, CONFIG_DOC, currentReference, deliveryAttributes, exporterOwnAttributes, transportAttributes } from '../helpers/docs-reference.js';
+import { brokenLinks, codeBlocks, codeSpans, markdownFiles, section, synopsisFlags, tableRows, usageFlags } from '../helpers/docs-markdown.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'sfp-docs-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
@@ -205,8 +205,8 @@ test('every pipeline config path mentioned in README.md, docs/ and examples/plug
 // Examples
 
 test('every YAML policy example in README.md and docs/*.md loads with all rules supported', async () => {
-  const { loadPolicySet } = await import('../core/policy/policyset.js');
-  const { initHashing } = await import('../core/util/xxh.js');
+  const { loadPolicySet } = await import('../../core/policy/policyset.js');
+  const { initHashing } = await import('../../core/util/xxh.js');
   await initHashing();
   const dir = mkdtempSync(join(TMP, 'yaml-'));
   let examples = 0;

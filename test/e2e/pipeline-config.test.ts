@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { CONFIG_SCHEMA, ConfigError, conformsToSchema, envOverrides, loadConfig, validateGraph } from '../core/pipeline/config.js';
-import { builtinRegistry } from '../core/plugins/builtin.js';
-import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../core/version.js';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
-import { prng } from './helpers/prng.js';
+import { CONFIG_SCHEMA, ConfigError, conformsToSchema, envOverrides, loadConfig, validateGraph } from '../../core/pipeline/config.js';
+import { builtinRegistry } from '../../core/plugins/builtin.js';
+import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../../core/version.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
+import { prng } from '../helpers/prng.js';
 
 const CLI = join(ROOT, 'dist', 'core', 'cli', 'sfprocessor.js');
 const TCP = join(FIXTURES, 'traces', 'sf-processor', 'tcp.sf');

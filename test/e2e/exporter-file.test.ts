@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
 
 const CLI = join(ROOT, 'dist/core/cli/sfprocessor.js');
 const TRACE = join(FIXTURES, 'traces/sf-collector/mpm-event/full_capture.sf');

@@ -11,7 +11,7 @@ import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { rsyslogAvailable, startRsyslog, type ReceivedMessage, type Rsyslog } from './helpers/rsyslog.js';
+import { rsyslogAvailable, startRsyslog, type ReceivedMessage, type Rsyslog } from '../helpers/rsyslog.js';
 
 const unavailable = rsyslogAvailable();
 if (unavailable) console.warn(`# SKIPPING rsyslog harness tests: ${unavailable}`);

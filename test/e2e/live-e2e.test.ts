@@ -2,15 +2,15 @@
  * Live collection end to end: the native collector (native/build/sfcollector) traces a scripted
  * workload and streams it over SOCK_SEQPACKET into `sfprocessor -driver socket`, whose policy
  * engine must raise exactly the expected alerts. Needs root and eBPF (skipped loudly otherwise, with
- * the reason, like test/collector.test.ts).
+ * the reason, like test/e2e/collector.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectorAvailability, parseSummary, runCollector, tempDir } from './helpers/collector.js';
-import { ProcessorRun, childEnv, connectionClosed } from './helpers/socket-harness.js';
-import { unixpacket } from '../core/drivers/socket-native.js';
+import { collectorAvailability, parseSummary, runCollector, tempDir } from '../helpers/collector.js';
+import { ProcessorRun, childEnv, connectionClosed } from '../helpers/socket-harness.js';
+import { unixpacket } from '../../core/drivers/socket-native.js';
 
 function skipReason(): string | false {
   try {

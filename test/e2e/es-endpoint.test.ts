@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Client, errors } from '@elastic/elasticsearch';
-import { startEsEndpoint, type EsEndpoint, type EsEndpointOptions } from './helpers/es-endpoint.js';
+import { startEsEndpoint, type EsEndpoint, type EsEndpointOptions } from '../helpers/es-endpoint.js';
 
 async function withEndpoint(opts: EsEndpointOptions, fn: (ep: EsEndpoint) => Promise<void>): Promise<void> {
   const ep = await startEsEndpoint(opts);

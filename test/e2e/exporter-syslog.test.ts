@@ -10,9 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, ROOT } from './helpers/corpus.js';
-import { rsyslogAvailable, startRsyslog, type ReceivedMessage } from './helpers/rsyslog.js';
-import { SEVERITY } from '../core/export/transports/syslog.js';
+import { FIXTURES, ROOT } from '../helpers/corpus.js';
+import { rsyslogAvailable, startRsyslog, type ReceivedMessage } from '../helpers/rsyslog.js';
+import { SEVERITY } from '../../core/export/transports/syslog.js';
 
 const CLI = join(ROOT, 'dist/core/cli/sfprocessor.js');
 const TRACE = join(FIXTURES, 'traces/sf-collector/mpm-event/full_capture.sf');

@@ -12,14 +12,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import xxhash from 'xxhash-wasm';
-import { EcsEncoder, communityId, ecsDocId, isoNano } from '../core/export/encoders/ecs.js';
-import { JsonEncoder } from '../core/export/encoders/json.js';
-import { MemorySink } from '../core/util/bytes.js';
-import { FlatRecord, type MatchedRule } from '../core/flatten/flatrecord.js';
-import { SfType, type FileFlow, type NetworkEvent, type NetworkFlow, type Pod, type ProcessFlow } from '../core/sysflow/types.js';
-import { pe, ff, fe, nf, ke, ipNum, mkHeader, initHashing, OpFlags } from './helpers/records.js';
-import { CORPUS_NOTE, ROOT, listTraces, parseExactJson, tracePath } from './helpers/corpus.js';
-import { flatRecords, runPipeline } from './helpers/run-pipeline.js';
+import { EcsEncoder, communityId, ecsDocId, isoNano } from '../../core/export/encoders/ecs.js';
+import { JsonEncoder } from '../../core/export/encoders/json.js';
+import { MemorySink } from '../../core/util/bytes.js';
+import { FlatRecord, type MatchedRule } from '../../core/flatten/flatrecord.js';
+import { SfType, type FileFlow, type NetworkEvent, type NetworkFlow, type Pod, type ProcessFlow } from '../../core/sysflow/types.js';
+import { pe, ff, fe, nf, ke, ipNum, mkHeader, initHashing, OpFlags } from '../helpers/records.js';
+import { CORPUS_NOTE, ROOT, listTraces, parseExactJson, tracePath } from '../helpers/corpus.js';
+import { flatRecords, runPipeline } from '../helpers/run-pipeline.js';
 
 await initHashing();
 
