@@ -13,7 +13,7 @@ import { FALCO_FIELDS } from '../core/policy/falco-fields.js';
 import { loadPolicySet, type PolicySet } from '../core/policy/policyset.js';
 import { FileIndex } from '../core/policy/gate.js';
 import { Interner, attributesRead, contextChainKey } from '../core/policy/context-key.js';
-import { lookupField } from '../core/policy/compile.js';
+import { lookupField } from '../core/policy/field-lookup.js';
 import { initHashing } from '../core/util/xxh.js';
 import { FlatRecord } from '../core/flatten/flatrecord.js';
 import { SfType, type Process, type ProcessEvent } from '../core/sysflow/types.js';

@@ -9,7 +9,7 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { PolicyError } from '../core/policy/compile.js';
+import { PolicyError } from '../core/errors.js';
 import { parseCondition, ConditionSyntaxError } from '../core/policy/parser.js';
 import type { FlatRecord } from '../core/flatten/flatrecord.js';
 import { compileCondition, fe, ff, initHashing, ke, nf, pe, OpFlags, OpenFlags, type CondEnv } from './helpers/records.js';

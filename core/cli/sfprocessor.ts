@@ -11,7 +11,7 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/loader.js';
-import { PolicyError } from '../policy/compile.js';
+import { PolicyError } from '../errors.js';
 import { formatReport } from '../policy/report.js';
 import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';

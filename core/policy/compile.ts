@@ -3,19 +3,21 @@
  * literals are converted to the field's type, lists expanded into Sets, regexes and globs built,
  * macros inlined, constants folded. The record-time work is a getter call and a comparison.
  *
- * While compiling, each condition's possible record types and op flags are derived (the rule index,
- * core/policy/engine.ts), and every field use is classified exact / approximated / unsupported.
+ * While compiling, each condition's possible record types and op flags are derived (for the rule
+ * gate, core/policy/gate.ts), and every field use is classified exact / approximated / unsupported.
+ * String matching lives in match.ts, field lookup in field-lookup.ts, errors in errors.ts.
  */
-import v8 from 'node:v8';
 import { PolicyError } from '../errors.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { SF_FIELDS, VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
+import { VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
 import { compareExact, nsOfSafe, parseExact } from '../util/i64.js';
 import { OpFlags as O } from '../sysflow/flags.js';
-import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
+import { UNSUPPORTED_FIELDS, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
 import type { Expr, Operand, Value } from './ast.js';
-import { closest } from '../util/suggest.js';
+import { errorAt, UnsupportedField, type SourceRef } from './errors.js';
+import { lookupField } from './field-lookup.js';
+import { policyRegExp, globTest, memberTest, pathPrefixTest } from './match.js';
 
 export type Pred = (r: FlatRecord) => boolean;
 
@@ -23,24 +25,6 @@ export type Pred = (r: FlatRecord) => boolean;
 // as deep as conditions may nest (parser.ts), and well inside the stack a compile may use
 const MAX_MACRO_DEPTH = 500;
 const MAX_COMPILE_DEPTH = 2500;
-
-/** Where a condition came from: maps an offset in its text to a file position. */
-export interface SourceRef {
-  readonly file: string;
-  readonly item: string;
-  /** `file` is set when the text joins pieces from several files (appends). */
-  position(offset: number): { line: number; col: number; file?: string };
-}
-
-export { PolicyError };
-
-export function errorAt(src: SourceRef, offset: number, reason: string): PolicyError {
-  const p = src.position(offset);
-  return new PolicyError(p.file ?? src.file, p.line, p.col, src.item, reason);
-}
-
-/** A field that exists in Falco but has no SysFlow data: the rule cannot be evaluated faithfully. */
-export class UnsupportedField extends Error {}
 
 export interface MacroDef {
   readonly name: string;
@@ -155,184 +139,6 @@ const OPFLAG_BITS: Record<string, number> = {
   READ_RECV: O.READ_RECV, WRITE_SEND: O.WRITE_SEND,
 };
 
-// V8's linear-time regexp engine (flag 'l'): a policy author's regex cannot backtrack catastrophically.
-let linearEnabled = false;
-function linearRegExp(pattern: string, flags: string): RegExp {
-  if (!linearEnabled) {
-    v8.setFlagsFromString('--enable-experimental-regexp-engine');
-    linearEnabled = true;
-  }
-  return new RegExp(pattern, flags + 'l');
-}
-
-/**
- * Cost shape of a regex: does it quantify a group (nested repetition: the exponential case) and how
- * many unbounded repetitions does it have? Escapes and character classes are skipped.
- */
-function regexShape(p: string): { quantifiedGroup: boolean; unbounded: number } {
-  let unbounded = 0;
-  let quantifiedGroup = false;
-  const groupStart: number[] = [];
-  const groupRisky: boolean[] = [];
-  let lastGroupRisky = false;
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '[') {
-      i++;
-      if (p[i] === '^') i++;
-      if (p[i] === ']') i++;
-      while (i < p.length && p[i] !== ']') i += p[i] === '\\' ? 2 : 1;
-      continue;
-    }
-    if (c === '(') {
-      groupStart.push(i);
-      groupRisky.push(false);
-      continue;
-    }
-    if (c === ')') {
-      groupStart.pop();
-      lastGroupRisky = groupRisky.pop() ?? false;
-      const after = p[i + 1];
-      // an optional group (`(…)?`) is tried at most twice; repetition of a group is the exponential case
-      if (after === '*' || after === '+' || after === '{') {
-        quantifiedGroup = true;
-        if (lastGroupRisky && groupRisky.length) groupRisky[groupRisky.length - 1] = true;
-      }
-      continue;
-    }
-    const isQuant = c === '*' || c === '+' || c === '?' || (c === '{' && /^\{\d+(,\d*)?\}/.test(p.slice(i)));
-    if (c === '|' || isQuant) for (let g = 0; g < groupRisky.length; g++) groupRisky[g] = true;
-    if (c === '*' || c === '+' || (c === '{' && /^\{\d+,\}/.test(p.slice(i)))) unbounded++;
-  }
-  return { quantifiedGroup, unbounded };
-}
-
-/**
- * A policy regex, anchored at both ends (Falco's full match). Only syntax V8's linear-time engine
- * accepts is allowed (no backreferences or lookaround). Patterns with nested repetition or more than
- * two unbounded repetitions run on that engine (no catastrophic backtracking possible); the rest,
- * whose worst case is at most quadratic, run on the much faster backtracking engine.
- */
-export function policyRegExp(pattern: string): { test(s: string): boolean } {
-  const anchored = '^(?:' + pattern + ')$';
-  const linear = linearRegExp(anchored, 's'); // throws for unsupported syntax
-  const shape = regexShape(pattern);
-  if (shape.quantifiedGroup || shape.unbounded > 2) return memoized((s) => linear.test(s));
-  // quadratic at worst: bounded by the input length (values are attacker-controlled)
-  const fast = new RegExp(anchored, 's');
-  return memoized((s) => (s.length <= FAST_REGEX_MAX_INPUT ? fast.test(s) : linear.test(s)));
-}
-
-/** Longest input given to the backtracking engine (quadratic worst case ≈ 4 M steps). */
-const FAST_REGEX_MAX_INPUT = 2048;
-/** Results kept per regex: command lines and paths repeat, and the linear engine is slow. */
-const REGEX_MEMO_SIZE = 4096;
-
-/** A string test with its recent results remembered (cleared when full: bounded memory). */
-function memoized(test: (s: string) => boolean): { test(s: string): boolean } {
-  const seen = new Map<string, boolean>();
-  return {
-    test(s) {
-      let v = seen.get(s);
-      if (v === undefined) {
-        if (seen.size >= REGEX_MEMO_SIZE) seen.clear();
-        seen.set(s, (v = test(s)));
-      }
-      return v;
-    },
-  };
-}
-
-/** Falco glob (fnmatch without FNM_PATHNAME): * any run, ? one char, [..] a class. */
-function globTest(glob: string, icase: boolean): (s: string) => boolean {
-  if (icase) {
-    // fold both sides (the linear engine has no case-insensitive mode)
-    const t = globTest(glob.toLowerCase(), false);
-    return (s) => t(s.toLowerCase());
-  }
-  if (!/[?[\\]/.test(glob)) {
-    // '*' only: prefix, suffix and ordered middle pieces (greedy leftmost is exact for '*')
-    const parts = glob.split('*');
-    if (parts.length === 1) return (s) => s === glob;
-    const first = parts[0]!;
-    const last = parts[parts.length - 1]!;
-    const mid = parts.slice(1, -1).filter((x) => x !== '');
-    const min = first.length + last.length;
-    return (s) => {
-      if (s.length < min || !s.startsWith(first) || !s.endsWith(last)) return false;
-      let at = first.length;
-      const end = s.length - last.length;
-      for (const m of mid) {
-        const k = s.indexOf(m, at);
-        if (k < 0 || k + m.length > end) return false;
-        at = k + m.length;
-      }
-      return true;
-    };
-  }
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^]*';
-    else if (c === '?') re += '[^]';
-    else if (c === '[') {
-      const cls = bracket(glob, i);
-      if (cls === null) re += '\\[';
-      else {
-        re += cls.re;
-        i = cls.end;
-      }
-    } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
-    else re += /[.+^${}()|\\/]/.test(c) ? '\\' + c : c;
-  }
-  const rx = policyRegExp(re);
-  return (s) => rx.test(s);
-}
-
-/** POSIX character classes inside glob brackets (C locale), as JS class contents. */
-const POSIX_CLASSES: Record<string, string> = {
-  alpha: 'a-zA-Z', digit: '0-9', alnum: 'a-zA-Z0-9', upper: 'A-Z', lower: 'a-z', xdigit: '0-9A-Fa-f',
-  space: ' \\t\\n\\r\\f\\v', blank: ' \\t', punct: '!-\\/:-@\\[-`{-~', cntrl: '\\x00-\\x1f\\x7f',
-  print: ' -~', graph: '!-~',
-};
-
-/**
- * An fnmatch bracket expression starting at `glob[at]` ('['): `!` or `^` negates, a `]` right after
- * the opening (or the negation) is a member, `[:class:]` names a POSIX class, backslash is literal.
- * null when unclosed (the '[' is then literal).
- */
-function bracket(glob: string, at: number): { re: string; end: number } | null {
-  let j = at + 1;
-  let neg = false;
-  if (glob[j] === '!' || glob[j] === '^') {
-    neg = true;
-    j++;
-  }
-  let cls = '';
-  for (let first = true; j < glob.length; first = false) {
-    const ch = glob[j]!;
-    if (ch === ']' && !first) return { re: '[' + (neg ? '^' : '') + cls + ']', end: j };
-    if (ch === '[' && glob[j + 1] === ':') {
-      const close = glob.indexOf(':]', j + 2);
-      if (close > 0) {
-        const name = glob.slice(j + 2, close);
-        const members = POSIX_CLASSES[name];
-        if (members === undefined) throw new Error(`unknown character class '[:${name}:]'`);
-        cls += members;
-        j = close + 2;
-        continue;
-      }
-    }
-    cls += ch === ']' || ch === '\\' || ch === '[' || ch === '^' ? '\\' + ch : ch;
-    j++;
-  }
-  return null;
-}
-
 interface Getter {
   readonly vt: VT;
   readonly get: (r: FlatRecord) => unknown;
@@ -347,25 +153,6 @@ interface Getter {
 const isList = (vt: VT) => vt === VT.StrList || vt === VT.IntList;
 const isStr = (vt: VT) => vt === VT.Str || vt === VT.StrList;
 const isNum = (vt: VT) => vt === VT.Int || vt === VT.IntList || vt === VT.Time;
-
-/** The closest known field names, for "did you mean". */
-export function suggestField(name: string): string {
-  const best = closest(name, [...SF_FIELDS.keys(), ...FALCO_FIELDS.keys()]);
-  return best ? ` (did you mean '${best}'?)` : '';
-}
-
-/** Look a field up: a definition, or a thrown error (unknown) / UnsupportedField (no SysFlow data). */
-export function lookupField(name: string, arg: string | null): FieldDef {
-  const base = SF_FIELDS.get(name) ?? FALCO_FIELDS.get(name);
-  if (base === undefined) {
-    const why = UNSUPPORTED_FIELDS.get(name) ?? UNSUPPORTED_PREFIXES.find(([p]) => name.startsWith(p))?.[1];
-    if (why) throw new UnsupportedField(`${name}: ${why}`);
-    throw new Error(`unknown field '${name}'${suggestField(name)}`);
-  }
-  if (arg === null) return base;
-  if (!base.withArg) throw new Error(`field '${name}' takes no argument ([${arg}])`);
-  return base.withArg(arg);
-}
 
 export class Compiler {
   private readonly stack: string[] = [];
@@ -938,25 +725,3 @@ function popcount(x: number): number {
   for (let v = x >>> 0; v; v &= v - 1) n++;
   return n;
 }
-
-/** Set membership, unrolled for short lists (faster than a Set probe). */
-function memberTest(items: readonly string[]): (s: string) => boolean {
-  const uniq = [...new Set(items)];
-  if (uniq.length === 1) {
-    const a = uniq[0]!;
-    return (s) => s === a;
-  }
-  if (uniq.length <= 4) return (s) => uniq.includes(s);
-  const set = new Set(uniq);
-  return (s) => set.has(s);
-}
-
-/** Falco pmatch: the value is one of the paths or below one of them. */
-function pathPrefixTest(items: readonly string[]): (s: string) => boolean {
-  const dirs = items.map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
-  const exact = new Set(dirs);
-  const prefixes = dirs.map((d) => (d === '/' ? '/' : d + '/'));
-  return (s) => exact.has(s) || prefixes.some((p) => s.startsWith(p));
-}
-
-export const __test = { globTest, linearRegExp, regexShape, popcount };

@@ -10,7 +10,8 @@ import { naturalCompare } from '../util/paths.js';
 import { parseYaml, LineIndex, scalarOffset, YamlError, type YNode } from './yaml.js';
 import { parseSfpl, SfplError } from './sfpl.js';
 import { DEFAULT_SIGMA_FIELDS, isSigmaConfig, isSigmaRule, sigmaFieldMappings, translateSigma } from './sigma.js';
-import { PolicyError, type SourceRef } from './compile.js';
+import { PolicyError } from '../errors.js';
+import type { SourceRef } from './errors.js';
 
 /** The Falco rule-engine level whose language this engine implements (for required_engine_version). */
 export const ENGINE_VERSION = '0.57.0';

@@ -6,7 +6,8 @@
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { VT } from '../flatten/fields.js';
 import { exactToString } from '../util/i64.js';
-import { type Compiler, UnsupportedField, type SourceRef } from './compile.js';
+import type { Compiler } from './compile.js';
+import { UnsupportedField, type SourceRef } from './errors.js';
 import { parseOperand } from './parser.js';
 
 export type Render = (r: FlatRecord) => string;

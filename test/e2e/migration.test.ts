@@ -12,7 +12,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadPolicySet } from '../../core/policy/policyset.js';
-import { lookupField, UnsupportedField } from '../../core/policy/compile.js';
+import { lookupField } from '../../core/policy/field-lookup.js';
+import { UnsupportedField } from '../../core/policy/errors.js';
 import { initHashing } from '../../core/util/xxh.js';
 import { FIXTURES, ROOT } from '../helpers/corpus.js';
 

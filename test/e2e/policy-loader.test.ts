@@ -8,7 +8,7 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PolicyError } from '../../core/policy/compile.js';
+import { PolicyError } from '../../core/errors.js';
 import { ENGINE_VERSION } from '../../core/policy/loader.js';
 import { loadPolicySet, type Action, type PolicySet } from '../../core/policy/policyset.js';
 import { parseCondition } from '../../core/policy/parser.js';

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PolicyError } from '../../core/policy/compile.js';
+import { PolicyError } from '../../core/errors.js';
 import { loadPolicySet, type PolicySet } from '../../core/policy/policyset.js';
 import type { FlatRecord, MatchedRule } from '../../core/flatten/flatrecord.js';
 import { CORPUS_NOTE, FIXTURES, HAVE_SHARED, listOracle, parseExactJson, readOracle, tracePath } from '../helpers/corpus.js';

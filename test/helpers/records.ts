@@ -34,7 +34,8 @@ import { OpFlags } from '../../core/sysflow/flags.js';
 import { SfType, type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkFlow, type OID, type Pod, type Process, type ProcessEvent, type SFHeader } from '../../core/sysflow/types.js';
 import { Text, readDefinitions, type Definitions, type RuleDef } from '../../core/policy/loader.js';
 import { buildPolicySet, loadPolicySet, type LoadOptions, type PolicySet } from '../../core/policy/policyset.js';
-import { Compiler, Notes, type MacroDef, type SourceRef } from '../../core/policy/compile.js';
+import { Compiler, Notes, type MacroDef } from '../../core/policy/compile.js';
+import type { SourceRef } from '../../core/policy/errors.js';
 import { parseCondition } from '../../core/policy/parser.js';
 import { SF_FIELDS } from '../../core/flatten/fields.js';
 
