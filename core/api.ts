@@ -17,6 +17,7 @@ import type { EntityCache } from './sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from './sysflow/types.js';
 import type { Emit, Processor, Handler, InputProgress } from './pipeline/types.js';
 import type { Message } from './export/types.js';
+import type { SendResult } from './export/delivery.js';
 
 export type { Logger, FlatRecord, MatchedRule, EntityCache, SysFlowEvent, SysFlowRecord, Emit, Processor, Handler, Message, InputProgress };
 export type {
@@ -115,12 +116,7 @@ export interface DriverContext<C = Config> extends PluginContext<C> {
 }
 
 /** Result of DeliveryLink.send for batches that were only partly accepted. */
-export interface SendResult {
-  /** Temporarily refused: sent again after a backoff, before anything newer. */
-  readonly retry: readonly Message[];
-  /** Permanently refused: counted and logged, not retried. */
-  readonly failed: readonly { readonly m: Message; readonly reason: string }[];
-}
+export type { SendResult };
 
 /** A connection the delivery queue sends batches over. */
 export interface DeliveryLink {

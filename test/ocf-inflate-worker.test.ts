@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SysFlowFileReader, type ReaderOptions } from '../core/avro/ocf.js';
-import { SysFlowFileWriter } from '../core/avro/ocf-writer.js';
+import { SysFlowFileWriter } from './helpers/ocf-writer.js';
 import { inflater } from '../core/avro/inflater.js';
 import { CORPUS_NOTE, FIXTURES, TRACES_DIR, listTraces } from './helpers/corpus.js';
 import { prng } from './helpers/prng.js';

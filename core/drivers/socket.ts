@@ -38,7 +38,7 @@ import { ConfigError } from '../pipeline/config.js';
 import { SYSFLOW_SCHEMA_VERSION } from '../sysflow/schema.js';
 import { SfType, type SFHeader, type SysFlowRecord } from '../sysflow/types.js';
 import type { Logger } from '../log.js';
-import type { DriverContext, DriverFactory } from '../pipeline/types.js';
+import type { DriverRunContext, DriverFactory } from '../pipeline/types.js';
 import { READABLE, unixpacket, type AddonError, type Poller, type SocketType, type UnixPacket } from './socket-native.js';
 import { SOCKET_SCHEMA_VERSIONS, socketDecoder } from './socket-schemas.js';
 
@@ -283,7 +283,7 @@ class SocketServer {
 
   constructor(
     private readonly o: SocketOptions,
-    private readonly ctx: DriverContext,
+    private readonly ctx: DriverRunContext,
   ) {
     this.u = unixpacket();
   }

@@ -46,7 +46,7 @@ export interface Link {
   close(): Promise<void>;
 }
 
-export interface DeliveryOptions {
+export interface DeliveryConfig {
   readonly name: string;
   readonly connect: () => Promise<Link>;
   readonly log: Logger;
@@ -120,7 +120,7 @@ export class Delivery {
   private readonly warnings: Repeats;
   private readonly failures: Repeats;
 
-  constructor(private readonly opts: DeliveryOptions) {
+  constructor(private readonly opts: DeliveryConfig) {
     this.queueLimit = opts.queueLimit ?? 10_000;
     this.queueBytes = opts.queueBytes ?? 32 << 20;
     this.batchSize = opts.batchSize ?? 500;

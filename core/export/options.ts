@@ -2,7 +2,7 @@
 import { ConfigError } from '../errors.js';
 import type { Attributes } from '../pipeline/types.js';
 import type { Logger } from '../log.js';
-import { Delivery, type DeliveryOptions, type Link } from './delivery.js';
+import { Delivery, type DeliveryConfig, type Link } from './delivery.js';
 import { Spool } from './spool.js';
 import type { Message, MessageTransport } from './types.js';
 
@@ -73,7 +73,7 @@ export class DeliveryTransport implements MessageTransport {
   constructor(
     readonly name: string,
     attrs: Attributes,
-    opts: { readonly where: string; readonly connect: () => Promise<Link>; readonly log: Logger } & Partial<DeliveryOptions>,
+    opts: { readonly where: string; readonly connect: () => Promise<Link>; readonly log: Logger } & Partial<DeliveryConfig>,
     /** Runs after the queue closed (e.g. closing a client). */
     private readonly after?: () => Promise<void>,
   ) {

@@ -9,7 +9,7 @@ import { FlatRecord } from './flatrecord.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import { newContext, resolve } from '../sysflow/context.js';
 import { SfType, type Process, type SysFlowEvent } from '../sysflow/types.js';
-import type { Handler, HandlerFactory, PluginContext } from '../pipeline/types.js';
+import type { Handler, HandlerFactory, StageContext } from '../pipeline/types.js';
 
 class RateLimiter {
   private readonly seen = new Map<string, number>();
@@ -48,7 +48,7 @@ class Flattener implements Handler<FlatRecord> {
   private ancestryCache: EntityCache | null = null;
   private readonly ctx = newContext();
 
-  constructor(ctx: PluginContext) {
+  constructor(ctx: StageContext) {
     const enabled = (ctx.attrs['filter.enabled'] ?? 'off').toLowerCase() === 'on';
     const raw = ctx.attrs['filter.maxage'];
     let maxAge = 24 * 3600;

@@ -11,7 +11,7 @@ import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
 /** Plugin attributes: strings, as in sf-processor configs (numbers and booleans are accepted and stringified). */
 export type Attributes = Readonly<Record<string, string>>;
 
-export interface PluginContext {
+export interface StageContext {
   /** `#<index> <processor>` — how errors name the plugin. */
   readonly label: string;
   readonly log: Logger;
@@ -49,7 +49,7 @@ export interface ProcessorFactory {
   readonly outType: string | null | ((attrs: Attributes) => string | null);
   /** Attributes understood, for validation and docs: name → description. */
   readonly attributes: Readonly<Record<string, string>>;
-  create(ctx: PluginContext): Processor | Promise<Processor>;
+  create(ctx: StageContext): Processor | Promise<Processor>;
   /** The module file of a plugin; undefined for a built-in (plugins check their own attributes). */
   readonly origin?: string;
 }
@@ -66,7 +66,7 @@ export interface HandlerFactory {
   readonly description: string;
   readonly outType: string;
   readonly attributes: Readonly<Record<string, string>>;
-  create(ctx: PluginContext): Handler;
+  create(ctx: StageContext): Handler;
 }
 
 export interface ChannelType {
@@ -84,7 +84,7 @@ export interface InputProgress {
   bytesRead: number;
 }
 
-export interface DriverContext {
+export interface DriverRunContext {
   readonly log: Logger;
   /** Fill in when the input has a known size (files); left at zeros by live drivers. */
   readonly progress: InputProgress;
@@ -107,7 +107,7 @@ export interface DriverFactory {
   readonly live?: boolean;
   /** Validate attributes and the input path without reading data (used by -test too). */
   check?(path: string | undefined, attrs: Attributes): void;
-  run(path: string | undefined, ctx: DriverContext): Promise<void>;
+  run(path: string | undefined, ctx: DriverRunContext): Promise<void>;
   /** The module file of a plugin; undefined for a built-in (a plugin driver may need no PATH). */
   readonly origin?: string;
 }

@@ -19,7 +19,7 @@ import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { ajvClass } from '../util/ajv.js';
 import type { Logger } from '../log.js';
 import type { Registry } from './registry.js';
-import type { Attributes, DriverContext as InternalDriverContext, Handler, PluginContext as InternalContext, Processor } from '../pipeline/types.js';
+import type { Attributes, DriverRunContext, Handler, StageContext, Processor } from '../pipeline/types.js';
 import type { Encoder, MessageTransport } from '../export/types.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { EntityCache } from '../sysflow/cache.js';
@@ -302,7 +302,7 @@ function registerProcessor(r: Registry, d: ProcessorPlugin, o: Origin, st: Setti
     inType: d.in,
     outType: d.out ?? null,
     attributes: docs(st.schema),
-    async create(ictx: InternalContext): Promise<Processor> {
+    async create(ictx: StageContext): Promise<Processor> {
       const config = settingsOf(st, ictx.attrs);
       const ctx = context(d, o, ictx.label, ictx.log, ictx.attrs, config, ictx.checkOnly ?? false);
       const proc = await guardAsync(o, 'create() failed: ', () => d.create(ctx));
@@ -320,7 +320,7 @@ function registerHandler(r: Registry, d: HandlerPlugin, o: Origin, st: Settings)
     description: d.description ?? `plugin (${o.file})`,
     outType: d.out,
     attributes: docs(st.schema),
-    create(ictx: InternalContext): Handler {
+    create(ictx: StageContext): Handler {
       const config = settingsOf(st, ictx.attrs);
       let flattener: Handler<FlatRecord> | null = null;
       const one: FlatRecord[] = [];
@@ -378,7 +378,7 @@ function registerDriver(r: Registry, d: DriverPlugin, o: Origin, st: Settings): 
       const config = driverSettings(attrs);
       if (d.check) guard(o, 'check() failed: ', () => d.check!(path, context(d, o, `driver '${d.name}'`, o.log, attrs, config, true)));
     },
-    async run(path: string | undefined, dctx: InternalDriverContext): Promise<void> {
+    async run(path: string | undefined, dctx: DriverRunContext): Promise<void> {
       const config = driverSettings(dctx.attrs);
       const ctx = { ...context(d, o, `driver '${d.name}'`, dctx.log, dctx.attrs, config, false), signal: dctx.signal, push: dctx.push, progress: dctx.progress };
       await guardAsync(o, 'run() failed: ', () => d.run(path, ctx));
@@ -476,7 +476,7 @@ function registerAction(r: Registry, d: ActionPlugin, o: Origin, st: Settings): 
   const f = {
     name: d.name,
     description: d.description ?? `plugin (${o.file})`,
-    create(ictx: InternalContext) {
+    create(ictx: StageContext) {
       const config = settingsOf(st, ictx.attrs);
       const fn = guard(o, 'create() failed: ', () => d.create(context(d, o, ictx.label, ictx.log, ictx.attrs, config, ictx.checkOnly ?? false)));
       if (typeof fn !== 'function') throw new PluginError(`${o.where}: create() must return the action function (record, rule) => void (got ${show(fn)})`);

@@ -6,8 +6,8 @@ import { PluginError } from '../errors.js';
 import type { Catalogue, ChannelType, DriverFactory, HandlerFactory, Lookup, ProcessorFactory } from '../pipeline/types.js';
 import type { EncoderFactory, TransportFactory } from '../export/types.js';
 import type { ActionFactory } from '../policy/policyset.js';
+import type { PluginKind } from '../api.js';
 
-export type PluginKind = 'processor' | 'handler' | 'channel' | 'driver' | 'encoder' | 'transport' | 'action';
 
 export class RegistryError extends PluginError {}
 

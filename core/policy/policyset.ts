@@ -5,7 +5,7 @@
  * used by `-test` and `-policycheck`.
  */
 import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
-import type { PluginContext } from '../pipeline/types.js';
+import type { StageContext } from '../pipeline/types.js';
 import { opFlagsOf, Scope, type FieldDef } from '../flatten/fields.js';
 import { SfType } from '../sysflow/types.js';
 import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
@@ -37,7 +37,7 @@ export interface Action {
 export interface ActionFactory {
   readonly name: string;
   readonly description: string;
-  create(ctx: PluginContext): Action;
+  create(ctx: StageContext): Action;
 }
 
 export const BUILTIN_ACTIONS: ReadonlyMap<string, Action> = new Map<string, Action>([

@@ -17,7 +17,7 @@ import { isoFromNs } from './isotime.js';
 /** How a field renders: plain JSON value, an exact integer held as digits, or the tags tuple. */
 export type FieldKind = 'value' | 'exact' | 'tags';
 
-export interface FieldDef {
+export interface PrintField {
   key: string;
   kind: FieldKind;
   header: string;
@@ -57,7 +57,7 @@ export function entityKind(group: number): number {
 }
 
 /** Is field f constant for records of this shape? */
-export function isConstant(f: FieldDef, shape: number): boolean {
+export function isConstant(f: PrintField, shape: number): boolean {
   if (f.group === G.LIVE) return false;
   if (f.group === G.CONST || f.group === G.TYPE) return true;
   return (shape & bit(f.group)) === 0;
@@ -73,12 +73,12 @@ const PREFIX_GROUP: Record<string, number> = {
   proc: G.PROC, pproc: G.PPROC, net: G.NET, flow: G.FLOW, pf: G.PF, container: G.CONT, pod: G.POD, k8s: G.K8S,
 };
 
-const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): FieldDef => ({
+const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): PrintField => ({
   key, kind, header, width, group: GROUP_OF[key] ?? PREFIX_GROUP[key.split('.')[0]!] ?? G.LIVE,
 });
 
 /** Output fields in upstream order (also the CSV header). Header/width are the `-o str` columns. */
-export const FIELDS: readonly FieldDef[] = [
+export const FIELDS: readonly PrintField[] = [
   F('version', 'API version', 8), F('type', 'T', 2), F('state', 'State', 12), F('opflags', 'Op Flags', 14),
   F('opflags_bitmap', 'Op Flags', 5), F('ret', 'Ret', 4), F('ts', 'Start Time', 26), F('ts_uts', 'Start Time', 21, 'exact'),
   F('endts', 'End Time', 26), F('endts_uts', 'End Time', 21, 'exact'),
@@ -112,7 +112,7 @@ export { newContext, resolve } from '../sysflow/context.js';
 export const FIELD_INDEX = new Map(FIELDS.map((f, i) => [f.key, i]));
 
 /** A field value: JSON scalars, lists of IP strings / services, or digits for 'exact' fields. */
-export type Value = null | boolean | number | string | readonly unknown[];
+export type CellValue = null | boolean | number | string | readonly unknown[];
 
 function envStr(env: string[] | undefined): string {
   if (!env || env.length === 0) return '';
@@ -141,7 +141,7 @@ function services(list: Service[]): unknown[] {
 const orBlank = <T>(v: T | undefined): T | '' => (v === undefined ? '' : v);
 
 /** Fill `v` (length FIELDS.length) with the sysprint values of one event; returns its shape. */
-export function fillValues(ctx: EventContext, v: Value[]): number {
+export function fillValues(ctx: EventContext, v: CellValue[]): number {
   const rec = ctx.rec;
   const t = rec.sfType;
   const { proc, pproc, cont, pod, file1, file2, header } = ctx;

@@ -1,5 +1,5 @@
 /** Renders sysprint values (core/sysprint/record.ts) as JSON lines, CSV rows or an aligned table. */
-import { FIELDS, entityKind, groupEntity, isConstant, type EventContext, type FieldDef, type Value } from './record.js';
+import { FIELDS, entityKind, groupEntity, isConstant, type EventContext, type PrintField, type CellValue } from './record.js';
 import { csvField, pyJsonString, pyJsonValue, pyStr } from './pyformat.js';
 import { Scratch, type ByteSink } from '../util/bytes.js';
 
@@ -20,7 +20,7 @@ const EMPTY_LIST = Buffer.from('[]');
 export interface Renderer {
   header(): string;
   /** `shape` is what fillValues returned for these values, `ctx` the entities they came from. */
-  write(v: readonly Value[], shape: number, out: ByteSink, ctx: EventContext): void;
+  write(v: readonly CellValue[], shape: number, out: ByteSink, ctx: EventContext): void;
 }
 
 /**
@@ -48,7 +48,7 @@ interface Template {
 export class JsonRenderer implements Renderer {
   private readonly prefix: Buffer[];
   private readonly suffix: Buffer;
-  private readonly kinds: FieldDef['kind'][];
+  private readonly kinds: PrintField['kind'][];
 
   constructor(private readonly cols: Columns) {
     this.prefix = [];
@@ -86,7 +86,7 @@ export class JsonRenderer implements Renderer {
   private readonly templates = new Map<number, Template>();
 
   /** Render one value (no surrounding text) into a sink. */
-  private value(j: number, x: Value, out: ByteSink): void {
+  private value(j: number, x: CellValue, out: ByteSink): void {
     const kind = this.kinds[j];
     if (kind === 'tags') out.bytes(EMPTY_LIST);
     else if (x === null) out.bytes(NULL);
@@ -98,7 +98,7 @@ export class JsonRenderer implements Renderer {
     else out.ascii(pyJsonValue(x));
   }
 
-  private template(v: readonly Value[], shape: number): Template {
+  private template(v: readonly CellValue[], shape: number): Template {
     const consts: Buffer[] = [];
     const runs: Run[] = [];
     const scratch = new Scratch();
@@ -129,7 +129,7 @@ export class JsonRenderer implements Renderer {
 
   private scratch = new Scratch();
 
-  private renderRun(run: Run, v: readonly Value[], out: ByteSink): void {
+  private renderRun(run: Run, v: readonly CellValue[], out: ByteSink): void {
     const cols = this.cols;
     const rc = run.cols;
     this.value(rc[0]!, v[cols[rc[0]!]!]!, out);
@@ -139,7 +139,7 @@ export class JsonRenderer implements Renderer {
     }
   }
 
-  write(v: readonly Value[], shape: number, out: ByteSink, ctx: EventContext): void {
+  write(v: readonly CellValue[], shape: number, out: ByteSink, ctx: EventContext): void {
     let t = this.templates.get(shape);
     if (t === undefined) {
       t = this.template(v, shape);
@@ -169,7 +169,7 @@ export class JsonRenderer implements Renderer {
 export class CsvRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
 
-  write(v: readonly Value[], _shape: number, out: ByteSink, _ctx: EventContext): void {
+  write(v: readonly CellValue[], _shape: number, out: ByteSink, _ctx: EventContext): void {
     out.write(this.line(v));
   }
 
@@ -177,7 +177,7 @@ export class CsvRenderer implements Renderer {
     return this.cols.map((i) => csvField(FIELDS[i]!.key)).join(',') + '\r\n';
   }
 
-  line(v: readonly Value[]): string {
+  line(v: readonly CellValue[]): string {
     let s = '';
     for (let j = 0; j < this.cols.length; j++) {
       const i = this.cols[j]!;
@@ -200,7 +200,7 @@ function fit(text: string, width: number): string {
 export class TableRenderer implements Renderer {
   constructor(private readonly cols: Columns) {}
 
-  write(v: readonly Value[], _shape: number, out: ByteSink, _ctx: EventContext): void {
+  write(v: readonly CellValue[], _shape: number, out: ByteSink, _ctx: EventContext): void {
     out.write(this.line(v));
   }
 
@@ -215,7 +215,7 @@ export class TableRenderer implements Renderer {
     return names.join(' | ').trimEnd() + '\n' + rule.join('-+-') + '\n';
   }
 
-  line(v: readonly Value[]): string {
+  line(v: readonly CellValue[]): string {
     const w = this.widths();
     const cells = this.cols.map((i, j) => {
       const f = FIELDS[i]!;

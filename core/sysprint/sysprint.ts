@@ -3,7 +3,7 @@ import { SysFlowFileReader } from '../avro/ocf.js';
 import { InputError, UsageError } from '../errors.js';
 import { EntityCache } from '../sysflow/cache.js';
 import { SF_TYPE_CODES, type SysFlowEvent } from '../sysflow/types.js';
-import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type Value } from './record.js';
+import { FIELDS, FIELD_INDEX, fillValues, newContext, resolve, type CellValue } from './record.js';
 import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRenderer, type Columns, type Renderer } from './render.js';
 import type { ByteSink } from '../util/bytes.js';
 import type { Logger } from '../log.js';
@@ -69,7 +69,7 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   const header = renderer.header();
   if (header) out.write(header);
   const result: SysprintResult = { lines: 0, records: 0, failedFiles: 0, damagedFiles: 0 };
-  const values: Value[] = new Array<Value>(FIELDS.length).fill(null);
+  const values: CellValue[] = new Array<CellValue>(FIELDS.length).fill(null);
   const ctx = newContext();
   const sizes = opts.files.map((f) => {
     try {

@@ -22,7 +22,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
-import { SysFlowFileWriter } from '../../core/avro/ocf-writer.js';
+import { SysFlowFileWriter } from '../helpers/ocf-writer.js';
 import { addSeconds } from '../../core/util/i64.js';
 import type { OID, SysFlowRecord } from '../../core/sysflow/types.js';
 

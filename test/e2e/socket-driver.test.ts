@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
-import { AvroWriter, encodeSysFlow } from '../../core/avro/encoder.js';
+import { AvroWriter, encodeSysFlow } from '../helpers/avro-writer.js';
 import { Tap } from '../../core/avro/tap.js';
 import { SfType, type Process, type SysFlowRecord } from '../../core/sysflow/types.js';
 import type { Logger } from '../../core/log.js';

@@ -13,7 +13,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AvroWriter } from '../../core/avro/encoder.js';
+import { AvroWriter } from './avro-writer.js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SfType } from '../../core/sysflow/types.js';
 import { PacketClient } from '../../core/drivers/socket-native.js';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
-import { AvroWriter, encodeSysFlow } from '../../core/avro/encoder.js';
+import { AvroWriter, encodeSysFlow } from './avro-writer.js';
 import { SfType, type SysFlowRecord } from '../../core/sysflow/types.js';
 import { ROOT } from './corpus.js';
 

@@ -6,10 +6,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, constants as zc } from 'node:zlib';
-import { AvroWriter, encodeSysFlow } from './encoder.js';
-import { SYSFLOW_SCHEMA } from '../sysflow/schema.js';
-import type { SysFlowRecord } from '../sysflow/types.js';
-import type { Codec } from './ocf.js';
+import { AvroWriter, encodeSysFlow } from './avro-writer.js';
+import { SYSFLOW_SCHEMA } from '../../core/sysflow/schema.js';
+import type { SysFlowRecord } from '../../core/sysflow/types.js';
+import type { Codec } from '../../core/avro/ocf.js';
 
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]);
 const SYNC_SIZE = 16;

@@ -5,8 +5,8 @@
  * 64-bit values are written exactly without BigInt: a wide field (d, ns) is split into two 32-bit
  * halves with exact float arithmetic, and zig-zag/varint run on the halves with int32 bit operations.
  */
-import { SYSFLOW_SCHEMA } from '../sysflow/schema.js';
-import type { OID, Pod, Process, SysFlowRecord } from '../sysflow/types.js';
+import { SYSFLOW_SCHEMA } from '../../core/sysflow/schema.js';
+import type { OID, Pod, Process, SysFlowRecord } from '../../core/sysflow/types.js';
 
 const TWO32 = 4294967296;
 const TWO63 = 2 ** 63;
