@@ -13,12 +13,10 @@
  * Like the json encoder, sections that depend on one entity only (header, container, pod, process,
  * file) are rendered once per entity object and copied afterwards.
  */
-import { createHash } from 'node:crypto';
-import xxhash from 'xxhash-wasm';
 import { Scratch, type ByteSink } from '../../util/bytes.js';
 import type { FlatRecord } from '../../flatten/flatrecord.js';
 import {
-  SfType, K8S_ACTIONS, K8S_COMPONENTS,
+  SfType,
   type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkEvent, type NetworkFlow, type OID,
   type Pod, type Process, type ProcessEvent, type ProcessFlow, type SFHeader,
 } from '../../sysflow/types.js';
@@ -26,8 +24,14 @@ import { OpFlags } from '../../sysflow/flags.js';
 import { containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName } from '../../flatten/paths.js';
 import { filePath, ip, procCmdline } from '../../flatten/fields.js';
-import { secOf, toHiLo } from '../../util/i64.js';
 import type { Encoder } from '../types.js';
+import { writeDuration, writeIso } from './go-time.js';
+import { cachedCommunityId } from './community-id.js';
+import { ecsDocId, keMessage, type ProcEv } from './ecs-doc-id.js';
+
+export { communityId } from './community-id.js';
+export { ecsDocId } from './ecs-doc-id.js';
+export { isoNano } from './go-time.js';
 
 const B = (s: string) => Buffer.from(s, 'utf8');
 
@@ -65,214 +69,6 @@ export function ecsFileType(restype: number | undefined): string {
     case 112: return 'pipe'; // p
     default: return 'unknown';
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// time: Go's RFC3339Nano in UTC (fraction without trailing zeros, none at all when zero)
-
-const ISO_SLOTS = 1024;
-const isoSec = new Float64Array(ISO_SLOTS).fill(NaN);
-const isoPrefix: Buffer[] = new Array<Buffer>(ISO_SLOTS);
-
-/** `"YYYY-MM-DDTHH:MM:SS` (opening quote included) for whole seconds since the epoch. */
-function isoPrefixOf(sec: number): Buffer {
-  const slot = ((sec % ISO_SLOTS) + ISO_SLOTS) % ISO_SLOTS;
-  if (isoSec[slot] === sec) return isoPrefix[slot]!;
-  const b = B('"' + new Date(sec * 1000).toISOString().slice(0, 19));
-  isoSec[slot] = sec;
-  isoPrefix[slot] = b;
-  return b;
-}
-
-/** Writes the nanosecond time (d, ns) as a quoted RFC 3339 string. */
-function writeIso(out: ByteSink, d: number, ns: number): void {
-  out.bytes(isoPrefixOf(secOf(d, ns)));
-  if (ns !== 0) {
-    out.byte(46);
-    let div = 100000000;
-    let v = ns;
-    while (v !== 0) {
-      const q = Math.floor(v / div);
-      out.byte(48 + q);
-      v -= q * div;
-      div /= 10;
-    }
-  }
-  out.byte(90); // Z
-  out.byte(34);
-}
-
-/** The nanosecond time (d, ns) as Go's RFC3339Nano text (UTC). */
-export function isoNano(d: number, ns: number): string {
-  const frac = ns === 0 ? '' : '.' + String(ns + 1e9).slice(1).replace(/0+$/, '');
-  return new Date(secOf(d, ns) * 1000).toISOString().slice(0, 19) + frac + 'Z';
-}
-
-/** end − start in ns, exactly, for two (d, ns) values. */
-function writeDuration(out: ByteSink, sd: number, sns: number, ed: number, ens: number): void {
-  const ds = secOf(ed, ens) - secOf(sd, sns);
-  if (ds > -9e6 && ds < 9e6) {
-    out.number(ds * 1e9 + (ens - sns));
-    return;
-  }
-  out.ascii(String(BigInt(ds) * 1000000000n + BigInt(ens - sns)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Community ID v1 (https://github.com/corelight/community-id-spec), as gommunityid computes it
-
-/** ICMPv4 types that have a counterpart (request ↔ reply): such flows are two-way. */
-const ICMP_COUNTERPART = new Map<number, number>([[8, 0], [0, 8], [13, 14], [14, 13], [15, 16], [16, 15], [10, 9], [9, 10], [17, 18], [18, 17]]);
-const cidBuf = Buffer.alloc(16);
-
-/**
- * Community ID v1 of an IPv4 flow. IPs are SysFlow's integers (first octet in the lowest byte).
- * For ICMP (proto 1) the ports are the ICMP type and code, mapped as Zeek/gommunityid map them.
- */
-export function communityId(sip: number, sport: number, dip: number, dport: number, proto: number, seed = 0): string {
-  // network-order 32-bit values: first octet most significant
-  let a = ((sip & 0xff) * 0x1000000 + ((sip >>> 8) & 0xff) * 0x10000 + ((sip >>> 16) & 0xff) * 0x100 + ((sip >>> 24) & 0xff));
-  let b = ((dip & 0xff) * 0x1000000 + ((dip >>> 8) & 0xff) * 0x10000 + ((dip >>> 16) & 0xff) * 0x100 + ((dip >>> 24) & 0xff));
-  let p = sport & 0xffff;
-  let q = dport & 0xffff;
-  let oneWay = false;
-  if (proto === 1) {
-    const t = p & 0xff;
-    const c = ICMP_COUNTERPART.get(t);
-    p = t;
-    if (c === undefined) {
-      q = q & 0xff;
-      oneWay = true;
-    } else q = c;
-  }
-  if (!oneWay && !(a < b || (a === b && p < q))) {
-    const ta = a; a = b; b = ta;
-    const tp = p; p = q; q = tp;
-  }
-  const buf = cidBuf;
-  buf.writeUInt16BE(seed & 0xffff, 0);
-  buf.writeUInt32BE(a, 2);
-  buf.writeUInt32BE(b, 6);
-  buf[10] = proto & 0xff;
-  buf[11] = 0;
-  buf.writeUInt16BE(p, 12);
-  buf.writeUInt16BE(q, 14);
-  return '1:' + createHash('sha1').update(buf).digest('base64');
-}
-
-/** Flows repeat their 5-tuples: a small direct-mapped cache saves most SHA-1 computations. */
-const CID_SLOTS = 4096;
-const cidKeys = new Int32Array(CID_SLOTS * 5);
-const cidVals: (string | undefined)[] = new Array<string | undefined>(CID_SLOTS);
-
-function cachedCommunityId(sip: number, sport: number, dip: number, dport: number, proto: number): string {
-  sip |= 0;
-  dip |= 0;
-  sport |= 0;
-  dport |= 0;
-  proto |= 0;
-  let h = Math.imul(sip ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(dip, 0xc2b2ae35) ^ Math.imul(sport * 65599 + dport, 0x27d4eb2f) ^ proto;
-  h ^= h >>> 15;
-  const slot = h & (CID_SLOTS - 1);
-  const k = slot * 5;
-  const v = cidVals[slot];
-  if (v !== undefined && cidKeys[k] === sip && cidKeys[k + 1] === sport && cidKeys[k + 2] === dip && cidKeys[k + 3] === dport && cidKeys[k + 4] === proto) return v;
-  const id = communityId(sip, sport, dip, dport, proto);
-  cidKeys[k] = sip;
-  cidKeys[k + 1] = sport;
-  cidKeys[k + 2] = dip;
-  cidKeys[k + 3] = dport;
-  cidKeys[k + 4] = proto;
-  cidVals[slot] = id;
-  return id;
-}
-
-// ---------------------------------------------------------------------------------------------
-// document id
-
-const xx = await xxhash();
-let idBuf = Buffer.allocUnsafe(1024);
-let idPos = 0;
-
-function idRoom(n: number): void {
-  if (idPos + n <= idBuf.length) return;
-  const nb = Buffer.allocUnsafe(Math.max(idBuf.length * 2, idPos + n));
-  idBuf.copy(nb, 0, 0, idPos);
-  idBuf = nb;
-}
-function idStr(s: string): void {
-  idRoom(s.length * 3);
-  idPos += idBuf.write(s, idPos, 'utf8');
-}
-/** A 64-bit value in (d, ns) form, little-endian. */
-function idI64(d: number, ns: number): void {
-  idRoom(8);
-  const { hi, lo } = toHiLo(d, ns);
-  idBuf.writeUInt32LE(lo >>> 0, idPos);
-  idBuf.writeInt32LE(hi | 0, idPos + 4);
-  idPos += 8;
-}
-/** A 32-bit signed integer, sign-extended to 8 bytes little-endian. */
-function idI32(v: number): void {
-  idRoom(8);
-  v |= 0;
-  idBuf.writeInt32LE(v, idPos);
-  idBuf.writeInt32LE(v < 0 ? -1 : 0, idPos + 4);
-  idPos += 8;
-}
-
-/** What carries a process OID, thread id and op flags. */
-interface ProcEv {
-  procOID?: OID;
-  tid?: number;
-  opFlags?: number;
-}
-
-/**
- * The Elasticsearch document id of a record (compat §6.4): XXH64 (seed 0), as 16 lowercase hex
- * digits, over the node id, the container id, then 8-byte little-endian ts, tid, process createTS
- * and op flags; then for FF/FE the file OID, for NF sip, sport, dip, dport, proto (8 bytes each),
- * for KE the action and kind ordinals (8 bytes each) and the message.
- */
-export function ecsDocId(r: FlatRecord): string {
-  const t = r.sfType;
-  const rec = r.rec;
-  const ev = rec as ProcEv;
-  idPos = 0;
-  idStr(r.header ? r.header.exporter : '');
-  idStr(r.container ? r.container.id : '');
-  idI64(rec.ts, rec.tsNs);
-  idI32(ev.tid ?? 0);
-  const oid = ev.procOID;
-  if (oid) idI64(oid.createTS, oid.createTSNs);
-  else idI64(0, 0);
-  idI32(ev.opFlags ?? 0);
-  if (t === SfType.FF || t === SfType.FE) idStr((rec as FileFlow | FileEvent).fileOID);
-  else if (t === SfType.NF) {
-    const n = rec as NetworkFlow;
-    idI32(n.sip);
-    idI32(n.sport);
-    idI32(n.dip);
-    idI32(n.dport);
-    idI32(n.proto);
-  } else if (t === SfType.KE) {
-    const k = rec as K8sEvent;
-    idI32((K8S_ACTIONS as readonly string[]).indexOf(k.action));
-    idI32((K8S_COMPONENTS as readonly string[]).indexOf(k.kind));
-    idStr(keMessage(k.message));
-  }
-  return xx.h64Raw(idBuf.subarray(0, idPos)).toString(16).padStart(16, '0');
-}
-
-/** A K8s event message without the "\n\0" the collector appends (sf-processor's reader strips it). */
-function keMessage(m: string): string {
-  let e = m.length;
-  while (e > 0) {
-    const c = m.charCodeAt(e - 1);
-    if (c !== 0 && c !== 10) break;
-    e--;
-  }
-  return e === m.length ? m : m.slice(0, e);
 }
 
 // ---------------------------------------------------------------------------------------------

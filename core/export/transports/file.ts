@@ -1,33 +1,11 @@
-/** Built-in local transports: terminal (stdout), file (append), null (discard). */
-import { ConfigError } from '../errors.js';
-import { FileSink, NullSink, type ByteSink } from '../util/bytes.js';
-import { AsyncFileSink } from '../util/async-file-sink.js';
-import type { Transport } from './types.js';
-import type { TransportFactory } from './types.js';
+/** `file`: appends to file.path, with optional rotation by size or age. */
+import { ConfigError } from '../../errors.js';
+import { AsyncFileSink } from '../../util/async-file-sink.js';
+import type { Transport, TransportFactory } from '../types.js';
 import { openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mkdirSync, existsSync, accessSync, constants, fstatSync, closeSync, renameSync, unlinkSync } from 'node:fs';
-import { parseDuration, parseInteger, parseSize } from './options.js';
-
-class SinkTransport implements Transport {
-  constructor(readonly name: string, readonly sink: ByteSink) {}
-  ready(): null {
-    return null;
-  }
-  async close(): Promise<void> {
-    this.sink.close();
-  }
-}
-
-export const terminalTransport: TransportFactory = {
-  name: 'terminal',
-  create: () => new SinkTransport('terminal', new FileSink(1, 64 << 10)),
-};
-
-export const nullTransport: TransportFactory = {
-  name: 'null',
-  create: () => new SinkTransport('null', new NullSink()),
-};
+import { parseDuration, parseInteger, parseSize } from '../options.js';
 
 interface Rotation {
   /** Rotate once the file holds this many bytes (0: never). */
