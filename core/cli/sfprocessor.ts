@@ -10,7 +10,7 @@ import { runMain } from './run-main.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
-import { policyFiles, policyPaths } from '../policy/loader.js';
+import { policyFiles, policyPaths } from '../policy/definitions.js';
 import { PolicyError } from '../errors.js';
 import { formatReport } from '../policy/report.js';
 import { fieldsMarkdown } from '../policy/fields-doc.js';

@@ -8,7 +8,7 @@ import type { FlatRecord, MatchedRule } from '../flatten/flatrecord.js';
 import type { StageContext } from '../pipeline/types.js';
 import { opFlagsOf, Scope, type FieldDef } from '../flatten/fields.js';
 import { SfType } from '../sysflow/types.js';
-import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './loader.js';
+import { readDefinitions, type Definitions, type ExceptionDef, type RuleDef, type Text } from './definitions.js';
 import { parseCondition, parseOperand, ConditionSyntaxError } from './parser.js';
 import { SF_FIELDS } from '../flatten/fields.js';
 import { Compiler, Notes, type Compiled, ALL_TYPES, ANY_OPS, TYPE_CODES, type MacroDef, type Pred } from './compile.js';

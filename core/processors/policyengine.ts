@@ -15,7 +15,7 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
 import type { Emit, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 import { loadPolicySet, type Action, type ActionFactory, type PolicySet } from '../policy/policyset.js';
-import { policyFiles, policyPaths } from '../policy/loader.js';
+import { policyFiles, policyPaths } from '../policy/definitions.js';
 import { formatReport } from '../policy/report.js';
 
 type Mode = 'alert' | 'enrich';

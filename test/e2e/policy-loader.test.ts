@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PolicyError } from '../../core/errors.js';
-import { ENGINE_VERSION } from '../../core/policy/loader.js';
+import { ENGINE_VERSION } from '../../core/policy/definitions.js';
 import { loadPolicySet, type Action, type PolicySet } from '../../core/policy/policyset.js';
 import { parseCondition } from '../../core/policy/parser.js';
 import type { FlatRecord, MatchedRule } from '../../core/flatten/flatrecord.js';

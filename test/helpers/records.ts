@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { FlatRecord } from '../../core/flatten/flatrecord.js';
 import { OpFlags } from '../../core/sysflow/flags.js';
 import { SfType, type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkFlow, type OID, type Pod, type Process, type ProcessEvent, type SFHeader } from '../../core/sysflow/types.js';
-import { Text, readDefinitions, type Definitions, type RuleDef } from '../../core/policy/loader.js';
+import { Text, readDefinitions, type Definitions, type RuleDef } from '../../core/policy/definitions.js';
 import { buildPolicySet, loadPolicySet, type LoadOptions, type PolicySet } from '../../core/policy/policyset.js';
 import { Compiler, Notes, type MacroDef } from '../../core/policy/compile.js';
 import type { SourceRef } from '../../core/policy/errors.js';

@@ -254,6 +254,19 @@ class FileReader {
     return { modes, legacyAppend };
   }
 
+  /**
+   * The override protocol of an item with one key that can change (a list's items, a macro's
+   * condition): undefined for a new definition, else append or replace of an earlier one, which
+   * must exist.
+   */
+  private oneKeyOverride(n: YNode & { kind: 'map' }, at: number, item: string, o: { kind: string; name: string; key: string; defined: boolean }): 'append' | 'replace' | undefined {
+    const { modes, legacyAppend } = this.overrides(n, item);
+    for (const k of modes.keys()) if (k !== o.key) throw this.err(n.start, item, `a ${o.kind} can only override '${o.key}', not '${k}'`);
+    const mode = legacyAppend ? 'append' : modes.get(o.key);
+    if (mode && !o.defined) throw this.err(at, item, `cannot ${mode} ${o.key}: no ${o.kind} '${o.name}' is defined before this item`);
+    return mode;
+  }
+
   private list(n: YNode & { kind: 'map' }): void {
     const e = n.entries.find((x) => x.key === 'list')!;
     const name = this.str(e.value, 'list', 'list');
@@ -262,12 +275,9 @@ class FileReader {
     const itemsE = n.entries.find((x) => x.key === 'items');
     if (!itemsE) throw this.err(n.start, item, "missing 'items'");
     const items = this.strList(itemsE.value, item, 'items');
-    const { modes, legacyAppend } = this.overrides(n, item);
-    for (const k of modes.keys()) if (k !== 'items') throw this.err(n.start, item, `a list can only override 'items', not '${k}'`);
     const old = this.defs.lists.get(name);
-    const mode = legacyAppend ? 'append' : modes.get('items');
-    if (mode) {
-      if (!old) throw this.err(e.keyStart, item, `cannot ${mode} items: no list '${name}' is defined before this item`);
+    const mode = this.oneKeyOverride(n, e.keyStart, item, { kind: 'list', name, key: 'items', defined: old !== undefined });
+    if (old && mode) {
       old.items = mode === 'append' ? [...old.items, ...items] : items;
       return;
     }
@@ -282,12 +292,9 @@ class FileReader {
     const c = n.entries.find((x) => x.key === 'condition');
     if (!c) throw this.err(n.start, item, "missing 'condition'");
     const condition = this.textOf(c.value, item, 'condition');
-    const { modes, legacyAppend } = this.overrides(n, item);
-    for (const k of modes.keys()) if (k !== 'condition') throw this.err(n.start, item, `a macro can only override 'condition', not '${k}'`);
     const old = this.defs.macros.get(name);
-    const mode = legacyAppend ? 'append' : modes.get('condition');
-    if (mode) {
-      if (!old) throw this.err(e.keyStart, item, `cannot ${mode} condition: no macro '${name}' is defined before this item`);
+    const mode = this.oneKeyOverride(n, e.keyStart, item, { kind: 'macro', name, key: 'condition', defined: old !== undefined });
+    if (old && mode) {
       old.condition = mode === 'append' ? old.condition.append(condition) : condition;
       return;
     }
