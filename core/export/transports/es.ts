@@ -18,7 +18,8 @@ import type { Attributes } from '../../pipeline/types.js';
 import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import type { Link, SendResult } from '../delivery.js';
-import { DeliveryTransport, deliverySettings, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
+import { DeliveryTransport, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
+import { networkTransport } from './network.js';
 
 // Loaded on first use: the client and its dependencies take ~170 ms to import, a cost every run
 // would pay at start-up, Elasticsearch or not.
@@ -176,15 +177,12 @@ function describeError(err: unknown): string {
   return (err as Error).message;
 }
 
-export const esTransport: TransportFactory = {
+export const esTransport: TransportFactory = networkTransport({
   name: 'es',
-  check(attrs) {
-    settings(attrs);
-    deliverySettings(attrs);
-  },
-  async create(attrs, log) {
-    const s = settings(attrs);
-    if (s.tls && !s.tls.rejectUnauthorized) log.warn('es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated');
+  settings,
+  insecure: (s) => (s.tls && !s.tls.rejectUnauthorized ? 'es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated' : null),
+  peer: 'cluster',
+  async open(s, attrs, log) {
     const { Client, errors } = await loadEs();
     const client = new Client({
       nodes: s.addresses,
@@ -194,32 +192,34 @@ export const esTransport: TransportFactory = {
       requestTimeout: 60_000,
     });
     const where = `es ${s.addresses.join(',')}`;
-    // A first contact now: wrong credentials or certificates are configuration errors that stop the
-    // start; an unreachable cluster is an outage, and records queue until it is back.
-    try {
-      await client.info();
-      if (s.template) {
-        const body = JSON.parse(readFileSync(s.template, 'utf8')) as Record<string, unknown>;
-        await client.indices.putIndexTemplate({ name: 'sysflow-ecs', ...body } as never);
-        log.info(`${where}: index template sysflow-ecs installed from ${s.template}`);
-      }
-    } catch (err) {
-      if (err instanceof errors.ResponseError && (err.statusCode === 401 || err.statusCode === 403)) {
-        await client.close();
-        throw new EsConfigError(`${where}: ${describeError(err)} (check es.username/es.password or es.apikey)`);
-      }
-      if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        await client.close();
-        throw new EsConfigError(`attribute 'es.template': cannot use '${s.template}': ${(err as Error).message}`);
-      }
-      if (/certificate|self.signed|CERT_|altnames/i.test((err as Error).message)) {
-        await client.close();
-        throw new EsConfigError(`${where}: TLS certificate check failed: ${(err as Error).message} (check es.tls.ca)`);
-      }
-      log.warn(`${where}: ${describeError(err)}; records are queued until the cluster is reachable`);
-    }
-    const indexFor = indexNamer(s.index);
-    const link = new EsLink(client, s, indexFor);
-    return new DeliveryTransport('es', attrs, { where, connect: async () => link, log, batchSize: 2000 }, () => client.close());
+    return {
+      async contact() {
+        try {
+          await client.info();
+          if (s.template) {
+            const body = JSON.parse(readFileSync(s.template, 'utf8')) as Record<string, unknown>;
+            await client.indices.putIndexTemplate({ name: 'sysflow-ecs', ...body } as never);
+            log.info(`${where}: index template sysflow-ecs installed from ${s.template}`);
+          }
+        } catch (err) {
+          if (err instanceof errors.ResponseError && (err.statusCode === 401 || err.statusCode === 403)) {
+            throw new EsConfigError(`${where}: ${describeError(err)} (check es.username/es.password or es.apikey)`);
+          }
+          if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+            throw new EsConfigError(`attribute 'es.template': cannot use '${s.template}': ${(err as Error).message}`);
+          }
+          if (/certificate|self.signed|CERT_|altnames/i.test((err as Error).message)) {
+            throw new EsConfigError(`${where}: TLS certificate check failed: ${(err as Error).message} (check es.tls.ca)`);
+          }
+          throw err;
+        }
+      },
+      describe: (err) => `${where}: ${describeError(err)}`,
+      transport: () => {
+        const link = new EsLink(client, s, indexNamer(s.index));
+        return new DeliveryTransport('es', attrs, { where, connect: async () => link, log, batchSize: 2000 }, () => client.close());
+      },
+      close: () => client.close(),
+    };
   },
-};
+});

@@ -21,7 +21,8 @@ import type { Attributes } from '../../pipeline/types.js';
 import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import { noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
-import { DeliveryTransport, deliverySettings, parseBool, parseInteger } from '../options.js';
+import { DeliveryTransport, parseBool, parseInteger } from '../options.js';
+import { networkTransport } from './network.js';
 
 /** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
 export const SEVERITY: readonly number[] = [
@@ -298,25 +299,15 @@ function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
   });
 }
 
-export const syslogTransport: TransportFactory = {
+export const syslogTransport: TransportFactory = networkTransport({
   name: 'syslog',
-  check(attrs) {
-    settings(attrs);
-    deliverySettings(attrs);
-  },
-  async create(attrs, log) {
-    const s = settings(attrs);
+  settings,
+  insecure: (s) => (s.proto === 'tls' && !s.verify ? 'syslog: TLS certificate verification is OFF (syslog.tls.verify=false): the server is not authenticated' : null),
+  peer: 'server',
+  async open(s, attrs, log) {
     const fmt = new Formatter(s);
-    if (s.proto === 'tls' && !s.verify) log.warn('syslog: TLS certificate verification is OFF (syslog.tls.verify=false): the server is not authenticated');
-    // The first connection is tried now: a certificate problem is a configuration error and stops the
-    // start; an unreachable server is an outage, and records queue until it is back.
+    // the first connection, made by contact(), is the delivery's first link
     let first: Link | null = null;
-    try {
-      first = await connect(s, fmt);
-    } catch (err) {
-      if (err instanceof SyslogConfigError) throw err;
-      log.warn(`${(err as Error).message}; records are queued until the server is reachable`);
-    }
     const reconnect = () => {
       if (first) {
         const l = first;
@@ -325,13 +316,21 @@ export const syslogTransport: TransportFactory = {
       }
       return connect(s, fmt);
     };
-    return new DeliveryTransport('syslog', attrs, {
-      where: `syslog ${s.proto} ${s.host}:${s.port}`,
-      connect: reconnect,
-      log,
-      resendWindowMs: s.proto === 'udp' ? 0 : 2000,
-      connectionless: s.proto === 'udp',
-      resendMaxBytes: socketBufferBytes(),
-    });
+    return {
+      contact: async () => {
+        first = await connect(s, fmt);
+      },
+      // connect()'s errors name the target already
+      describe: (err) => (err as Error).message,
+      transport: () =>
+        new DeliveryTransport('syslog', attrs, {
+          where: `syslog ${s.proto} ${s.host}:${s.port}`,
+          connect: reconnect,
+          log,
+          resendWindowMs: s.proto === 'udp' ? 0 : 2000,
+          connectionless: s.proto === 'udp',
+          resendMaxBytes: socketBufferBytes(),
+        }),
+    };
   },
-};
+});
