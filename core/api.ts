@@ -185,6 +185,8 @@ interface PluginBase {
   /** Semantic version, e.g. `1.0.0`. */
   readonly version: string;
   readonly description?: string;
+  /** The plugin API it was written for, e.g. `^1` or `^1.2`: checked when it loads. */
+  readonly api?: string;
 }
 
 /** A pipeline stage: reads batches from a channel of type `in`, writes to channels of type `out`. */

@@ -417,7 +417,7 @@ const BROKEN: [string, Record<string, string>, string | RegExp][] = [
   ['wrong field type', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 5, create() {} };" },
     "%F: processor 'p': field 'in' must be a string (got number 5)"],
   ['unknown field (typo)', { 'p.js': "export default { kind: 'action', name: 'p', version: '1.0.0', create() {}, confg: {} };" },
-    "%F: action 'p': unknown field 'confg' for an action (fields: kind, name, version, description, create, config)"],
+    "%F: action 'p': unknown field 'confg' for an action (fields: kind, name, version, description, api, create, config)"],
   ['array item', { 'p.js': "export default [{ kind: 'channel', name: 'c1', version: '1.0.0' }, null];" },
     '%F: default export [1]: expected a plugin descriptor object ({ kind, name, version, … }), got null'],
   ['invalid config schema', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: { n: { type: 'integer', maximun: 3 } } } };" },
