@@ -8,7 +8,8 @@
 import { SfType, type Process } from '../sysflow/types.js';
 import { OpFlags as O } from '../sysflow/flags.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { VT, SF_FIELDS, type FieldDef, procName, procCmdline, scoped, Scope, filePath, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
+import { VT, SF_FIELDS, type FieldDef, scoped, Scope, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
+import { procName, procCmdline, filePath } from '../flatten/derive.js';
 import { openFlagNames } from '../flatten/names.js';
 
 type R = FlatRecord;

@@ -23,7 +23,7 @@ import {
 import { OpFlags } from '../../sysflow/flags.js';
 import { containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName } from '../../flatten/paths.js';
-import { filePath, ip, procCmdline } from '../../flatten/fields.js';
+import { filePath, ip, procCmdline } from '../../flatten/derive.js';
 import type { Encoder } from '../types.js';
 import { writeDuration, writeIso } from './go-time.js';
 import { cachedCommunityId } from './community-id.js';
