@@ -60,6 +60,8 @@ export interface EncoderFactory {
 
 export interface TransportFactory {
   readonly name: string;
+  /** Attributes it reads from the exporter's entry: name → help (the exporter's help lists them). */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** Validate settings without connecting or creating anything (`-test`). */
   check?(attrs: Attributes): void;
   create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;

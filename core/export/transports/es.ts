@@ -179,6 +179,22 @@ function describeError(err: unknown): string {
 
 export const esTransport: TransportFactory = networkTransport({
   name: 'es',
+  attributes: {
+    'es.addresses': 'es: comma-separated cluster URLs',
+    'es.index': 'es: index name; %Y %m %d take the record date (UTC), e.g. sysflow-%Y.%m.%d (default sysflow)',
+    'es.username': 'es: basic-auth user (or a vault file es.username)',
+    'es.password': 'es: basic-auth password (or a vault file es.password); never logged',
+    'es.apikey': 'es: API key, instead of user and password (or a vault file es.apikey); never logged',
+    'es.bulk.numWorkers': 'es: concurrent bulk requests (default 2)',
+    'es.bulk.flushBuffer': 'es: bulk request size, e.g. 5M (default 5000000 bytes)',
+    'es.bulk.flushTimeout': 'es: longest wait before a partial bulk request is sent (default 30s)',
+    'es.tls.ca': 'es: CA certificate file (PEM) for https clusters with their own CA',
+    'es.tls.verify': 'es: false skips certificate verification (logged; not recommended)',
+    'es.template': 'es: true installs the bundled ECS index template at start; or a template JSON file',
+    'vault.secrets': 'true: read es.username, es.password, es.apikey from files in vault.path',
+    'vault.path': 'secrets directory (default /run/secrets)',
+    'vault.encoding': 'none (default) or base64: how secret files are encoded',
+  },
   settings,
   insecure: (s) => (s.tls && !s.tls.rejectUnauthorized ? 'es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated' : null),
   peer: 'cluster',

@@ -74,6 +74,12 @@ function rotation(attrs: Readonly<Record<string, string>>): Rotation | null {
 
 export const fileTransport: TransportFactory = {
   name: 'file',
+  attributes: {
+    'file.path': 'file transport: output path, appended to (default ./export.out)',
+    'file.rotate.size': 'file transport: rotate when the file reaches this size, e.g. 100M',
+    'file.rotate.interval': 'file transport: rotate when the file is this old, e.g. 1h or 1d',
+    'file.rotate.keep': 'file transport: rotated files kept as <path>.1 (newest) … <path>.N (default 5; 0 keeps none)',
+  },
   check(attrs) {
     rotation(attrs);
     const path = attrs['file.path'] || './export.out';

@@ -24,6 +24,7 @@ export interface NetworkTarget {
 
 export interface NetworkTransportSpec<S> {
   readonly name: string;
+  readonly attributes: Readonly<Record<string, string>>;
   /** Parse and check the transport's attributes (throws ConfigError). */
   settings(attrs: Attributes): S;
   /** The warning for settings that switch server authentication off, or null. */
@@ -36,6 +37,7 @@ export interface NetworkTransportSpec<S> {
 export function networkTransport<S>(spec: NetworkTransportSpec<S>): TransportFactory {
   return {
     name: spec.name,
+    attributes: spec.attributes,
     check(attrs) {
       spec.settings(attrs);
       deliverySettings(attrs);

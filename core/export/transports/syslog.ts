@@ -301,6 +301,20 @@ function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
 
 export const syslogTransport: TransportFactory = networkTransport({
   name: 'syslog',
+  attributes: {
+    'syslog.proto': 'syslog: tcp (default), udp or tls',
+    'syslog.host': 'syslog: server host (default localhost)',
+    'syslog.port': 'syslog: server port (default 514)',
+    'syslog.tag': 'syslog: tag, sent as the RFC 5424 MSGID (default sysflow)',
+    'syslog.source': 'syslog: HOSTNAME field (default: this host name)',
+    'syslog.facility': 'syslog: facility name (default daemon); severity follows the rule priority',
+    'syslog.framing': 'syslog: newline (default for tcp) or octet-counting (RFC 6587; default for tls, RFC 5425)',
+    'syslog.tls.ca': 'syslog tls: CA certificate file (PEM) that signed the server certificate (default: the system CAs)',
+    'syslog.tls.cert': 'syslog tls: client certificate file (PEM), for servers that require one',
+    'syslog.tls.key': 'syslog tls: client key file (PEM)',
+    'syslog.tls.servername': 'syslog tls: name expected in the server certificate (default: syslog.host)',
+    'syslog.tls.verify': 'syslog tls: false skips server certificate verification (logged; not recommended)',
+  },
   settings,
   insecure: (s) => (s.proto === 'tls' && !s.verify ? 'syslog: TLS certificate verification is OFF (syslog.tls.verify=false): the server is not authenticated' : null),
   peer: 'server',
