@@ -17,7 +17,6 @@ export function show(v: unknown): string {
   return typeof v === 'undefined' ? 'nothing' : `${typeof v} ${String(v)}`;
 }
 
-
 type FieldType = 'string' | 'function' | 'string|null' | 'config';
 const COMMON: Record<string, FieldType> = { kind: 'string', name: 'string', version: 'string', description: 'string', api: 'string' };
 const SHAPES: Record<PluginKind, { required: Record<string, FieldType>; optional: Record<string, FieldType> }> = {

@@ -6,7 +6,6 @@ import type { Attributes } from '../pipeline/types.js';
 import type { Config, ConfigSchema, Plugin } from '../api.js';
 import { messageOf, show } from './descriptor.js';
 
-
 let ajvInstance: Ajv | null = null;
 /** Strict: unknown keywords in a plugin's schema are errors. Made for the first plugin with a schema. */
 const ajv = (): Ajv =>

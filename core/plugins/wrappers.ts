@@ -21,7 +21,6 @@ import { PLUGIN_API_VERSION, type ActionPlugin, type ChannelPlugin, type Config,
 import { messageOf, show } from './descriptor.js';
 import { settingsOf, type Settings } from './settings.js';
 
-
 /** sf.* field getter by name (`sf.ke.message[items.0.name]` style arguments included). */
 function fieldGetter(name: string): (r: FlatRecord) => unknown {
   const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(name);
@@ -74,7 +73,6 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { the
 
 export const docs = (schema: ConfigSchema | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(schema?.properties ?? {}).map(([k, v]) => [k, v.description ?? '']));
-
 
 function wrapProcessor(proc: Processor, o: Origin): Processor {
   const fail = (e: unknown) => new PluginError(`${o.where}: ${messageOf(e)}`);
