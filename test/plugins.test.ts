@@ -374,6 +374,8 @@ test('every kind: a driver from -driverdir; a channel type, an encoder and proce
   assert.equal(oneError(cli(['-driverdir', driverdir, '-config', bad, '-log', 'warn', '-test', 'x'])), "driver 'synth': attribute 'count': must be a whole number, got 'many'");
   // the plugin driver's own check: the CLI path is required here
   assert.equal(oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn', '-test'])), `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`);
+  // and in a run: a plugin driver decides itself whether it needs a PATH (not the CLI's usage text)
+  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn'])), `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`);
 });
 
 test('directory rules: *.js and *.mjs directly in the directory, in name order; other files and subdirectories are not loaded', () => {

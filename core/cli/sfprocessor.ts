@@ -197,7 +197,7 @@ async function runProcessor(o: RunOptions): Promise<number> {
     return EXIT.ok;
   }
   // the input may also come from the config's drivers entry (attribute path)
-  if (o.path === undefined && !driverAttrs.path && !driver.origin !== undefined) {
+  if (o.path === undefined && !driverAttrs.path && driver.origin === undefined) {
     process.stderr.write(`sfprocessor: no input PATH given (nor a path attribute in the config's drivers entry for ${driverName})\n\n${USAGE}`);
     return EXIT.failed;
   }
