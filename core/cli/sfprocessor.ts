@@ -5,13 +5,12 @@ import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 import { builtinRegistry } from '../plugins/builtin.js';
 import { loadPlugins } from '../plugins/loader.js';
 import { loadConfig, validateGraph } from '../pipeline/config.js';
-import { ConfigError, EXIT, InputError, UserError } from '../errors.js';
+import { ConfigError, EXIT, InputError, PolicyError, UserError } from '../errors.js';
 import { runMain } from './run-main.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/definitions.js';
-import { PolicyError } from '../errors.js';
 import { formatReport } from '../policy/report.js';
 import { fieldsMarkdown } from '../policy/fields-doc.js';
 import { VERSION, AVRO_SCHEMA_VERSION, JSON_SCHEMA_VERSION, ECS_VERSION } from '../version.js';
@@ -21,7 +20,6 @@ import { writeFileSync } from 'node:fs';
 import { ProgressLine, progressMode, type ProgressMode } from './progress.js';
 import { startCpuProfile, writeMemProfile } from './profile.js';
 import { MIGRATION_DOC, UPSTREAM_DRIVERS, upstreamNote } from '../pipeline/upstream.js';
-
 
 const FLAGS: FlagSpec[] = [
   { name: 'config', value: 'FILE', help: 'pipeline configuration (default pipeline.json)' },

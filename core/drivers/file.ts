@@ -5,6 +5,7 @@
  * ends with an error after the other files were processed.
  */
 import { statSync } from 'node:fs';
+import { FileProgress } from '../pipeline/file-progress.js';
 import { SysFlowFileReader } from '../avro/ocf.js';
 import { InputError } from '../avro/errors.js';
 import { expandInputs } from '../util/paths.js';
@@ -33,24 +34,10 @@ export const fileDriver: DriverFactory = {
     const files = expandInputs([inputPath(path, ctx.attrs)]);
     if (files.length === 0) throw new InputError(`${inputPath(path, ctx.attrs)}: directory contains no files`);
     const failed: string[] = [];
-    const p = ctx.progress;
-    const sizes = files.map((f) => {
-      try {
-        return statSync(f).size;
-      } catch {
-        return 0; // reported when it is opened
-      }
-    });
-    p.filesTotal = files.length;
-    p.bytesTotal = sizes.reduce((a, b) => a + b, 0);
-    let before = 0; // bytes of the files done
+    const progress = new FileProgress(files, ctx.progress);
     for (const [i, file] of files.entries()) {
       if (ctx.signal.aborted) break;
-      if (i > 0) {
-        before += sizes[i - 1]!;
-        p.filesDone = i;
-        p.bytesRead = before;
-      }
+      progress.file(i);
       let reader: SysFlowFileReader;
       try {
         reader = SysFlowFileReader.open(file, { onWarning: (w) => ctx.log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
@@ -62,7 +49,7 @@ export const fileDriver: DriverFactory = {
       }
       try {
         for (let b = reader.nextBlock(); b && !ctx.signal.aborted; b = reader.nextBlock()) {
-          p.bytesRead = before + reader.offset;
+          progress.at(reader.offset);
           await ctx.push(b.records);
         }
       } finally {
@@ -70,10 +57,7 @@ export const fileDriver: DriverFactory = {
       }
       ctx.log.debug(`read ${reader.stats.records} records from ${file}`);
     }
-    if (!ctx.signal.aborted) {
-      p.filesDone = files.length;
-      p.bytesRead = p.bytesTotal;
-    }
+    if (!ctx.signal.aborted) progress.finish();
     if (failed.length) throw new InputError(`${failed.length} of ${files.length} input files could not be read (${failed.join(', ')})`);
   },
 };

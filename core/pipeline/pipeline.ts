@@ -126,11 +126,10 @@ export class Pipeline {
     });
     const root = subject(this.cfg.plugins[0]!.in.name);
     const stats: RunStats = { batches: 0, records: 0, waits: 0, undelivered: 0 };
-    const input: InputProgress = { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesRead: 0 };
     const onProgress = opts.progress;
     const counters = this.nodes.flatMap((n) => (n.proc.alerts ? [n.proc as Required<Pick<Processor, 'alerts'>>] : []));
-    // one object, updated in place: the progress line allocates nothing per batch
-    const progress: RunProgress = { ...input, records: 0, alerts: counters.length ? 0 : null };
+    // one object, updated in place (the driver keeps its input part current): nothing allocated per batch
+    const progress: RunProgress = { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesRead: 0, records: 0, alerts: counters.length ? 0 : null };
     let lastYield = Date.now();
     const aborted = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     const push = async (batch: SysFlowRecord[]): Promise<void> => {
@@ -140,10 +139,6 @@ export class Pipeline {
       root.next(batch);
       if (failure) throw failure;
       if (onProgress) {
-        progress.filesTotal = input.filesTotal;
-        progress.filesDone = input.filesDone;
-        progress.bytesTotal = input.bytesTotal;
-        progress.bytesRead = input.bytesRead;
         progress.records = stats.records;
         if (progress.alerts !== null) {
           let a = 0;
@@ -171,7 +166,7 @@ export class Pipeline {
     };
     let driverError: unknown = null;
     try {
-      await driver.run(path, { log: this.log.child({ driver: driver.name }), attrs, signal, push, progress: input });
+      await driver.run(path, { log: this.log.child({ driver: driver.name }), attrs, signal, push, progress });
     } catch (e) {
       driverError = e;
     }

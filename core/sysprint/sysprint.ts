@@ -8,7 +8,7 @@ import { ALL_COLUMNS, CsvRenderer, DEFAULT_TABLE_KEYS, JsonRenderer, TableRender
 import type { ByteSink } from '../util/bytes.js';
 import type { Logger } from '../log.js';
 import type { RunProgress } from '../pipeline/pipeline.js';
-import { statSync } from 'node:fs';
+import { FileProgress } from '../pipeline/file-progress.js';
 
 export type OutputFormat = 'str' | 'json' | 'csv';
 
@@ -71,21 +71,10 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   const result: SysprintResult = { lines: 0, records: 0, failedFiles: 0, damagedFiles: 0 };
   const values: CellValue[] = new Array<CellValue>(FIELDS.length).fill(null);
   const ctx = newContext();
-  const sizes = opts.files.map((f) => {
-    try {
-      return statSync(f).size;
-    } catch {
-      return 0; // reported when it is opened
-    }
-  });
-  const progress: RunProgress = { filesTotal: opts.files.length, filesDone: 0, bytesTotal: sizes.reduce((a, b) => a + b, 0), bytesRead: 0, records: 0, alerts: null };
-  let before = 0; // bytes of the files done
+  const progress: RunProgress = { filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesRead: 0, records: 0, alerts: null };
+  const files = new FileProgress(opts.files, progress);
   for (const [fi, file] of opts.files.entries()) {
-    if (fi > 0) {
-      before += sizes[fi - 1]!;
-      progress.filesDone = fi;
-      progress.bytesRead = before;
-    }
+    files.file(fi);
     let reader: SysFlowFileReader;
     try {
       reader = SysFlowFileReader.open(file, { onWarning: (w) => log.warn(w.message.startsWith(file) ? w.message : `${file}: ${w.message}`) });
@@ -110,7 +99,7 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
         }
         n += recs.length;
         if (opts.progress) {
-          progress.bytesRead = before + reader.offset;
+          files.at(reader.offset);
           progress.records = result.records + n;
           opts.progress(progress);
         }

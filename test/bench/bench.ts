@@ -168,25 +168,14 @@ const MODES: Mode[] = [
     key: 'syslog_tcp_rps',
     what: '`sfprocessor` reader → policyengine (enrich) → exporter json over syslog TCP to a real local rsyslogd (writing to a file), wall time until the exporter closed',
     budget: 120,
-    run: (ctx) => {
-      if (ctx.rsyslogTcpPort === undefined) return `rsyslog unavailable: ${ctx.rsyslogWhy ?? 'not started'}`;
-      return runCli(ctx, { mode: 'enrich' }, 'syslog', {
-        export: 'syslog', 'syslog.proto': 'tcp', 'syslog.host': '127.0.0.1', 'syslog.port': String(ctx.rsyslogTcpPort), 'stats.interval': '0',
-      });
-    },
+    run: (ctx) => runSyslogTcp(ctx, 'syslog'),
   },
   {
     name: 'syslog_tcp_spool',
     key: 'syslog_tcp_spool_rps',
     what: 'syslog_tcp with a disk spool (`buffer.dir` on the output dir): the spool only fills when the queue does',
     budget: 120,
-    run: (ctx) => {
-      if (ctx.rsyslogTcpPort === undefined) return `rsyslog unavailable: ${ctx.rsyslogWhy ?? 'not started'}`;
-      return runCli(ctx, { mode: 'enrich' }, 'syslogSpool', {
-        export: 'syslog', 'syslog.proto': 'tcp', 'syslog.host': '127.0.0.1', 'syslog.port': String(ctx.rsyslogTcpPort), 'stats.interval': '0',
-        'buffer.dir': '<dir>/spool',
-      });
-    },
+    run: (ctx) => runSyslogTcp(ctx, 'syslogSpool', { 'buffer.dir': '<dir>/spool' }),
   },
   {
     name: 'alert',
@@ -234,6 +223,15 @@ function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof pea
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The enrich pipeline exporting JSON over syslog TCP to the bench's rsyslogd, plus `extra` exporter attributes. */
+function runSyslogTcp(ctx: Ctx, rss: keyof typeof peakRssMb, extra: Record<string, string> = {}): number | string {
+  if (ctx.rsyslogTcpPort === undefined) return `rsyslog unavailable: ${ctx.rsyslogWhy ?? 'not started'}`;
+  return runCli(ctx, { mode: 'enrich' }, rss, {
+    export: 'syslog', 'syslog.proto': 'tcp', 'syslog.host': '127.0.0.1', 'syslog.port': String(ctx.rsyslogTcpPort), 'stats.interval': '0',
+    ...extra,
+  });
 }
 
 /**
