@@ -5,33 +5,36 @@
  */
 export const MIGRATION_DOC = 'docs/migration.md';
 
+/** What sf-processor has and sfprocessor does not: said so in the note. */
+const missing = (what: string): string => `${what}; not available in sfprocessor`;
+
 /** Drivers of sf-processor that sfprocessor does not have. */
 export const UPSTREAM_DRIVERS: Readonly<Record<string, string>> = {
-  otelkafka: "sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes",
-  otelfile: "sf-processor's driver for OpenTelemetry log files (JSON ResourceLogs)",
+  otelkafka: missing("sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes"),
+  otelfile: missing("sf-processor's driver for OpenTelemetry log files (JSON ResourceLogs)"),
 };
 
 /** Processors of sf-processor that sfprocessor does not have. */
 export const UPSTREAM_PROCESSORS: Readonly<Record<string, string>> = {
-  sysflowprocessor: "sf-processor's handler host for already-contextualised records (ctxchan), which nothing in sf-processor produces; use sysflowreader",
+  sysflowprocessor: missing("sf-processor's handler host for already-contextualised records (ctxchan), which nothing in sf-processor produces; use sysflowreader"),
 };
 
 /** Channel types of sf-processor that sfprocessor does not have. */
 export const UPSTREAM_CHANNELS: Readonly<Record<string, string>> = {
-  ctxchan: "sf-processor's contextualised records, read by its sysflowprocessor",
-  otelchan: "sf-processor's OpenTelemetry log records (its OpenTelemetry build)",
+  ctxchan: missing("sf-processor's contextualised records, read by its sysflowprocessor"),
+  otelchan: missing("sf-processor's OpenTelemetry log records (its OpenTelemetry build)"),
 };
 
 /** Exporter transports (`export`) of sf-processor that sfprocessor does not have. */
 export const UPSTREAM_TRANSPORTS: Readonly<Record<string, string>> = {
-  findings: "sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API (removed in sf-processor 0.7)",
-  kafka: "sf-processor's Kafka exporter (its OpenTelemetry build)",
+  findings: missing("sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API (removed in sf-processor 0.7)"),
+  kafka: missing("sf-processor's Kafka exporter (its OpenTelemetry build)"),
 };
 
 /** Encoders (`format`) of sf-processor that sfprocessor does not have. */
 export const UPSTREAM_FORMATS: Readonly<Record<string, string>> = {
-  otel: "sf-processor's OpenTelemetry encoder (its OpenTelemetry build)",
-  occurrence: "sf-processor's Findings occurrence format (removed with the findings exporter)",
+  otel: missing("sf-processor's OpenTelemetry encoder (its OpenTelemetry build)"),
+  occurrence: missing("sf-processor's Findings occurrence format (removed with the findings exporter)"),
 };
 
 /** Handlers that sf-processor loads as Go plugins (`handlerlibpath`); sfprocessor loads JS plugins. */
@@ -67,9 +70,8 @@ export function upstreamAttribute(key: string): string | undefined {
   return dot > 0 ? UPSTREAM_ATTRIBUTES[key.slice(0, dot + 1)] : undefined;
 }
 
-/** `(<what>; not available in sfprocessor, see docs/migration.md)` for an upstream-only name, else ''. */
+/** ` (<what>; see docs/migration.md)` for an sf-processor name in `table`, else ''. */
 export function upstreamNote(table: Readonly<Record<string, string>>, name: string): string {
   const what = table[name];
-  if (what === undefined) return '';
-  return ` (${what}${/not available/.test(what) || table === UPSTREAM_HANDLERS ? '' : '; not available in sfprocessor'}; see ${MIGRATION_DOC})`;
+  return what === undefined ? '' : ` (${what}; see ${MIGRATION_DOC})`;
 }
