@@ -36,43 +36,9 @@ export type BuiltinChannelType = 'sysflowchan' | 'flattenerchan' | 'eventchan';
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-/**
- * One attribute, as a JSON Schema (validated with Ajv in strict mode: unknown keywords are errors).
- * Attribute values arrive as strings; `type` converts them (`"5"` → 5, `"true"` → true) and
- * `default` fills a missing one. The converted values are the context's `config`.
- */
-export interface AttributeSchema {
-  readonly type?: 'string' | 'integer' | 'number' | 'boolean';
-  readonly description?: string;
-  readonly default?: string | number | boolean;
-  readonly enum?: readonly (string | number | boolean)[];
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly exclusiveMinimum?: number;
-  readonly exclusiveMaximum?: number;
-  readonly pattern?: string;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-}
-
-/**
- * The attributes a plugin understands. Which attributes of a pipeline entry are checked:
- * - processor (its pipeline entry) and driver (its `drivers` entry): every attribute except
- *   `processor`/`driver` and the globals (`version`, `jsonschemaversion`, `ecsversion`,
- *   `buildnumber`, `cluster.id`);
- * - handler (the sysflowreader entry), encoder and transport (the exporter entry), action (the
- *   policyengine entry): the attributes listed in `properties` and every attribute starting with
- *   `<name>.` — these entries also hold other plugins' attributes, so prefix yours.
- * An attribute not listed is an error unless `additionalProperties` is true.
- */
-export interface ConfigSchema {
-  readonly properties: Readonly<Record<string, AttributeSchema>>;
-  readonly required?: readonly string[];
-  readonly additionalProperties?: boolean;
-}
-
-/** Validated settings: attribute name → value converted by its schema type. */
-export type Config = Readonly<Record<string, string | number | boolean | undefined>>;
+/** Attribute schemas: the same for plugins and built-ins (see core/pipeline/settings.ts). */
+export type { AttributeSchema, ConfigSchema, Config } from './pipeline/settings.js';
+import type { Config, ConfigSchema } from './pipeline/settings.js';
 
 // ---------------------------------------------------------------------------------------------
 // Contexts

@@ -97,8 +97,8 @@ test('summary: passes records on unchanged; its JSON report agrees with what was
 test('summary: bad settings fail before data flows, naming the entry and the attribute (run and -test)', () => {
   const plugdir = examplePlugdir('summary');
   const cases: [Record<string, unknown>, string][] = [
-    [{ top: 'abc' }, "attribute 'top': must be a whole number, got 'abc'"],
-    [{ top: 0 }, "attribute 'top': must be >= 1, got '0'"],
+    [{ top: 'abc' }, "attribute 'top': must be a whole number of at least 1, got 'abc'"],
+    [{ top: 0 }, "attribute 'top': must be a whole number of at least 1, got '0'"],
     [{ print: 'all' }, "attribute 'print': must be one of none, pe, got 'all'"],
     [{ tpo: 3 }, "unknown attribute 'tpo' (known: top, print, format, path)"],
   ];
@@ -371,7 +371,7 @@ test('every kind: a driver from -driverdir; a channel type, an encoder and proce
   assert.equal(parse(readFileSync(json, 'utf8')).length, 4);
   // a driver setting of the wrong type is an error of the drivers entry, found by -test
   const bad = configFile([READER, ENRICH, BASIC[2]!], { drivers: [{ driver: 'synth', count: 'many' }] });
-  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', bad, '-log', 'warn', '-test', 'x'])), "driver 'synth': attribute 'count': must be a whole number, got 'many'");
+  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', bad, '-log', 'warn', '-test', 'x'])), "driver 'synth': attribute 'count': must be a whole number of at least 1, got 'many'");
   // the plugin driver's own check: the CLI path is required here
   assert.equal(oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn', '-test'])), `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`);
   // and in a run: a plugin driver decides itself whether it needs a PATH (not the CLI's usage text)

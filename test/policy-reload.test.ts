@@ -44,7 +44,7 @@ test('policies reloaded mid-stream: no record lost or doubled, bad edit keeps th
       description: 'records what the policy engine forwarded and edits the policies at set points',
       inType: 'eventchan',
       outType: null,
-      attributes: {},
+      config: { properties: {} },
       create: () => ({
         process(batch: readonly unknown[]) {
           for (const r of batch as FlatRecord[]) names.push((r.rules ?? []).map((m) => m.name).join('+'));

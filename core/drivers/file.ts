@@ -21,7 +21,8 @@ export const fileDriver: DriverFactory = {
   name: 'file',
   description: 'reads SysFlow trace files (Avro object container files) or directories of them',
   outType: 'sysflowchan',
-  attributes: { path: 'input file or directory (overrides the command line path)' },
+  // other attributes are left alone, as sf-processor's file driver does
+  config: { properties: { path: { type: 'string', description: 'input file or directory (overrides the command line path)' } }, additionalProperties: true },
   check(path, attrs) {
     const p = inputPath(path, attrs);
     try {

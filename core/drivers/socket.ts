@@ -29,131 +29,23 @@
  * buffering in user space; a socket file that is never wider than its mode (fchmod before bind);
  * stale-socket probing; and a build from source with node-gyp instead of a prebuilt binary download.
  */
-import { accessSync, constants as fsc, lstatSync, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { InputError, DecodeError } from '../avro/errors.js';
 import { Tap } from '../avro/tap.js';
-import { ConfigError } from '../pipeline/config.js';
 import { SYSFLOW_SCHEMA_VERSION } from '../sysflow/schema.js';
 import { SfType, type SFHeader, type SysFlowRecord } from '../sysflow/types.js';
 import type { Logger } from '../log.js';
 import type { DriverRunContext, DriverFactory } from '../pipeline/types.js';
-import { READABLE, unixpacket, type AddonError, type Poller, type SocketType, type UnixPacket } from './socket-native.js';
+import { READABLE, unixpacket, type AddonError, type Poller, type UnixPacket } from './socket-native.js';
 import { SOCKET_SCHEMA_VERSIONS, socketDecoder } from './socket-schemas.js';
+import { checkSocketLocation, lstatOrNull, notASocket, socketOptions, CONFIG, type SocketOptions } from './socket-options.js';
 
-export const DEFAULT_MAX_MESSAGE = 1 << 20;
-const MAX_MESSAGE_LIMIT = 64 << 20; // the addon's limit (one arena per connection)
-const DEFAULT_BACKLOG = 16;
-/** sockaddr_un.sun_path holds 108 bytes with the terminating NUL. */
-const MAX_PATH_BYTES = 107;
+export { DEFAULT_MAX_MESSAGE, socketOptions } from './socket-options.js';
+
 /** Problems logged one by one per connection; after that they are only counted. */
 const LOGGED_PROBLEMS = 10;
-
-export interface SocketOptions {
-  path: string;
-  type: SocketType;
-  mode: number;
-  maxSize: number;
-  backlog: number;
-}
-
-const ATTRIBUTES = {
-  path: 'socket file (overrides the command line path)',
-  type: "'seqpacket' (default, as sf-collector sends) or 'stream' (each datum after a 4-byte big-endian length)",
-  mode: 'permissions of the socket file, octal (default 0600)',
-  maxsize: `largest accepted message in bytes (default ${DEFAULT_MAX_MESSAGE})`,
-  backlog: `collectors that may queue while one is served (default ${DEFAULT_BACKLOG})`,
-};
-/** `driver` is the config entry's own key. */
-const KNOWN = new Set(['driver', ...Object.keys(ATTRIBUTES)]);
-
-function intAttr(attrs: Readonly<Record<string, string>>, key: string, dflt: number, min: number, max: number): number {
-  const raw = attrs[key];
-  if (raw === undefined || raw === '') return dflt;
-  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(`socket driver: attribute '${key}': expected an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
-
-/** Validated settings from the command line path and the driver's attributes. */
-export function socketOptions(path: string | undefined, attrs: Readonly<Record<string, string>>): SocketOptions {
-  for (const k of Object.keys(attrs)) {
-    if (!KNOWN.has(k)) throw new ConfigError(`socket driver: unknown attribute '${k}' (known: ${Object.keys(ATTRIBUTES).join(', ')})`);
-  }
-  const p = attrs.path || path;
-  if (!p) throw new InputError('socket driver: no socket path (give PATH or the attribute path)');
-  const bytes = Buffer.byteLength(p);
-  if (bytes > MAX_PATH_BYTES) throw new InputError(`${p}: socket path is ${bytes} bytes long; Unix socket paths are limited to ${MAX_PATH_BYTES} bytes`);
-  if (p.includes('\0')) throw new InputError('socket driver: the socket path contains a NUL byte');
-  const type = (attrs.type || 'seqpacket').trim().toLowerCase();
-  if (type !== 'seqpacket' && type !== 'stream') throw new ConfigError(`socket driver: attribute 'type': expected 'seqpacket' or 'stream', got '${attrs.type}'`);
-  let mode = 0o600;
-  if (attrs.mode !== undefined && attrs.mode !== '') {
-    const m = /^(?:0o?)?([0-7]{1,3})$/i.exec(attrs.mode.trim());
-    if (!m) throw new ConfigError(`socket driver: attribute 'mode': expected octal permissions such as 0600 or 0660, got '${attrs.mode}'`);
-    mode = parseInt(m[1]!, 8);
-  }
-  return {
-    path: p,
-    type,
-    mode,
-    maxSize: intAttr(attrs, 'maxsize', DEFAULT_MAX_MESSAGE, 16, MAX_MESSAGE_LIMIT),
-    backlog: intAttr(attrs, 'backlog', DEFAULT_BACKLOG, 1, 4096),
-  };
-}
-
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFile()) return 'a regular file';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  if (st.isFIFO()) return 'a FIFO';
-  return 'not a socket';
-}
-
-function notASocket(path: string, st: Stats): InputError {
-  return new InputError(`${path}: exists and is ${kindOf(st)}, not a socket; refusing to replace it (remove it or choose another path)`);
-}
-
-function lstatOrNull(path: string): Stats | null {
-  try {
-    return lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new InputError(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/**
- * Can the socket be created at `path`? Without creating anything: the path is free or a socket, and
- * the directory (or the nearest existing ancestor, when directories are to be created) is writable.
- */
-export function checkSocketLocation(path: string): void {
-  const st = lstatOrNull(path);
-  if (st && !st.isSocket()) throw notASocket(path, st);
-  let dir = dirname(resolve(path));
-  for (;;) {
-    let d: Stats | null;
-    try {
-      d = statSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(`${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      d = null;
-    }
-    if (d) {
-      if (!d.isDirectory()) throw new InputError(`${dir}: not a directory (socket ${path} cannot be created below it)`);
-      try {
-        accessSync(dir, fsc.W_OK | fsc.X_OK);
-      } catch {
-        throw new InputError(`${dir}: no permission to create the socket ${path} there`);
-      }
-      return;
-    }
-    const up = dirname(dir);
-    if (up === dir) return;
-    dir = up;
-  }
-}
 
 interface Counters {
   messages: number;
@@ -557,7 +449,7 @@ export const socketDriver: DriverFactory = {
   name: 'socket',
   description: 'serves a Unix socket (SEQPACKET, or length-prefixed STREAM) for a live collector: one Avro SysFlow datum per message',
   outType: 'sysflowchan',
-  attributes: ATTRIBUTES,
+  config: CONFIG,
   live: true,
   check(path, attrs) {
     checkSocketLocation(socketOptions(path, attrs).path);

@@ -2,6 +2,7 @@ import type { ByteSink } from '../util/bytes.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Attributes } from '../pipeline/types.js';
 import type { Logger } from '../log.js';
+import type { ConfigSchema } from '../pipeline/settings.js';
 
 /** Turns one record into bytes (one line/document, line end included). */
 export interface Encoder {
@@ -55,13 +56,15 @@ export const isMessageTransport = (t: Transport | MessageTransport): t is Messag
 
 export interface EncoderFactory {
   readonly name: string;
+  /** Attributes it reads from the exporter's entry (`<name>.x`; the exporter's help lists them). */
+  readonly config?: ConfigSchema;
   create(attrs: Attributes): Encoder;
 }
 
 export interface TransportFactory {
   readonly name: string;
-  /** Attributes it reads from the exporter's entry: name → help (the exporter's help lists them). */
-  readonly attributes?: Readonly<Record<string, string>>;
+  /** Attributes it reads from the exporter's entry (the exporter's help lists them). */
+  readonly config?: ConfigSchema;
   /** Validate settings without connecting or creating anything (`-test`). */
   check?(attrs: Attributes): void;
   create(attrs: Attributes, log: Logger): Transport | MessageTransport | Promise<Transport | MessageTransport>;

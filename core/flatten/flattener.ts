@@ -4,12 +4,12 @@
  * repeat the same behaviour (same process, user, op flags and resource) within `filter.maxage`
  * seconds of its first sighting, as sf-processor does.
  */
-import { ConfigError } from '../errors.js';
 import { FlatRecord } from './flatrecord.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import { newContext, resolve } from '../sysflow/context.js';
 import { SfType, type Process, type SysFlowEvent } from '../sysflow/types.js';
 import type { Handler, HandlerFactory, StageContext } from '../pipeline/types.js';
+import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 
 class RateLimiter {
   private readonly seen = new Map<string, number>();
@@ -49,16 +49,9 @@ class Flattener implements Handler<FlatRecord> {
   private readonly ctx = newContext();
 
   constructor(ctx: StageContext) {
-    const enabled = (ctx.attrs['filter.enabled'] ?? 'off').toLowerCase() === 'on';
-    const raw = ctx.attrs['filter.maxage'];
-    let maxAge = 24 * 3600;
-    if (raw !== undefined) {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`attribute 'filter.maxage': expected a positive number of seconds, got '${raw}'`);
-      maxAge = n;
-    }
-    this.limiter = enabled ? new RateLimiter(maxAge * 1000) : null;
-    if (enabled) ctx.log.info(`rate limiter on, time decay ${maxAge} s`);
+    const c = settingsOf<{ 'filter.enabled': boolean; 'filter.maxage': number }>(SETTINGS, ctx.attrs);
+    this.limiter = c['filter.enabled'] ? new RateLimiter(c['filter.maxage'] * 1000) : null;
+    if (this.limiter) ctx.log.info(`rate limiter on, time decay ${c['filter.maxage']} s`);
   }
 
   event(rec: SysFlowEvent, cache: EntityCache, out: FlatRecord[]): void {
@@ -73,13 +66,19 @@ class Flattener implements Handler<FlatRecord> {
   }
 }
 
+const CONFIG: ConfigSchema = {
+  properties: {
+    'filter.enabled': { type: 'boolean', default: false, description: 'on or off: drop records repeating a behaviour seen within filter.maxage (default off)' },
+    'filter.maxage': { type: 'number', exclusiveMinimum: 0, default: 86400, description: 'seconds a behaviour is remembered by the rate limiter' },
+  },
+};
+// the reader's own attributes share the entry (it checks them)
+const SETTINGS = compileSettings(CONFIG, { scope: 'prefixed', prefix: 'filter.' });
+
 export const flattenerHandler: HandlerFactory = {
   name: 'flattener',
   description: 'joins each flow/event with its entities into a flat record',
   outType: 'flattenerchan',
-  attributes: {
-    'filter.enabled': 'on|off: drop records repeating a behaviour seen within filter.maxage (default off)',
-    'filter.maxage': 'seconds a behaviour is remembered by the rate limiter (default 86400)',
-  },
+  config: CONFIG,
   create: (ctx) => new Flattener(ctx),
 };

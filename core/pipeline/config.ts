@@ -365,7 +365,7 @@ export function validateGraph(cfg: PipelineConfig, registry: Catalogue, driverOu
     let outType = typeof factory!.outType === 'function' ? factory!.outType(p.attrs) : factory!.outType;
     // Handlers plug into processors that declare a 'handler' attribute (sysflowreader); on any other
     // processor a 'handler' key is an unused attribute and must not change its channel types.
-    if (p.processor === 'sysflowreader' || 'handler' in factory!.attributes) {
+    if (p.processor === 'sysflowreader' || 'handler' in factory!.config.properties) {
       const h = p.attrs.handler;
       if (!h) fail(`${p.label}: missing 'handler' (known handlers: ${registry.handlers.names().join(', ')})`);
       const hf = registry.handlers.get(h!);

@@ -209,9 +209,9 @@ function warnUnknown(log: Logger, where: string, keys: readonly string[]): void 
  */
 function unknownAttributes(p: PipelineConfig['plugins'][number], factory: ProcessorFactory, registry: Catalogue): string[] {
   if (factory.origin !== undefined) return [];
-  const known = new Set(['processor', ...Object.keys(factory.attributes)]);
+  const known = new Set(['processor', ...Object.keys(factory.config.properties)]);
   const handler = p.attrs.handler === undefined ? undefined : registry.handlers.get(p.attrs.handler);
-  for (const k of Object.keys(handler?.attributes ?? {})) known.add(k);
+  for (const k of Object.keys(handler?.config.properties ?? {})) known.add(k);
   const owners = new Set(registry.attributeOwners());
   return p.written.filter((k) => !known.has(k) && !owners.has(k.split('.')[0]!));
 }

@@ -5,6 +5,7 @@
  * factories in core/policy/policyset.ts.
  */
 import type { Logger } from '../log.js';
+import type { ConfigSchema } from './settings.js';
 import type { EntityCache } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
 
@@ -47,8 +48,8 @@ export interface ProcessorFactory {
   readonly inType: string;
   /** Channel type written, or null for sinks; a function when it depends on attributes (handler). */
   readonly outType: string | null | ((attrs: Attributes) => string | null);
-  /** Attributes understood, for validation and docs: name → description. */
-  readonly attributes: Readonly<Record<string, string>>;
+  /** Attributes understood: validated with it, and their help derived from it (helpOf). */
+  readonly config: ConfigSchema;
   create(ctx: StageContext): Processor | Promise<Processor>;
   /** The module file of a plugin; undefined for a built-in (plugins check their own attributes). */
   readonly origin?: string;
@@ -65,7 +66,7 @@ export interface HandlerFactory {
   readonly name: string;
   readonly description: string;
   readonly outType: string;
-  readonly attributes: Readonly<Record<string, string>>;
+  readonly config: ConfigSchema;
   create(ctx: StageContext): Handler;
 }
 
@@ -99,7 +100,7 @@ export interface DriverFactory {
   readonly name: string;
   readonly description: string;
   readonly outType: string;
-  readonly attributes: Readonly<Record<string, string>>;
+  readonly config: ConfigSchema;
   /**
    * Input arrives at its sender's pace (a socket), not as fast as it can be read: the end-of-run
    * summary then gives the rate over the time spent processing, not over the idle wall time.

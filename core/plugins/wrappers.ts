@@ -17,9 +17,12 @@ import { Scratch } from '../util/bytes.js';
 import { DeliveryTransport } from '../export/options.js';
 import { noFailures } from '../export/delivery.js';
 import { JSON_SCHEMA_VERSION } from '../version.js';
-import { PLUGIN_API_VERSION, type ActionPlugin, type ChannelPlugin, type Config, type ConfigSchema, type DeliveryLink, type DeliveryOptions, type DriverPlugin, type EncoderPlugin, type HandlerPlugin, type Plugin, type PluginContext, type ProcessorPlugin, type RecordTransport, type TransportPlugin } from '../api.js';
+import { PLUGIN_API_VERSION, type ActionPlugin, type ChannelPlugin, type Config, type DeliveryLink, type DeliveryOptions, type DriverPlugin, type EncoderPlugin, type HandlerPlugin, type Plugin, type PluginContext, type ProcessorPlugin, type RecordTransport, type TransportPlugin } from '../api.js';
 import { messageOf, show } from './descriptor.js';
 import { settingsOf, type Settings } from './settings.js';
+import type { ConfigSchema } from '../pipeline/settings.js';
+
+const NO_CONFIG: ConfigSchema = { properties: {} };
 
 /** sf.* field getter by name (`sf.ke.message[items.0.name]` style arguments included). */
 function fieldGetter(name: string): (r: FlatRecord) => unknown {
@@ -71,9 +74,6 @@ export async function guardAsync<T>(o: Origin, what: string, fn: () => T | Promi
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === 'function';
 
-export const docs = (schema: ConfigSchema | undefined): Record<string, string> =>
-  Object.fromEntries(Object.entries(schema?.properties ?? {}).map(([k, v]) => [k, v.description ?? '']));
-
 function wrapProcessor(proc: Processor, o: Origin): Processor {
   const fail = (e: unknown) => new PluginError(`${o.where}: ${messageOf(e)}`);
   return {
@@ -97,7 +97,7 @@ export function registerProcessor(r: Registry, d: ProcessorPlugin, o: Origin, st
     description: d.description ?? `plugin (${o.file})`,
     inType: d.in,
     outType: d.out ?? null,
-    attributes: docs(st.schema),
+    config: st.schema ?? NO_CONFIG,
     async create(ictx: StageContext): Promise<Processor> {
       const config = settingsOf(st, ictx.attrs);
       const ctx = context(d, o, ictx.label, ictx.log, ictx.attrs, config, ictx.checkOnly ?? false);
@@ -115,7 +115,7 @@ export function registerHandler(r: Registry, d: HandlerPlugin, o: Origin, st: Se
     name: d.name,
     description: d.description ?? `plugin (${o.file})`,
     outType: d.out,
-    attributes: docs(st.schema),
+    config: st.schema ?? NO_CONFIG,
     create(ictx: StageContext): Handler {
       const config = settingsOf(st, ictx.attrs);
       let flattener: Handler<FlatRecord> | null = null;
@@ -169,7 +169,7 @@ export function registerDriver(r: Registry, d: DriverPlugin, o: Origin, st: Sett
     origin: o.file,
     description: d.description ?? `plugin (${o.file})`,
     outType: d.out ?? 'sysflowchan',
-    attributes: docs(st.schema),
+    config: st.schema ?? NO_CONFIG,
     check(path: string | undefined, attrs: Attributes): void {
       const config = driverSettings(attrs);
       if (d.check) guard(o, 'check() failed: ', () => d.check!(path, context(d, o, `driver '${d.name}'`, o.log, attrs, config, true)));

@@ -10,7 +10,7 @@ import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 import { isMessageTransport, type EncoderFactory, type TransportFactory } from '../export/types.js';
 import { Scratch } from '../util/bytes.js';
-import { DELIVERY_ATTRIBUTES } from '../export/options.js';
+import { compileSettings, settingsOf, type AttributeSchema, type ConfigSchema } from '../pipeline/settings.js';
 import { UPSTREAM_FORMATS, UPSTREAM_TRANSPORTS, upstreamNote } from '../pipeline/upstream.js';
 
 
@@ -21,21 +21,33 @@ function maxPriority(r: FlatRecord): number {
   return p;
 }
 
+const OWN: ConfigSchema['properties'] = {
+  buffer: { type: 'integer', minimum: 0, default: 0, description: 'records per flush (0: flush after every batch)' },
+};
+// the transport and encoder read theirs from this entry
+const SETTINGS = compileSettings({ properties: OWN, additionalProperties: true }, { scope: 'entry', reserved: ['processor'] });
+
+/** The exporter's own attributes, then each transport's in the registry's order (help and docs list them all). */
+function composedConfig(registry: { readonly encoders: Lookup<EncoderFactory>; readonly transports: Lookup<TransportFactory> }): ConfigSchema {
+  const properties: Record<string, AttributeSchema> = {
+    export: { type: 'string', default: 'terminal', description: `transport: ${registry.transports.names().join(', ')}, or a plugin's` },
+    format: { type: 'string', default: 'json', description: `encoder: ${registry.encoders.names().join(', ')}, or a plugin's` },
+    ...OWN,
+  };
+  for (const n of [...registry.transports.names(), ...registry.encoders.names()]) {
+    Object.assign(properties, registry.transports.get(n)?.config?.properties, registry.encoders.get(n)?.config?.properties);
+  }
+  return { properties, additionalProperties: true };
+}
+
 export function exporterFactory(registry: { readonly encoders: Lookup<EncoderFactory>; readonly transports: Lookup<TransportFactory> }): ProcessorFactory {
   return {
     name: 'exporter',
     description: 'encodes records and sends them to a transport',
     inType: 'eventchan',
     outType: null,
-    attributes: {
-      // the built-ins are registered before this factory is made (core/plugins/builtin.ts)
-      export: `transport: ${registry.transports.names().join(', ')}, or a plugin's (default terminal)`,
-      format: `encoder: ${registry.encoders.names().join(', ')}, or a plugin's (default json)`,
-      buffer: 'records per flush (default 0: flush after every batch)',
-      // each transport's own, in the registry's order (the built-ins are registered first: core/plugins/builtin.ts)
-      ...Object.fromEntries(registry.transports.names().flatMap((n) => Object.entries(registry.transports.get(n)?.attributes ?? {}))),
-      ...DELIVERY_ATTRIBUTES,
-    },
+    // the built-in transports are registered before this factory is made (core/plugins/builtin.ts)
+    config: composedConfig(registry),
     async create(ctx) {
       const exportName = ctx.attrs.export ?? 'terminal';
       const formatName = ctx.attrs.format ?? 'json';
@@ -45,9 +57,7 @@ export function exporterFactory(registry: { readonly encoders: Lookup<EncoderFac
       }
       const ef = registry.encoders.get(formatName);
       if (!ef) throw new ConfigError(`attribute 'format': unknown encoder '${formatName}'${upstreamNote(UPSTREAM_FORMATS, formatName)} (available: ${registry.encoders.names().join(', ')})`);
-      const bufRaw = ctx.attrs.buffer ?? '0';
-      const buffer = Number(bufRaw);
-      if (!Number.isInteger(buffer) || buffer < 0) throw new ConfigError(`attribute 'buffer': expected a whole number of records, got '${bufRaw}'`);
+      const { buffer } = settingsOf<{ buffer: number }>(SETTINGS, ctx.attrs);
       const encoder = ef.create(ctx.attrs);
       if (ctx.checkOnly) {
         tf.check?.(ctx.attrs);

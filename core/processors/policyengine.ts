@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
 import type { Emit, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
+import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import { loadPolicySet, type Action, type ActionFactory, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/definitions.js';
 import { formatReport } from '../policy/report.js';
@@ -135,6 +136,30 @@ class Monitor {
   }
 }
 
+const CONFIG: ConfigSchema = {
+  properties: {
+    mode: { type: 'string', enum: ['alert', 'enrich'], default: 'alert', description: 'alert or enrich' },
+    policies: { type: 'string', description: 'policy file or directory of *.yaml/*.yml' },
+    language: { type: 'string', enum: ['falco', 'sigma'], default: 'falco', description: 'falco or sigma: either reads both kinds of file (a Sigma document is recognised by its detection and logsource)' },
+    config: { type: 'string', description: 'sigma: a Sigma backend config whose fieldmappings apply to the rules (as sf-processor; the built-in mapping covers its sysflow.yml)' },
+    monitor: { type: 'string', enum: ['none', 'local'], default: 'none', description: 'none or local: reload policies when the files change' },
+    'monitor.interval': { type: 'number', exclusiveMinimum: 0, default: 30, description: 'seconds between checks for changes when monitoring (file events trigger a check at once)' },
+    concurrency: { type: 'integer', minimum: 1, description: 'accepted for compatibility; evaluation is single-threaded (see README)' },
+  },
+  // rule actions read their own `<action>.x` attributes from this entry
+  additionalProperties: true,
+};
+const SETTINGS = compileSettings(CONFIG, { scope: 'entry', reserved: ['processor'] });
+
+interface PolicyEngineSettings {
+  readonly mode: 'alert' | 'enrich';
+  readonly policies?: string;
+  readonly language: 'falco' | 'sigma';
+  readonly config?: string;
+  readonly monitor: 'none' | 'local';
+  readonly 'monitor.interval': number;
+}
+
 /** The policy engine; `actions` are the rule actions plugins registered (looked up when an engine is made). */
 export function policyEngineFactory(actionTable: Lookup<ActionFactory>): ProcessorFactory {
   return {
@@ -142,29 +167,13 @@ export function policyEngineFactory(actionTable: Lookup<ActionFactory>): Process
   description: 'evaluates policies on flat records (alert or enrich mode)',
   inType: 'flattenerchan',
   outType: 'eventchan',
-  attributes: {
-    mode: 'alert (default) or enrich',
-    policies: 'policy file or directory of *.yaml/*.yml',
-    language: 'falco (default) or sigma: either reads both kinds of file (a Sigma document is recognised by its detection and logsource)',
-    config: 'sigma: a Sigma backend config whose fieldmappings apply to the rules (as sf-processor; the built-in mapping covers its sysflow.yml)',
-    monitor: 'none (default) or local: reload policies when the files change',
-    'monitor.interval': 'seconds between checks for changes when monitoring (default 30; file events trigger a check at once)',
-    concurrency: 'accepted for compatibility; evaluation is single-threaded (see README)',
-  },
+  config: CONFIG,
   create(ctx) {
-    const mode = (ctx.attrs.mode ?? 'alert').toLowerCase();
-    if (mode !== 'alert' && mode !== 'enrich') throw new ConfigError(`attribute 'mode': expected 'alert' or 'enrich', got '${ctx.attrs.mode}'`);
-    const language = (ctx.attrs.language ?? 'falco').toLowerCase();
-    if (language !== 'falco' && language !== 'sigma') throw new ConfigError(`attribute 'language': expected 'falco' or 'sigma', got '${ctx.attrs.language}'`);
-    const sigmaConfig = ctx.attrs.config || undefined;
-    const monitor = (ctx.attrs.monitor ?? 'none').toLowerCase();
-    if (monitor !== 'none' && monitor !== 'local') throw new ConfigError(`attribute 'monitor': expected 'none' or 'local', got '${ctx.attrs.monitor}'`);
-    const interval = Number(ctx.attrs['monitor.interval'] ?? '30');
-    if (!(interval > 0)) throw new ConfigError(`attribute 'monitor.interval': expected a positive number of seconds, got '${ctx.attrs['monitor.interval']}'`);
-    if (ctx.attrs.concurrency !== undefined && !/^[1-9]\d*$/.test(ctx.attrs.concurrency)) {
-      throw new ConfigError(`attribute 'concurrency': expected a positive integer, got '${ctx.attrs.concurrency}'`);
-    }
-    const policies = ctx.attrs.policies;
+    const c = settingsOf<PolicyEngineSettings>(SETTINGS, ctx.attrs);
+    const { mode, monitor } = c;
+    const interval = c['monitor.interval'];
+    const sigmaConfig = c.config || undefined;
+    const policies = c.policies;
     if (policies === undefined || policies === '') {
       if (mode === 'alert') throw new ConfigError(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
       ctx.log.debug('no policies: passing every record through (enrich bypass)');

@@ -2,15 +2,19 @@
 import { ConfigError } from '../errors.js';
 import { EntityCache, DEFAULT_LIMITS } from '../sysflow/cache.js';
 import type { SysFlowEvent, SysFlowRecord } from '../sysflow/types.js';
+import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import type { Emit, HandlerFactory, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 
-function limit(attrs: Readonly<Record<string, string>>, key: string, dflt: number): number {
-  const raw = attrs[key];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`attribute '${key}': expected a positive integer, got '${raw}'`);
-  return n;
-}
+const CONFIG: ConfigSchema = {
+  properties: {
+    handler: { type: 'string', description: 'handler name (built-in: flattener)' },
+    'cache.processes': { type: 'integer', minimum: 1, default: DEFAULT_LIMITS.processes, description: 'max cached processes' },
+    'cache.files': { type: 'integer', minimum: 1, default: DEFAULT_LIMITS.files, description: 'max cached files' },
+  },
+  // the handler's attributes share the entry (it checks its own)
+  additionalProperties: true,
+};
+const SETTINGS = compileSettings(CONFIG, { scope: 'entry', reserved: ['processor'] });
 
 export function readerFactory(handlers: Lookup<HandlerFactory>): ProcessorFactory {
   return {
@@ -18,19 +22,13 @@ export function readerFactory(handlers: Lookup<HandlerFactory>): ProcessorFactor
     description: 'entity cache; passes each flow/event with its context to the handler',
     inType: 'sysflowchan',
     outType: (attrs) => handlers.get(attrs.handler ?? '')?.outType ?? null,
-    attributes: {
-      handler: 'handler name (built-in: flattener)',
-      'cache.processes': `max cached processes (default ${DEFAULT_LIMITS.processes})`,
-      'cache.files': `max cached files (default ${DEFAULT_LIMITS.files})`,
-    },
+    config: CONFIG,
     create(ctx) {
       const hf = handlers.get(ctx.attrs.handler ?? '');
       if (!hf) throw new ConfigError(`unknown handler '${ctx.attrs.handler}'`);
       const handler = hf.create(ctx);
-      const cache = new EntityCache({
-        processes: limit(ctx.attrs, 'cache.processes', DEFAULT_LIMITS.processes),
-        files: limit(ctx.attrs, 'cache.files', DEFAULT_LIMITS.files),
-      });
+      const c = settingsOf<{ 'cache.processes': number; 'cache.files': number }>(SETTINGS, ctx.attrs);
+      const cache = new EntityCache({ processes: c['cache.processes'], files: c['cache.files'] });
       const proc: Processor<SysFlowRecord, unknown> = {
         process(batch, emit: Emit<unknown>) {
           const out: unknown[] = [];

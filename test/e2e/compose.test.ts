@@ -855,7 +855,7 @@ function envProblems(p: Project): string[] {
       if (!factory) return `no processor '${proc}' (known: ${registry.processors.names().join(', ')})`;
       const attrs = Object.keys(envOverrides(proc, { [name]: 'x' }));
       if (attrs.length !== 1) return `config.ts does not map it to an attribute of '${proc}'`;
-      if (!(attrs[0]! in factory.attributes)) return `'${proc}' has no attribute '${attrs[0]}'`;
+      if (!(attrs[0]! in factory.config.properties)) return `'${proc}' has no attribute '${attrs[0]}'`;
       if (!pipeline.processors.has(proc)) return `the pipeline (${effective(processor!, 'CONFIG_PATH')}) has no '${proc}'`;
       return null;
     };

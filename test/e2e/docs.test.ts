@@ -87,9 +87,9 @@ test('README: the attribute table lists every built-in plugin and every attribut
     assert.ok(kind in names, `${where}: kind must be one of ${Object.keys(names).join(', ')}, delivery`);
     names[kind]!.push(name);
     let expected: string[];
-    if (kind === 'processor') expected = name === 'exporter' ? exporterOwnAttributes(registry) : Object.keys(registry.processors.get(name)?.attributes ?? {});
-    else if (kind === 'handler') expected = Object.keys(registry.handlers.get(name)?.attributes ?? {});
-    else if (kind === 'driver') expected = Object.keys(registry.drivers.get(name)?.attributes ?? {});
+    if (kind === 'processor') expected = name === 'exporter' ? exporterOwnAttributes(registry) : Object.keys(registry.processors.get(name)?.config.properties ?? {});
+    else if (kind === 'handler') expected = Object.keys(registry.handlers.get(name)?.config.properties ?? {});
+    else if (kind === 'driver') expected = Object.keys(registry.drivers.get(name)?.config.properties ?? {});
     else if (kind === 'transport') expected = transportAttributes(registry, name);
     else expected = [];
     assert.deepEqual([...attrs].sort(), [...expected].sort(), `${where}: the attributes registered`);
@@ -101,7 +101,7 @@ test('README: the attribute table lists every built-in plugin and every attribut
   assert.deepEqual(names.driver!.sort(), registry.drivers.names(), 'every built-in driver has a row');
   assert.deepEqual(names.transport!.sort(), registry.transports.names(), 'every built-in transport has a row');
   assert.deepEqual(names.encoder!.sort(), registry.encoders.names(), 'every built-in encoder has a row');
-  assert.deepEqual(exporterSeen.sort(), Object.keys(registry.processors.get('exporter')!.attributes).sort(), 'every exporter attribute is in exactly one row');
+  assert.deepEqual(exporterSeen.sort(), Object.keys(registry.processors.get('exporter')!.config.properties).sort(), 'every exporter attribute is in exactly one row');
 });
 
 function cliTable(tool: 'sfprocessor' | 'sysprint', usage: string) {

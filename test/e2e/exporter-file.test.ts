@@ -63,7 +63,7 @@ test('rotation by age, and bad rotation settings are clear errors', () => {
     assert.ok(existsSync(join(dir, 'age.json.2')), 'rotated at batch boundaries');
     const bad = run(dir, { 'file.path': join(dir, 'x.json'), 'file.rotate.size': 'lots' });
     assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /file\.rotate\.size': expected a size such as 4096, 512K, 10M or 1G, got 'lots'/);
+    assert.match(bad.stderr, /file\.rotate\.size': must be a size such as 4096, 512K, 10M or 1G, got 'lots'/);
     assert.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
   } finally {
     rmSync(dir, { recursive: true, force: true });

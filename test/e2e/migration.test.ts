@@ -251,7 +251,7 @@ test('sf-processor\'s shipped pipelines under -test: what the page says, and ref
     if (name === 'pipeline.template.json') {
       // its values are descriptions ("alert|enrich (default: enrich)"), not settings: it documents keys
       assert.equal(r.code, 1);
-      assert.match(err[0] ?? '', /attribute 'mode': expected 'alert' or 'enrich'/);
+      assert.match(err[0] ?? '', /attribute 'mode': must be one of alert, enrich, got '/);
       continue;
     }
     if (refusedValue.length) {
@@ -268,9 +268,9 @@ test('sf-processor\'s shipped pipelines under -test: what the page says, and ref
       if (s === 'refused') assert.ok(warned, `${name}: refused '${k}' is warned about naming the page: ${r.stderr}`);
     }
     if (name === 'pipeline.findings.json') {
-      // export es without es.addresses (the findings keys were its settings)
+      // export es with the template's placeholders as values, and without es.addresses (the findings keys were its settings)
       assert.equal(r.code, 1);
-      assert.match(err[0] ?? '', /attribute 'es\.addresses': at least one URL is needed/);
+      assert.match(err[0] ?? '', /attribute 'vault\.secrets': must be true or false, got 'true\|false \(set to true if using vaults\)'/);
       continue;
     }
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);

@@ -238,7 +238,7 @@ test('graph: cycles (with a user processor `loop`, flattenerchan → flattenerch
     description: 'test: passes flat records on',
     inType: 'flattenerchan',
     outType: 'flattenerchan',
-    attributes: {},
+    config: { properties: {} },
     create: () => ({ process: (b, emit) => emit(b as unknown[]) }),
   });
   const d = caseDir();

@@ -193,7 +193,7 @@ test('backpressure: a slow consumer pauses the driver; nothing is lost or reorde
     description: 'test: consumes records slowly',
     inType: 'eventchan',
     outType: null,
-    attributes: {},
+    config: { properties: {} },
     create: () => {
       const s = new SlowSink();
       sinks.push(s);

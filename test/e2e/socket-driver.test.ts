@@ -474,7 +474,7 @@ test('socket file: stale socket replaced, live socket refused, regular file and 
     assert.ok(!existsSync(join(dir, 'new')), '-test creates nothing');
     const bad = spawnSync(process.execPath, [CLI, '-test', '-config', writeConfig(dir, join(dir, 'o2.json'), { type: 'dgram' }), '-driver', 'socket', fresh], { env: childEnv(), encoding: 'utf8' });
     assert.equal(bad.status, 1);
-    assert.equal(bad.stderr, "sfprocessor: error: socket driver: attribute 'type': expected 'seqpacket' or 'stream', got 'dgram'\n");
+    assert.equal(bad.stderr, "sfprocessor: error: socket driver: attribute 'type': must be one of seqpacket, stream, got 'dgram'\n");
   });
 });
 
@@ -485,7 +485,7 @@ test('socketOptions: defaults, octal modes, limits and unknown attributes', () =
   assert.throws(() => socketOptions('/x', { mode: '0999' }), /attribute 'mode'/);
   assert.throws(() => socketOptions('/x', { mode: '4755' }), /attribute 'mode'/);
   assert.throws(() => socketOptions('/x', { maxsize: '1e6' }), /attribute 'maxsize'/);
-  assert.throws(() => socketOptions('/x', { maxsize: String(128 << 20) }), /attribute 'maxsize': expected an integer from 16 to 67108864/);
+  assert.throws(() => socketOptions('/x', { maxsize: String(128 << 20) }), /attribute 'maxsize': must be a whole number from 16 to 67108864/);
   assert.throws(() => socketOptions('/x', { pathh: '/y' }), /unknown attribute 'pathh'/);
   assert.throws(() => socketOptions(undefined, {}), /no socket path/);
   assert.throws(() => socketOptions(`/tmp/${'x'.repeat(120)}`, {}), /limited to 107 bytes/);

@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { builtinRegistry } from '../../core/plugins/builtin.js';
-import { DELIVERY_ATTRIBUTES } from '../../core/export/options.js';
+import { DELIVERY_CONFIG } from '../../core/export/options.js';
+import { helpOf } from '../../core/pipeline/settings.js';
 import type { Registry } from '../../core/plugins/registry.js';
 import { ROOT } from './corpus.js';
 
@@ -19,15 +20,7 @@ export const CONFIG_DOC = 'docs/configuration.md';
 export const BEGIN = '<!-- generated:attributes (node dist/test/helpers/docs-reference.js --write) -->';
 export const END = '<!-- /generated:attributes -->';
 
-/** Transports that read exporter attributes, and which ones (the exporter documents them all). */
-const TRANSPORT_PREFIXES: Record<string, readonly string[]> = {
-  terminal: [],
-  null: [],
-  file: ['file.'],
-  syslog: ['syslog.'],
-  es: ['es.', 'vault.'],
-};
-/** Transports that deliver through the shared queue (core/export/options.ts DELIVERY_ATTRIBUTES). */
+/** Transports that deliver through the shared queue: their schemas hold the delivery attributes (core/export/options.ts DELIVERY_CONFIG). */
 export const NETWORK_TRANSPORTS = ['syslog', 'es'];
 
 const TRANSPORT_TEXT: Record<string, string> = {
@@ -42,22 +35,18 @@ const ENCODER_TEXT: Record<string, string> = {
   ecs: 'Elastic Common Schema 8.2 documents ([docs/ecs.md](ecs.md))',
 };
 
-/** Which exporter attributes a transport reads: its prefixes, plus the delivery ones for network transports. */
+/** The exporter attributes a transport reads (its schema), without the delivery ones. */
 export function transportAttributes(registry: Registry, transport: string): string[] {
-  const all = Object.keys(registry.processors.get('exporter')?.attributes ?? {});
-  const prefixes = TRANSPORT_PREFIXES[transport] ?? [];
-  return all.filter((a) => prefixes.some((p) => a.startsWith(p)));
+  return Object.keys(registry.transports.get(transport)?.config?.properties ?? {}).filter((a) => !(a in DELIVERY_CONFIG));
 }
 
 /** Exporter attributes that belong to no transport: the exporter's own. */
 export function exporterOwnAttributes(registry: Registry): string[] {
-  const owned = new Set([...Object.values(TRANSPORT_PREFIXES).flat()]);
-  return Object.keys(registry.processors.get('exporter')?.attributes ?? {}).filter(
-    (a) => !(a in DELIVERY_ATTRIBUTES) && ![...owned].some((p) => a.startsWith(p)),
-  );
+  const owned = new Set(registry.transports.names().flatMap((t) => Object.keys(registry.transports.get(t)?.config?.properties ?? {})));
+  return Object.keys(registry.processors.get('exporter')?.config.properties ?? {}).filter((a) => !owned.has(a));
 }
 
-export const deliveryAttributes = (): string[] => Object.keys(DELIVERY_ATTRIBUTES);
+export const deliveryAttributes = (): string[] => Object.keys(DELIVERY_CONFIG);
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const sentence = (s: string) => cell(s.charAt(0).toUpperCase() + s.slice(1));
@@ -86,14 +75,14 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
     const p = registry.processors.get(name)!;
     const outType = typeof p.outType === 'function' ? "the handler's type" : p.outType === null ? 'nothing (sink)' : `\`${p.outType}\``;
     out.push(`### Processor \`${name}\``, '', `${sentence(p.description)}. Reads \`${p.inType}\`, writes ${outType}.`, '');
-    if (p === exporter) out.push(...attrTable(p.attributes, exporterOwnAttributes(registry)));
-    else out.push(...attrTable(p.attributes));
+    if (p === exporter) out.push(...attrTable(helpOf(p.config), exporterOwnAttributes(registry)));
+    else out.push(...attrTable(helpOf(p.config)));
   }
 
   for (const name of ordered(registry.handlers.names())) {
     const h = registry.handlers.get(name)!;
     out.push(`### Handler \`${name}\``, '', `${sentence(h.description)}. Set with \`"handler": "${name}"\` on a \`sysflowreader\` entry, which then writes \`${h.outType}\`; its attributes go on that entry.`, '');
-    out.push(...attrTable(h.attributes));
+    out.push(...attrTable(helpOf(h.config)));
   }
 
   if (exporter) {
@@ -101,10 +90,10 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
       const attrs = transportAttributes(registry, name);
       const network = NETWORK_TRANSPORTS.includes(name) ? ' Also reads the [delivery attributes](#delivery-network-transports).' : '';
       out.push(`### Transport \`${name}\``, '', `\`"export": "${name}"\` on an \`exporter\` entry: ${TRANSPORT_TEXT[name] ?? 'a transport'}. Attributes go on that entry.${network}`, '');
-      out.push(...attrTable(exporter.attributes, attrs));
+      out.push(...attrTable(helpOf(exporter.config), attrs));
     }
     out.push('### Delivery (network transports)', '', `Read by the ${NETWORK_TRANSPORTS.map((t) => `\`${t}\``).join(' and ')} transports, on the \`exporter\` entry.`, '');
-    out.push(...attrTable(DELIVERY_ATTRIBUTES));
+    out.push(...attrTable(helpOf({ properties: DELIVERY_CONFIG })));
   }
 
   out.push('### Encoders', '', '`"format": "<name>"` on an `exporter` entry. Encoders have no attributes of their own.', '', '| encoder | output |', '|---|---|');
@@ -114,7 +103,7 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
   for (const name of ordered(registry.drivers.names())) {
     const d = registry.drivers.get(name)!;
     out.push(`### Driver \`${name}\``, '', `${sentence(d.description)}. Writes \`${d.outType}\`. Selected with \`-driver ${name}\` or a \`drivers\` entry \`{"driver": "${name}", …}\`, which holds its attributes.`, '');
-    out.push(...attrTable(d.attributes));
+    out.push(...attrTable(helpOf(d.config)));
   }
   return out.join('\n');
 }

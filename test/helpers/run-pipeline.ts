@@ -55,7 +55,7 @@ export async function flatRecords(input: string): Promise<FlatRecord[]> {
     description: 'keeps every flat record (tests)',
     inType: 'flattenerchan',
     outType: null,
-    attributes: {},
+    config: { properties: {} },
     create: () => ({ process: (batch: readonly FlatRecord[]) => void out.push(...batch) }),
   });
   const dir = mkdtempSync(join(tmpdir(), 'sfp-test-'));

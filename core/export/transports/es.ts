@@ -18,7 +18,8 @@ import type { Attributes } from '../../pipeline/types.js';
 import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import type { Link, SendResult } from '../delivery.js';
-import { DeliveryTransport, parseBool, parseDuration, parseInteger, parseSize } from '../options.js';
+import { DeliveryTransport } from '../options.js';
+import { compileSettings, durationOf, settingsOf, sizeOf, type ConfigSchema } from '../../pipeline/settings.js';
 import { networkTransport } from './network.js';
 
 // Loaded on first use: the client and its dependencies take ~170 ms to import, a cost every run
@@ -44,11 +45,10 @@ interface EsSettings {
 export const BUNDLED_TEMPLATE = join(dirname(fileURLToPath(import.meta.url)), '../../../../resources/elasticsearch/sysflow-ecs-template.json');
 
 /** Secrets: the attribute, else (vault.secrets) a file named like the attribute in vault.path. */
-function secretReader(attrs: Attributes): (key: string) => string | undefined {
-  const vault = parseBool('vault.secrets', attrs['vault.secrets'], false);
-  const dir = attrs['vault.path'] || '/run/secrets';
-  const encoding = (attrs['vault.encoding'] ?? 'none').toLowerCase();
-  if (encoding !== 'none' && encoding !== 'base64') throw new ConfigError(`attribute 'vault.encoding': expected none or base64, got '${encoding}'`);
+function secretReader(attrs: Attributes, c: EsAttributes): (key: string) => string | undefined {
+  const vault = c['vault.secrets'];
+  const dir = c['vault.path'] || '/run/secrets';
+  const encoding = c['vault.encoding'];
   if (vault && !existsSync(dir)) throw new ConfigError(`attribute 'vault.path': directory '${dir}' does not exist`);
   return (key) => {
     if (attrs[key]) return attrs[key];
@@ -60,8 +60,44 @@ function secretReader(attrs: Attributes): (key: string) => string | undefined {
   };
 }
 
+const CONFIG: ConfigSchema = {
+  properties: {
+    'es.addresses': { type: 'string', description: 'es: comma-separated cluster URLs' },
+    'es.index': { type: 'string', default: 'sysflow', description: 'es: index name; %Y %m %d take the record date (UTC), e.g. sysflow-%Y.%m.%d' },
+    'es.username': { type: 'string', description: 'es: basic-auth user (or a vault file es.username)' },
+    'es.password': { type: 'string', description: 'es: basic-auth password (or a vault file es.password); never logged' },
+    'es.apikey': { type: 'string', description: 'es: API key, instead of user and password (or a vault file es.apikey); never logged' },
+    'es.bulk.numWorkers': { type: 'integer', minimum: 0, maximum: 64, default: 2, description: 'es: concurrent bulk requests; 0 means the default' },
+    'es.bulk.flushBuffer': { type: 'string', format: 'size', description: 'es: bulk request size, e.g. 5M (default 5000000 bytes)' },
+    'es.bulk.flushTimeout': { type: 'string', format: 'duration', default: '30s', description: 'es: longest wait before a partial bulk request is sent' },
+    'es.tls.ca': { type: 'string', description: 'es: CA certificate file (PEM) for https clusters with their own CA' },
+    'es.tls.verify': { type: 'boolean', default: true, description: 'es: false skips certificate verification (logged; not recommended)' },
+    'es.template': { type: 'string', description: 'es: true installs the bundled ECS index template at start; or a template JSON file' },
+    'vault.secrets': { type: 'boolean', default: false, description: 'true: read es.username, es.password, es.apikey from files in vault.path' },
+    'vault.path': { type: 'string', default: '/run/secrets', description: 'secrets directory' },
+    'vault.encoding': { type: 'string', enum: ['none', 'base64'], default: 'none', description: 'none or base64: how secret files are encoded' },
+  },
+  additionalProperties: true,
+};
+const SETTINGS = compileSettings(CONFIG, { scope: 'prefixed', prefix: 'es.' });
+
+interface EsAttributes {
+  readonly 'es.addresses'?: string;
+  readonly 'es.index': string;
+  readonly 'es.bulk.numWorkers': number;
+  readonly 'es.bulk.flushBuffer'?: string;
+  readonly 'es.bulk.flushTimeout': string;
+  readonly 'es.tls.ca'?: string;
+  readonly 'es.tls.verify': boolean;
+  readonly 'es.template'?: string;
+  readonly 'vault.secrets': boolean;
+  readonly 'vault.path': string;
+  readonly 'vault.encoding': 'none' | 'base64';
+}
+
 function settings(attrs: Attributes): EsSettings {
-  const addresses = (attrs['es.addresses'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const c = settingsOf<EsAttributes>(SETTINGS, attrs);
+  const addresses = (c['es.addresses'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (addresses.length === 0) throw new ConfigError("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
   for (const a of addresses) {
     try {
@@ -71,31 +107,32 @@ function settings(attrs: Attributes): EsSettings {
       throw new ConfigError(`attribute 'es.addresses': '${a}' is not an http(s) URL`);
     }
   }
-  const secret = secretReader(attrs);
+  const secret = secretReader(attrs, c);
   const username = secret('es.username');
   const password = secret('es.password');
   const apiKey = secret('es.apikey');
   if ((username === undefined) !== (password === undefined)) throw new ConfigError("es.username and es.password go together (attributes or vault files)");
   if (apiKey !== undefined && username !== undefined) throw new ConfigError('give either es.apikey or es.username/es.password, not both');
-  const index = attrs['es.index'] || 'sysflow';
+  const index = c['es.index'] || 'sysflow';
   if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new ConfigError(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
-  const verify = parseBool('es.tls.verify', attrs['es.tls.verify'], true);
+  const verify = c['es.tls.verify'];
   let ca: Buffer | undefined;
-  if (attrs['es.tls.ca']) {
+  const caFile = c['es.tls.ca'];
+  if (caFile) {
     try {
-      ca = readFileSync(attrs['es.tls.ca']);
+      ca = readFileSync(caFile);
     } catch (e) {
-      throw new ConfigError(`attribute 'es.tls.ca': cannot read '${attrs['es.tls.ca']}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new ConfigError(`attribute 'es.tls.ca': cannot read '${caFile}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
-  const tmpl = attrs['es.template'];
+  const tmpl = c['es.template'];
   return {
     addresses,
     index,
     auth: apiKey !== undefined ? { apiKey } : username !== undefined ? { username, password: password! } : null,
-    concurrency: parseInteger('es.bulk.numWorkers', attrs['es.bulk.numWorkers'], 2, 0, 64) || 2,
-    flushBytes: attrs['es.bulk.flushBuffer'] ? parseSize('es.bulk.flushBuffer', attrs['es.bulk.flushBuffer']) : 5_000_000,
-    flushIntervalMs: attrs['es.bulk.flushTimeout'] ? parseDuration('es.bulk.flushTimeout', attrs['es.bulk.flushTimeout']) : 30_000,
+    concurrency: c['es.bulk.numWorkers'] || 2,
+    flushBytes: c['es.bulk.flushBuffer'] ? sizeOf(c['es.bulk.flushBuffer'])! : 5_000_000,
+    flushIntervalMs: durationOf(c['es.bulk.flushTimeout'])!,
     tls: ca !== undefined || !verify ? { ...(ca ? { ca } : {}), rejectUnauthorized: verify } : null,
     template: tmpl === undefined || tmpl === '' || tmpl === 'false' ? null : tmpl === 'true' ? BUNDLED_TEMPLATE : tmpl,
   };
@@ -179,22 +216,7 @@ function describeError(err: unknown): string {
 
 export const esTransport: TransportFactory = networkTransport({
   name: 'es',
-  attributes: {
-    'es.addresses': 'es: comma-separated cluster URLs',
-    'es.index': 'es: index name; %Y %m %d take the record date (UTC), e.g. sysflow-%Y.%m.%d (default sysflow)',
-    'es.username': 'es: basic-auth user (or a vault file es.username)',
-    'es.password': 'es: basic-auth password (or a vault file es.password); never logged',
-    'es.apikey': 'es: API key, instead of user and password (or a vault file es.apikey); never logged',
-    'es.bulk.numWorkers': 'es: concurrent bulk requests (default 2)',
-    'es.bulk.flushBuffer': 'es: bulk request size, e.g. 5M (default 5000000 bytes)',
-    'es.bulk.flushTimeout': 'es: longest wait before a partial bulk request is sent (default 30s)',
-    'es.tls.ca': 'es: CA certificate file (PEM) for https clusters with their own CA',
-    'es.tls.verify': 'es: false skips certificate verification (logged; not recommended)',
-    'es.template': 'es: true installs the bundled ECS index template at start; or a template JSON file',
-    'vault.secrets': 'true: read es.username, es.password, es.apikey from files in vault.path',
-    'vault.path': 'secrets directory (default /run/secrets)',
-    'vault.encoding': 'none (default) or base64: how secret files are encoded',
-  },
+  config: CONFIG,
   settings,
   insecure: (s) => (s.tls && !s.tls.rejectUnauthorized ? 'es: TLS certificate verification is OFF (es.tls.verify=false): the server is not authenticated' : null),
   peer: 'cluster',

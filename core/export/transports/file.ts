@@ -5,7 +5,7 @@ import type { Transport, TransportFactory } from '../types.js';
 import { openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mkdirSync, existsSync, accessSync, constants, fstatSync, closeSync, renameSync, unlinkSync } from 'node:fs';
-import { parseDuration, parseInteger, parseSize } from '../options.js';
+import { compileSettings, durationOf, settingsOf, sizeOf, type ConfigSchema } from '../../pipeline/settings.js';
 
 interface Rotation {
   /** Rotate once the file holds this many bytes (0: never). */
@@ -61,28 +61,41 @@ class AsyncFileTransport implements Transport {
   }
 }
 
-function rotation(attrs: Readonly<Record<string, string>>): Rotation | null {
-  const size = attrs['file.rotate.size'] ? parseSize('file.rotate.size', attrs['file.rotate.size']) : 0;
-  const intervalMs = attrs['file.rotate.interval'] ? parseDuration('file.rotate.interval', attrs['file.rotate.interval']) : 0;
-  const keep = parseInteger('file.rotate.keep', attrs['file.rotate.keep'], 5, 0, 1000);
+const CONFIG: ConfigSchema = {
+  properties: {
+    'file.path': { type: 'string', default: './export.out', description: 'file transport: output path, appended to' },
+    'file.rotate.size': { type: 'string', format: 'size', description: 'file transport: rotate when the file reaches this size, e.g. 100M' },
+    'file.rotate.interval': { type: 'string', format: 'duration', description: 'file transport: rotate when the file is this old, e.g. 1h or 1d' },
+    'file.rotate.keep': { type: 'integer', minimum: 0, maximum: 1000, description: 'file transport: rotated files kept as <path>.1 (newest) … <path>.N (default 5; 0 keeps none)' },
+  },
+  additionalProperties: true,
+};
+const SETTINGS = compileSettings(CONFIG, { scope: 'prefixed', prefix: 'file.' });
+
+interface FileSettings {
+  readonly 'file.path': string;
+  readonly 'file.rotate.size'?: string;
+  readonly 'file.rotate.interval'?: string;
+  readonly 'file.rotate.keep'?: number;
+}
+
+function settings(attrs: Readonly<Record<string, string>>): { path: string; rotation: Rotation | null } {
+  const c = settingsOf<FileSettings>(SETTINGS, attrs);
+  const size = c['file.rotate.size'] ? sizeOf(c['file.rotate.size'])! : 0;
+  const intervalMs = c['file.rotate.interval'] ? durationOf(c['file.rotate.interval'])! : 0;
+  const path = c['file.path'] || './export.out';
   if (size === 0 && intervalMs === 0) {
-    if (attrs['file.rotate.keep']) throw new ConfigError("attribute 'file.rotate.keep' needs file.rotate.size or file.rotate.interval");
-    return null;
+    if (c['file.rotate.keep'] !== undefined) throw new ConfigError("attribute 'file.rotate.keep' needs file.rotate.size or file.rotate.interval");
+    return { path, rotation: null };
   }
-  return { size, intervalMs, keep };
+  return { path, rotation: { size, intervalMs, keep: c['file.rotate.keep'] ?? 5 } };
 }
 
 export const fileTransport: TransportFactory = {
   name: 'file',
-  attributes: {
-    'file.path': 'file transport: output path, appended to (default ./export.out)',
-    'file.rotate.size': 'file transport: rotate when the file reaches this size, e.g. 100M',
-    'file.rotate.interval': 'file transport: rotate when the file is this old, e.g. 1h or 1d',
-    'file.rotate.keep': 'file transport: rotated files kept as <path>.1 (newest) … <path>.N (default 5; 0 keeps none)',
-  },
+  config: CONFIG,
   check(attrs) {
-    rotation(attrs);
-    const path = attrs['file.path'] || './export.out';
+    const { path } = settings(attrs);
     let dir = dirname(path);
     while (!existsSync(dir)) dir = dirname(dir);
     try {
@@ -92,8 +105,7 @@ export const fileTransport: TransportFactory = {
     }
   },
   create(attrs) {
-    const rot = rotation(attrs);
-    const path = attrs['file.path'] || './export.out';
+    const { path, rotation: rot } = settings(attrs);
     let fd: number;
     try {
       mkdirSync(dirname(path), { recursive: true });

@@ -8,7 +8,8 @@ import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Attributes } from '../../pipeline/types.js';
 import type { MessageTransport, TransportFactory } from '../types.js';
-import { deliverySettings } from '../options.js';
+import { DELIVERY_CONFIG, deliverySettings } from '../options.js';
+import type { ConfigSchema } from '../../pipeline/settings.js';
 
 /** One configured target, made before the first contact. */
 export interface NetworkTarget {
@@ -24,7 +25,8 @@ export interface NetworkTarget {
 
 export interface NetworkTransportSpec<S> {
   readonly name: string;
-  readonly attributes: Readonly<Record<string, string>>;
+  /** Its own attributes; the delivery queue's are added (DELIVERY_CONFIG). */
+  readonly config: ConfigSchema;
   /** Parse and check the transport's attributes (throws ConfigError). */
   settings(attrs: Attributes): S;
   /** The warning for settings that switch server authentication off, or null. */
@@ -37,7 +39,7 @@ export interface NetworkTransportSpec<S> {
 export function networkTransport<S>(spec: NetworkTransportSpec<S>): TransportFactory {
   return {
     name: spec.name,
-    attributes: spec.attributes,
+    config: { properties: { ...spec.config.properties, ...DELIVERY_CONFIG }, additionalProperties: true },
     check(attrs) {
       spec.settings(attrs);
       deliverySettings(attrs);

@@ -21,7 +21,8 @@ import type { Attributes } from '../../pipeline/types.js';
 import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import { noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
-import { DeliveryTransport, parseBool, parseInteger } from '../options.js';
+import { DeliveryTransport } from '../options.js';
+import { compileSettings, settingsOf, type ConfigSchema } from '../../pipeline/settings.js';
 import { networkTransport } from './network.js';
 
 /** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
@@ -59,17 +60,44 @@ function headerField(v: string, max: number): string {
   return s === '' ? '-' : s;
 }
 
+const CONFIG: ConfigSchema = {
+  properties: {
+    // tcp+tls: sf-processor's template spelling (its code took it as tcp)
+    'syslog.proto': { type: 'string', enum: ['tcp', 'udp', 'tls', 'tcp+tls'], default: 'tcp', description: 'syslog: tcp, udp or tls' },
+    'syslog.host': { type: 'string', default: 'localhost', description: 'syslog: server host' },
+    'syslog.port': { type: 'integer', minimum: 1, maximum: 65535, default: 514, description: 'syslog: server port' },
+    'syslog.tag': { type: 'string', default: 'sysflow', description: 'syslog: tag, sent as the RFC 5424 MSGID' },
+    'syslog.source': { type: 'string', description: 'syslog: HOSTNAME field (default: this host name)' },
+    'syslog.facility': { type: 'string', enum: Object.keys(FACILITIES), default: 'daemon', description: 'syslog: facility name; severity follows the rule priority' },
+    'syslog.framing': { type: 'string', enum: ['newline', 'octet-counting'], description: 'syslog: newline (default for tcp) or octet-counting (RFC 6587; default for tls, RFC 5425)' },
+    'syslog.tls.ca': { type: 'string', description: 'syslog tls: CA certificate file (PEM) that signed the server certificate (default: the system CAs)' },
+    'syslog.tls.cert': { type: 'string', description: 'syslog tls: client certificate file (PEM), for servers that require one' },
+    'syslog.tls.key': { type: 'string', description: 'syslog tls: client key file (PEM)' },
+    'syslog.tls.servername': { type: 'string', description: 'syslog tls: name expected in the server certificate (default: syslog.host)' },
+    'syslog.tls.verify': { type: 'boolean', default: true, description: 'syslog tls: false skips server certificate verification (logged; not recommended)' },
+  },
+  additionalProperties: true,
+};
+const SETTINGS = compileSettings(CONFIG, { scope: 'prefixed', prefix: 'syslog.' });
+
+interface SyslogAttributes {
+  readonly 'syslog.proto': Proto | 'tcp+tls';
+  readonly 'syslog.host': string;
+  readonly 'syslog.port': number;
+  readonly 'syslog.tag': string;
+  readonly 'syslog.source'?: string;
+  readonly 'syslog.facility': string;
+  readonly 'syslog.framing'?: Framing;
+  readonly 'syslog.tls.servername'?: string;
+  readonly 'syslog.tls.verify': boolean;
+}
+
 function settings(attrs: Attributes): SyslogSettings {
-  let protoRaw = (attrs['syslog.proto'] ?? 'tcp').toLowerCase();
-  if (protoRaw === 'tcp+tls') protoRaw = 'tls'; // sf-processor's template spelling (its code took it as tcp)
-  if (protoRaw !== 'tcp' && protoRaw !== 'udp' && protoRaw !== 'tls') throw new ConfigError(`attribute 'syslog.proto': expected tcp, udp or tls, got '${protoRaw}'`);
-  const proto = protoRaw as Proto;
-  const framingRaw = (attrs['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline')).toLowerCase();
-  if (framingRaw !== 'newline' && framingRaw !== 'octet-counting') throw new ConfigError(`attribute 'syslog.framing': expected newline or octet-counting, got '${framingRaw}'`);
-  if (proto === 'udp' && attrs['syslog.framing']) throw new ConfigError("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
-  const facilityRaw = (attrs['syslog.facility'] ?? 'daemon').toLowerCase();
-  const facility = FACILITIES[facilityRaw];
-  if (facility === undefined) throw new ConfigError(`attribute 'syslog.facility': unknown facility '${facilityRaw}' (known: ${Object.keys(FACILITIES).join(', ')})`);
+  const c = settingsOf<SyslogAttributes>(SETTINGS, attrs);
+  const proto: Proto = c['syslog.proto'] === 'tcp+tls' ? 'tls' : c['syslog.proto'];
+  if (proto === 'udp' && c['syslog.framing']) throw new ConfigError("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
+  const framing: Framing = c['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline');
+  const facility = FACILITIES[c['syslog.facility']]!;
   const read = (key: string) => {
     const p = attrs[key];
     if (!p) return undefined;
@@ -79,9 +107,9 @@ function settings(attrs: Attributes): SyslogSettings {
       throw new ConfigError(`attribute '${key}': cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   };
-  const verify = parseBool('syslog.tls.verify', attrs['syslog.tls.verify'], true);
-  const host = attrs['syslog.host'] || 'localhost';
-  const servername = attrs['syslog.tls.servername'] || (net.isIP(host) ? undefined : host);
+  const verify = c['syslog.tls.verify'];
+  const host = c['syslog.host'] || 'localhost';
+  const servername = c['syslog.tls.servername'] || (net.isIP(host) ? undefined : host);
   const ca = proto === 'tls' ? read('syslog.tls.ca') : undefined;
   const cert = proto === 'tls' ? read('syslog.tls.cert') : undefined;
   const key = proto === 'tls' ? read('syslog.tls.key') : undefined;
@@ -89,11 +117,11 @@ function settings(attrs: Attributes): SyslogSettings {
   return {
     proto,
     host,
-    port: parseInteger('syslog.port', attrs['syslog.port'], 514, 1, 65535),
-    tag: headerField(attrs['syslog.tag'] ?? 'sysflow', 32),
-    hostname: headerField(attrs['syslog.source'] || os.hostname(), 255),
+    port: c['syslog.port'],
+    tag: headerField(c['syslog.tag'], 32),
+    hostname: headerField(c['syslog.source'] || os.hostname(), 255),
     facility,
-    framing: framingRaw as Framing,
+    framing,
     verify,
     tls: {
       ...(ca ? { ca } : {}),
@@ -301,20 +329,7 @@ function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
 
 export const syslogTransport: TransportFactory = networkTransport({
   name: 'syslog',
-  attributes: {
-    'syslog.proto': 'syslog: tcp (default), udp or tls',
-    'syslog.host': 'syslog: server host (default localhost)',
-    'syslog.port': 'syslog: server port (default 514)',
-    'syslog.tag': 'syslog: tag, sent as the RFC 5424 MSGID (default sysflow)',
-    'syslog.source': 'syslog: HOSTNAME field (default: this host name)',
-    'syslog.facility': 'syslog: facility name (default daemon); severity follows the rule priority',
-    'syslog.framing': 'syslog: newline (default for tcp) or octet-counting (RFC 6587; default for tls, RFC 5425)',
-    'syslog.tls.ca': 'syslog tls: CA certificate file (PEM) that signed the server certificate (default: the system CAs)',
-    'syslog.tls.cert': 'syslog tls: client certificate file (PEM), for servers that require one',
-    'syslog.tls.key': 'syslog tls: client key file (PEM)',
-    'syslog.tls.servername': 'syslog tls: name expected in the server certificate (default: syslog.host)',
-    'syslog.tls.verify': 'syslog tls: false skips server certificate verification (logged; not recommended)',
-  },
+  config: CONFIG,
   settings,
   insecure: (s) => (s.proto === 'tls' && !s.verify ? 'syslog: TLS certificate verification is OFF (syslog.tls.verify=false): the server is not authenticated' : null),
   peer: 'server',
