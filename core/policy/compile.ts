@@ -5,21 +5,21 @@
  *
  * While compiling, each condition's possible record types and op flags are derived (for the rule
  * gate, core/policy/gate.ts), and every field use is classified exact / approximated / unsupported.
- * String matching lives in match.ts, field lookup in field-lookup.ts, errors in errors.ts.
+ * The closures' model (types, op flags, scopes, cost) is compiled.ts; literal conversion literals.ts;
+ * string matching match.ts; field lookup field-lookup.ts; errors errors.ts.
  */
 import { PolicyError } from '../errors.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { VT, Scope, opFlagsOf, type FieldDef } from '../flatten/fields.js';
+import { VT, opFlagsOf, type FieldDef } from '../flatten/fields.js';
 import { baseName } from '../flatten/paths.js';
-import { compareExact, nsOfSafe, parseExact } from '../util/i64.js';
-import { OpFlags as O } from '../sysflow/flags.js';
+import { compareExact, nsOfSafe } from '../util/i64.js';
 import { UNSUPPORTED_FIELDS, SYSCALLS, KNOWN_SYSCALLS, UNRECORDED_SYSCALLS } from './falco-fields.js';
 import type { Expr, Operand, Value } from './ast.js';
 import { errorAt, UnsupportedField, type SourceRef } from './errors.js';
+import { ALL_TYPES, ANY_OPS, FALSE, TRUE, combineScopes, estimateCost, popcount, withScope, type Compiled, type Pred } from './compiled.js';
+import { OPFLAG_BITS, TYPE_CODES, literalBool, literalExact, literalInt } from './literals.js';
 import { lookupField } from './field-lookup.js';
 import { policyRegExp, globTest, memberTest, pathPrefixTest } from './match.js';
-
-export type Pred = (r: FlatRecord) => boolean;
 
 /** Limits that turn hostile nesting into errors instead of stack overflows. */
 // as deep as conditions may nest (parser.ts), and well inside the stack a compile may use
@@ -50,94 +50,6 @@ export class Notes {
     for (const x of o.unsupported) this.unsupported.add(x);
   }
 }
-
-/** All record types (bit per SfType 0..11). */
-export const ALL_TYPES = 0xfff;
-/** "No op-flag constraint". */
-export const ANY_OPS = -1;
-
-export interface Compiled {
-  readonly fn: Pred;
-  /** Known constant value, if any. */
-  readonly c?: boolean;
-  /** Record types the condition can be true for. */
-  readonly types: number;
-  /** The record's op flags must intersect this mask (ANY_OPS: no constraint). */
-  readonly ops: number;
-  /** A pure record-type test (`sf.type = PE`): redundant where the rule index already guarantees it. */
-  readonly typeOnly?: boolean;
-  /** Conjuncts of an `and` (flattened), kept so the rule level can drop redundant type tests. */
-  readonly parts?: readonly Compiled[];
-  /** Rough evaluation cost: `and` tests cheap conjuncts first (all checks are pure, order is free). */
-  readonly cost?: number;
-  /** Scope bits (FieldDef.scope) that alone determine the value. */
-  readonly scope?: number;
-  /**
-   * Per scope (SCOPES order): a condition determined by that scope and implied by this one (false ⇒
-   * this is false). The policy set decides them once per process context or file, to pick the rules
-   * a record can meet at all.
-   */
-  readonly needs?: readonly (Pred | undefined)[];
-}
-
-const SCOPES: readonly Scope[] = [Scope.Context, Scope.File];
-
-const allOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.every((p) => p(r)));
-const anyOf = (ps: readonly Pred[]): Pred => (ps.length === 1 ? ps[0]! : (r) => ps.some((p) => p(r)));
-
-/** A check determined by `scope`: it is its own need there. */
-function withScope(c: Compiled, scope: number): Compiled {
-  if (scope === 0) return c;
-  return { ...c, scope, needs: SCOPES.map((s) => (scope & s ? c.fn : undefined)) };
-}
-
-/** Scope and needs of an and/or from its operands. */
-function combineScopes(c: Compiled, live: readonly Compiled[], and: boolean): Compiled {
-  let scope = -1;
-  for (const x of live) scope &= x.scope ?? 0;
-  const needs = SCOPES.map((s, i) => {
-    if (scope & s) return c.fn;
-    const ps = live.flatMap((x) => (x.needs?.[i] ? [x.needs[i]!] : []));
-    // and: any operand's need is one; or: every branch must need something
-    if (and) return ps.length ? allOf(ps) : undefined;
-    return ps.length === live.length ? anyOf(ps) : undefined;
-  });
-  return needs.some(Boolean) ? { ...c, scope: scope & (Scope.Context | Scope.File), needs } : c;
-}
-
-const LIST_FIELDS = /^(sf\.proc\.a(name|exe|cmdline|pid)|proc\.a(name|exe|exepath|cmdline|pid))$/;
-
-/** Relative cost of a check, for ordering conjuncts. */
-function estimateCost(e: Expr, c: Compiled): number {
-  if (c.typeOnly || c.c !== undefined) return 0;
-  if (c.ops !== ANY_OPS && e.k !== 'and' && e.k !== 'or') return 1; // op-flag bit test
-  const many = (o: Operand) => (o.k === 'field' && LIST_FIELDS.test(o.name) ? 4 : o.k === 'xf' ? 3 : 1);
-  switch (e.k) {
-    case 'exists':
-      return 2 * many(e.lhs);
-    case 'cmp': {
-      const base = e.op === 'regex' ? 20 : e.op === 'glob' || e.op === 'iglob' || e.op.startsWith('b') ? 8 : e.op === '=' || e.op === '!=' || e.op.length <= 2 ? 2 : 4;
-      return base * many(e.lhs) * (e.rhs.k === 'lit' ? 1 : 2);
-    }
-    case 'list':
-      return (e.op === 'pmatch' ? 6 : 3) * many(e.lhs);
-    default:
-      return 10;
-  }
-}
-
-const TRUE: Compiled = { fn: () => true, c: true, types: ALL_TYPES, ops: ANY_OPS };
-const FALSE: Compiled = { fn: () => false, c: false, types: 0, ops: ANY_OPS };
-
-export const TYPE_CODES: Record<string, number> = { H: 0, C: 1, P: 2, F: 3, PE: 4, NF: 5, FF: 6, FE: 7, NE: 8, PF: 9, PD: 10, POD: 10, KE: 11 };
-const OPFLAG_BITS: Record<string, number> = {
-  CLONE: O.CLONE, EXEC: O.EXEC, EXIT: O.EXIT, SETUID: O.SETUID, SETNS: O.SETNS, ACCEPT: O.ACCEPT, CONNECT: O.CONNECT, OPEN: O.OPEN,
-  READ: O.READ_RECV, RECV: O.READ_RECV, WRITE: O.WRITE_SEND, SEND: O.WRITE_SEND, CLOSE: O.CLOSE, TRUNCATE: O.TRUNCATE,
-  SHUTDOWN: O.SHUTDOWN, MMAP: O.MMAP, DIGEST: O.DIGEST, MKDIR: O.MKDIR, RMDIR: O.RMDIR, LINK: O.LINK, UNLINK: O.UNLINK,
-  SYMLINK: O.SYMLINK, RENAME: O.RENAME,
-  // the schema's own names for the shared bits, as sf-processor's older policies spell them
-  READ_RECV: O.READ_RECV, WRITE_SEND: O.WRITE_SEND,
-};
 
 interface Getter {
   readonly vt: VT;
@@ -428,15 +340,15 @@ export class Compiler {
       return this.strPred(g, test, index);
     }
     if (g.vt === VT.Bool) {
-      const bools = texts.map((t) => this.bool(t, src, e.pos));
+      const bools = texts.map((t) => literalBool(t, src, e.pos));
       return { fn: (r) => bools.includes(get(r) as boolean), types: ALL_TYPES, ops: ANY_OPS };
     }
     if (g.vt === VT.Time) {
-      const vals = texts.map((t) => this.exact(t, src, e.pos));
+      const vals = texts.map((t) => literalExact(t, src, e.pos));
       const ns = g.ns!;
       return { fn: (r) => { const d = get(r) as number; const n = ns(r); return vals.some((v) => compareExact(d, n, v.d, v.ns) === 0); }, types: ALL_TYPES, ops: ANY_OPS };
     }
-    const nums = new Set(texts.map((t) => this.int(t, src, e.pos, g.names)));
+    const nums = new Set(texts.map((t) => literalInt(t, src, e.pos, g.names)));
     if (g.vt === VT.Int) return { fn: (r) => nums.has(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
     return { fn: (r) => (get(r) as number[]).some((x) => nums.has(x)), types: ALL_TYPES, ops: ANY_OPS };
   }
@@ -620,20 +532,20 @@ export class Compiler {
 
     if (g.vt === VT.Bool) {
       if (op !== '=' && op !== '!=') throw errorAt(src, e.pos, `'${op}' does not apply to the boolean '${g.name}'`);
-      const b = this.bool(text, src, e.rhs.pos);
+      const b = literalBool(text, src, e.rhs.pos);
       return op === '=' ? { fn: (r) => get(r) === b, types: ALL_TYPES, ops: ANY_OPS } : { fn: (r) => get(r) !== b, types: ALL_TYPES, ops: ANY_OPS };
     }
 
     if (!isNum(g.vt) || !(op === '=' || op === '!=' || ordered)) throw errorAt(src, e.pos, `operator '${op}' does not apply to the number '${g.name}'`);
     if (g.vt === VT.Time) {
-      const v = this.exact(text, src, e.rhs.pos);
+      const v = literalExact(text, src, e.rhs.pos);
       const ns = g.ns!;
       const c = (r: FlatRecord) => compareExact(get(r) as number, ns(r), v.d, v.ns);
       const fn: Pred =
         op === '=' ? (r) => c(r) === 0 : op === '!=' ? (r) => c(r) !== 0 : op === '<' ? (r) => c(r) < 0 : op === '<=' ? (r) => c(r) <= 0 : op === '>' ? (r) => c(r) > 0 : (r) => c(r) >= 0;
       return { fn, types: ALL_TYPES, ops: ANY_OPS };
     }
-    const n = this.int(text, src, e.rhs.pos, g.names);
+    const n = literalInt(text, src, e.rhs.pos, g.names);
     const t: (x: number) => boolean =
       op === '=' ? (x) => x === n : op === '!=' ? (x) => x !== n : op === '<' ? (x) => x < n : op === '<=' ? (x) => x <= n : op === '>' ? (x) => x > n : (x) => x >= n;
     if (g.vt === VT.Int) return { fn: (r) => t(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
@@ -696,32 +608,4 @@ export class Compiler {
     }
     return op === '!=' ? { fn: (r) => !any(r), types: ALL_TYPES, ops: ANY_OPS } : { fn: any, types: ALL_TYPES, ops: ANY_OPS };
   }
-
-  private int(text: string, src: SourceRef, pos: number, names?: ReadonlyMap<string, number>): number {
-    const t = text.trim();
-    const named = names?.get(t.toLowerCase());
-    if (named !== undefined) return named;
-    const n = /^[+-]?\d+$/.test(t) ? Number(t) : /^0x[0-9a-fA-F]+$/.test(t) ? parseInt(t, 16) : NaN;
-    if (!Number.isSafeInteger(n)) throw errorAt(src, pos, `expected an integer${names ? ` or one of ${[...names.keys()].join(', ')}` : ''}, found '${text}'`);
-    return n;
-  }
-
-  private exact(text: string, src: SourceRef, pos: number): { d: number; ns: number } {
-    const v = parseExact(text);
-    if (v === null) throw errorAt(src, pos, `expected an integer (nanoseconds), found '${text}'`);
-    return v;
-  }
-
-  private bool(text: string, src: SourceRef, pos: number): boolean {
-    const t = text.toLowerCase();
-    if (t === 'true' || t === '1') return true;
-    if (t === 'false' || t === '0') return false;
-    throw errorAt(src, pos, `expected true or false, found '${text}'`);
-  }
-}
-
-function popcount(x: number): number {
-  let n = 0;
-  for (let v = x >>> 0; v; v &= v - 1) n++;
-  return n;
 }

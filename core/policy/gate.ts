@@ -12,7 +12,7 @@ import { Scope, type FieldDef } from '../flatten/fields.js';
 import type { File, Process } from '../sysflow/types.js';
 import { Slot } from '../util/slot.js';
 import { attributesRead, contextChainKey, encodeValue, Interner } from './context-key.js';
-import { ANY_OPS, type Pred } from './compile.js';
+import { ANY_OPS, type Pred } from './compiled.js';
 
 export interface Gated {
   /** Implied condition on the process context (null: none). */

@@ -21,55 +21,21 @@ import {
   type Pod, type Process, type ProcessEvent, type ProcessFlow, type SFHeader,
 } from '../../sysflow/types.js';
 import { OpFlags } from '../../sysflow/flags.js';
-import { containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
+import { SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName } from '../../flatten/paths.js';
 import { filePath, ip, procCmdline } from '../../flatten/derive.js';
 import type { Encoder } from '../types.js';
 import { writeDuration, writeIso } from './go-time.js';
 import { cachedCommunityId } from './community-id.js';
 import { ecsDocId, keMessage, type ProcEv } from './ecs-doc-id.js';
+import { ecsFileType, FE_CLASSES, keType, peClass, protoName } from './ecs-classes.js';
+import { B, K } from './ecs-keys.js';
+import { renderContainer, renderKeOrchestrator, renderPod } from './ecs-k8s.js';
 
 export { communityId } from './community-id.js';
 export { ecsDocId } from './ecs-doc-id.js';
 export { isoNano } from './go-time.js';
 
-const B = (s: string) => Buffer.from(s, 'utf8');
-
-const K = {
-  ts: B('{"@timestamp":'),
-  host: B(',"host":{"id":'), hostIp: B(',"ip":'),
-  end: B(',"end":'), kindEvent: B(',"kind":"event"'), kindAlert: B(',"kind":"alert"'), original: B(',"original":'),
-  reason: B(',"reason":'), severity: B(',"severity":'), sfRet: B(',"sf_ret":'),
-  close: B('}'), endLine: B('}\n'), comma: B(','), lbr: B('['), rbr: B(']'),
-  t: B('true'), f: B('false'), na: B('"NA"'),
-  fileDir: B(',"file":{"directory":'), fileName: B(',"name":'), filePath: B(',"path":'), fileTarget: B(',"target_path":'), fileType: B(',"type":'),
-  fileAction: B(',"sf_file_action":{"bytes_read":'), bytesWritten: B(',"bytes_written":'), readOps: B(',"read_ops":'), writeOps: B(',"write_ops":'),
-  network: B(',"network":{"bytes":'), netNoBytes: B(',"network":{'), cid: B(',"community_id":'), cidFirst: B('"community_id":'),
-  iana: B(',"iana_number":"'), protocol: B('","protocol":'),
-  source: B(',"source":{"address":'), destination: B(',"destination":{"address":'), epBytes: B(',"bytes":'), epIp: B(',"ip":'),
-  epPackets: B(',"packets":'), epPort: B(',"port":'),
-  procHead: B(',"process":{"args":'), cmdline: B(',"command_line":'), exe: B(',"executable":'), name: B(',"name":'),
-  parent: B(',"parent":{"args":'), pid: B(',"pid":'), pstart: B(',"start":'), parentEnd: B('},"pid":'), threadId: B(',"thread":{"id":'),
-  procTail: B('}}'),
-  user: B(',"user":{"group":{"id":'), userId: B('},"id":'), tags: B(',"tags":['),
-  orchestrator: B(',"orchestrator":{"namespace":'), resource: B(',"resource":{"name":'), resType: B(',"type":'), k8s: B('},"type":"kubernetes"}'),
-};
-
-/** Protocol names of sf-apis' GetProto. */
-function protoName(p: number): string {
-  return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 1 ? 'icmp' : p === 254 ? 'raw' : '';
-}
-
-/** ECS file.type from SysFlow's restype character. */
-export function ecsFileType(restype: number | undefined): string {
-  switch (restype) {
-    case 102: return 'file'; // f
-    case 100: return 'dir'; // d
-    case 117: return 'socket'; // u
-    case 112: return 'pipe'; // p
-    default: return 'unknown';
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // event classification
@@ -79,31 +45,6 @@ interface EventClass {
   readonly head: Buffer;
   /** `,"type":…}` */
   readonly tail: Buffer;
-}
-
-function peClass(flags: number, pid: number, tid: number): string {
-  if (flags & OpFlags.EXIT) return pid !== tid ? 'thread-exit' : 'exit';
-  if (flags & (OpFlags.CLONE | OpFlags.EXEC)) return pid !== tid ? 'thread-start' : 'start';
-  if (flags & OpFlags.SETUID) return 'change';
-  return 'start';
-}
-
-const FE_CLASSES: readonly [number, string, string, string][] = [
-  [OpFlags.MKDIR, 'directory', 'creation', 'directory-create'],
-  [OpFlags.RMDIR, 'directory', 'deletion', 'directory-delete'],
-  [OpFlags.UNLINK, 'file', 'deletion', 'file-delete'],
-  [OpFlags.SYMLINK | OpFlags.LINK, 'file', 'change', 'file-link'],
-  [OpFlags.RENAME, 'file', 'change', 'file-rename'],
-];
-
-function keType(action: string): string {
-  switch (action) {
-    case 'K8S_COMPONENT_ADDED': return 'creation';
-    case 'K8S_COMPONENT_DELETED': return 'deletion';
-    case 'K8S_COMPONENT_MODIFIED': return 'change';
-    case 'K8S_COMPONENT_ERROR': return 'error';
-    default: return 'info';
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,13 +222,13 @@ export class EcsEncoder implements Encoder {
     const c = r.container;
     if (c !== undefined && c.id !== '') {
       let b = this.contMemo.get(c);
-      if (b === undefined) this.contMemo.set(c, (b = this.renderContainer(c)));
+      if (b === undefined) this.contMemo.set(c, (b = renderContainer(this.scratch, c)));
       out.bytes(b);
     }
     const pod = r.pod;
     if (pod !== undefined && pod.id !== '') {
       let b = this.podMemo.get(pod);
-      if (b === undefined) this.podMemo.set(pod, (b = this.renderPod(pod)));
+      if (b === undefined) this.podMemo.set(pod, (b = renderPod(this.scratch, pod)));
       out.bytes(b);
     }
 
@@ -342,112 +283,10 @@ export class EcsEncoder implements Encoder {
 
   private keOrchestrator(k: K8sEvent, out: ByteSink): void {
     if (k.message !== this.lastKeMessage || this.lastKeOrch.length === 0) {
-      let ns = '';
-      let name = '';
-      let kind = '';
-      const doc = parseJsonLenient(k.message);
-      if (doc !== null && typeof doc === 'object') {
-        const d = doc as { kind?: unknown; items?: unknown };
-        kind = jsonText(d.kind).toLowerCase();
-        const items = d.items;
-        if (Array.isArray(items) && items.length > 0 && items[0] !== null && typeof items[0] === 'object') {
-          const it = items[0] as { name?: unknown; namespace?: unknown };
-          ns = jsonText(it.namespace);
-          name = jsonText(it.name);
-        }
-      }
-      const s = this.scratch;
-      s.bytes(K.orchestrator);
-      s.goJsonString(ns);
-      s.bytes(K.resource);
-      s.goJsonString(name);
-      s.bytes(K.resType);
-      s.goJsonString(kind);
-      s.bytes(K.k8s);
-      this.lastKeOrch = s.take();
+      this.lastKeOrch = renderKeOrchestrator(this.scratch, k.message);
       this.lastKeMessage = k.message;
     }
     out.bytes(this.lastKeOrch);
-  }
-
-  private renderContainer(c: Container): Buffer {
-    const s = this.scratch;
-    s.ascii(',"container":{"id":');
-    s.goJsonString(c.id);
-    if (c.imageid !== '') {
-      s.ascii(',"image":{"id":');
-      s.goJsonString(c.imageid);
-      s.ascii(',"name":');
-      s.goJsonString(c.image);
-      s.ascii('}');
-    }
-    s.ascii(',"name":');
-    s.goJsonString(c.name);
-    s.ascii(',"runtime":');
-    s.goJsonString(containerTypeName(c.type));
-    s.ascii(',"sf_privileged":');
-    s.bytes(c.privileged === true ? K.t : K.f);
-    s.ascii('}');
-    return s.take();
-  }
-
-  private renderPod(p: Pod): Buffer {
-    const s = this.scratch;
-    s.bytes(K.orchestrator);
-    s.goJsonString(p.namespace);
-    s.bytes(K.resource);
-    s.goJsonString(p.name);
-    s.ascii(',"type":"pod"');
-    s.bytes(K.k8s);
-    s.ascii(',"pod":{"hostip":');
-    ipList(s, p.hostIP);
-    s.ascii(',"id":');
-    s.goJsonString(p.id);
-    s.ascii(',"internalip":');
-    ipList(s, p.internalIP);
-    s.ascii(',"name":');
-    s.goJsonString(p.name);
-    s.ascii(',"namespace":');
-    s.goJsonString(p.namespace);
-    s.ascii(',"nodename":');
-    s.goJsonString(p.nodeName);
-    s.ascii(',"restartcnt":');
-    s.number(p.restartCount);
-    s.ascii(',"ts":');
-    writeIso(s, p.ts, p.tsNs);
-    s.ascii('}');
-    if (p.services.length > 0) {
-      s.ascii(',"service":[');
-      for (let i = 0; i < p.services.length; i++) {
-        const sv = p.services[i]!;
-        if (i) s.bytes(K.comma);
-        s.ascii('{"clusterip":');
-        ipList(s, sv.clusterIP);
-        s.ascii(',"id":');
-        s.goJsonString(sv.id);
-        s.ascii(',"name":');
-        s.goJsonString(sv.name);
-        s.ascii(',"namespace":');
-        s.goJsonString(sv.namespace);
-        s.ascii(',"ports":[');
-        for (let j = 0; j < sv.portList.length; j++) {
-          const pt = sv.portList[j]!;
-          if (j) s.bytes(K.comma);
-          s.ascii('{"nodeport":');
-          s.number(pt.nodePort);
-          s.ascii(',"port":');
-          s.number(pt.port);
-          s.ascii(',"proto":');
-          s.goJsonString(pt.proto);
-          s.ascii(',"targetport":');
-          s.number(pt.targetPort);
-          s.ascii('}');
-        }
-        s.ascii(']}');
-      }
-      s.ascii(']');
-    }
-    return s.take();
   }
 
   /** The file section. Memoised per file for the usual case (a known, non-empty path, no target). */
@@ -645,33 +484,3 @@ export class EcsEncoder implements Encoder {
 }
 
 const ZERO_OID: OID = Object.freeze({ hpid: 0, createTS: 0, createTSNs: 0 });
-
-function ipList(out: ByteSink, ips: readonly number[]): void {
-  out.bytes(K.lbr);
-  for (let i = 0; i < ips.length; i++) {
-    if (i) out.bytes(K.comma);
-    out.goJsonString(ip(ips[i]!));
-  }
-  out.bytes(K.rbr);
-}
-
-/** JSON.parse that, like GJSON, tolerates trailing bytes after the document (K8s messages end in "\n\0"). */
-function parseJsonLenient(t: string): unknown {
-  if (t === '') return null;
-  try {
-    return JSON.parse(t);
-  } catch {
-    try {
-      return JSON.parse(keMessage(t).replace(/\s+$/, ''));
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** GJSON's String() of a value: strings as such, absent as "", other values as JSON text. */
-function jsonText(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'string') return v;
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
-}

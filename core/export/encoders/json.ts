@@ -7,35 +7,13 @@
 import { Scratch, type ByteSink } from '../../util/bytes.js';
 import type { FlatRecord } from '../../flatten/flatrecord.js';
 import { SfType, type Process, type Pod, type Container, type File, type SFHeader, type FileFlow, type FileEvent, type NetworkFlow, type NetworkEvent, type ProcessFlow, type K8sEvent } from '../../sysflow/types.js';
-import { opFlagNames, openFlagNames, isOpenRead, isOpenWrite, containerTypeName, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
+import { opFlagNames, openFlagNames, isOpenRead, isOpenWrite, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName, splitSymlink } from '../../flatten/paths.js';
 import { ipStr } from '../../sysflow/flags.js';
 import { oidHash } from '../../util/xxh.js';
 import type { Encoder } from '../types.js';
-
-const B = (s: string) => Buffer.from(s, 'utf8');
-const K = {
-  endts: B(',"endts":'), opflags: B(',"opflags":'), ret: B(',"ret":'), ts: B(',"ts":'), type: B(',"type":'),
-  ke: B(',"ke":{"action":'), kind: B(',"kind":'), message: B(',"message":'),
-  container: B(',"container":{"id":'), cimage: B(',"image":'), cimageid: B(',"imageid":'), cname: B(',"name":'), cpriv: B(',"privileged":'), ctype: B(',"type":'),
-  file: B(',"file":{"directory":'), fd: B(',"fd":'), isr: B(',"is_open_read":'), isw: B(',"is_open_write":'), fname: B(',"name":'),
-  newdir: B(',"newdirectory":'), newname: B(',"newname":'), newoid: B(',"newoid":'), newpath: B(',"newpath":'), newsym: B(',"newsymlink":'),
-  oid: B(',"oid":'), openflags: B(',"openflags":'), path: B(',"path":'), symlink: B(',"symlink":'), ftype: B(',"type":'),
-  flow: B(',"flow":{"rbytes":'), rops: B(',"rops":'), wbytes: B(',"wbytes":'), wops: B(',"wops":'),
-  meta: B(',"meta":{"schema":'), tracename: B(',"tracename":'),
-  net: B(',"net":{"dip":'), dport: B(',"dport":'), ip: B(',"ip":['), port: B('],"port":['), proto: B('],"proto":'), sip: B(',"sip":'), sport: B(',"sport":'),
-  node: B(',"node":{"id":'), nip: B(',"ip":'),
-  pf: B(',"pf":{"nthreads":'), nexits: B(',"nexits":'), nerrors: B(',"nerrors":'),
-  pod: B(',"pod":{"hostip":'), pid: B(',"id":'), internalip: B(',"internalip":'), pname: B(',"name":'), pns: B(',"namespace":'),
-  nodename: B(',"nodename":'), restartcnt: B(',"restartcnt":'), services: B(',"services":'), pts: B(',"ts":'),
-  pproc: B(',"pproc":{"args":'), proc: B(',"proc":{"acmdline":'), aexe: B(',"aexe":'), aname: B(',"aname":'), apid: B(',"apid":'),
-  args: B(',"args":'), cmdline: B(',"cmdline":'), createts: B(',"createts":'), entry: B(',"entry":'), exe: B(',"exe":'),
-  gid: B(',"gid":'), group: B(',"group":'), name: B(',"name":'), poid: B(',"oid":'), ppid: B(',"pid":'), tid: B(',"tid":'),
-  tty: B(',"tty":'), uid: B(',"uid":'), user: B(',"user":'),
-  policies: B(',"policies":['), tags: B(',"tags":['),
-  close: B('}'), endLine: B('}\n'), comma: B(','), lbr: B('['), rbr: B(']'), emptyList: B('[]'),
-  t: B('true'), f: B('false'), zero: B('0'), emptyStr: B('""'), na: B('"NA"'), dot: B('"."'),
-};
+import { B, K, bool, strList } from './json-keys.js';
+import { writeContainer, writePod } from './json-k8s.js';
 
 const oidMemo = new WeakMap<Process, string>();
 function procOid(p: Process): string {
@@ -45,19 +23,6 @@ function procOid(p: Process): string {
     oidMemo.set(p, h);
   }
   return h;
-}
-
-function strList(out: ByteSink, xs: readonly string[]): void {
-  out.bytes(K.lbr);
-  for (let i = 0; i < xs.length; i++) {
-    if (i) out.bytes(K.comma);
-    out.goJsonString(xs[i]!);
-  }
-  out.bytes(K.rbr);
-}
-
-function bool(out: ByteSink, v: boolean | undefined): void {
-  out.bytes(v ? K.t : K.f);
 }
 
 const cmdline = (p: Process) => (p.exeArgs ? p.exe + ' ' + p.exeArgs : p.exe);
@@ -135,7 +100,7 @@ export class JsonEncoder implements Encoder {
     const c = r.container;
     if (c && c.id !== '') {
       let b = this.contMemo.get(c);
-      if (b === undefined) this.contMemo.set(c, (b = this.scratch.render((o) => this.container(c, o))));
+      if (b === undefined) this.contMemo.set(c, (b = this.scratch.render((o) => writeContainer(c, o))));
       out.bytes(b);
     }
     if (t === SfType.FF || t === SfType.FE) this.file(r, out);
@@ -167,29 +132,13 @@ export class JsonEncoder implements Encoder {
     const pod = r.pod;
     if (pod && pod.id !== '') {
       let b = this.podMemo.get(pod);
-      if (b === undefined) this.podMemo.set(pod, (b = this.scratch.render((o) => this.podSection(pod, o))));
+      if (b === undefined) this.podMemo.set(pod, (b = this.scratch.render((o) => writePod(pod, o))));
       out.bytes(b);
     }
     this.pproc(r, out);
     this.proc(r, out);
     this.results(r, out);
     out.bytes(K.endLine);
-  }
-
-  private container(c: Container, out: ByteSink): void {
-      out.bytes(K.container);
-      out.goJsonString(c.id);
-      out.bytes(K.cimage);
-      out.goJsonString(c.image);
-      out.bytes(K.cimageid);
-      out.goJsonString(c.imageid);
-      out.bytes(K.cname);
-      out.goJsonString(c.name);
-      out.bytes(K.cpriv);
-      out.number(c.privileged ? 1 : 0);
-      out.bytes(K.ctype);
-      out.goJsonString(containerTypeName(c.type));
-      out.bytes(K.close);
   }
 
   private headerParts(r: FlatRecord): { meta: Buffer; node: Buffer } | null {
@@ -352,49 +301,6 @@ export class JsonEncoder implements Encoder {
     out.bytes(K.close);
   }
 
-  private podSection(p: Pod, out: ByteSink): void {
-    out.bytes(K.pod);
-    strList(out, p.hostIP.map(ipStr));
-    out.bytes(K.pid);
-    out.goJsonString(p.id);
-    out.bytes(K.internalip);
-    strList(out, p.internalIP.map(ipStr));
-    out.bytes(K.pname);
-    out.goJsonString(p.name);
-    out.bytes(K.pns);
-    out.goJsonString(p.namespace);
-    out.bytes(K.nodename);
-    out.goJsonString(p.nodeName);
-    out.bytes(K.restartcnt);
-    out.number(p.restartCount);
-    out.bytes(K.services);
-    out.bytes(K.lbr);
-    p.services.forEach((s, i) => {
-      if (i) out.bytes(K.comma);
-      out.ascii('{"id":');
-      out.goJsonString(s.id);
-      out.ascii(',"name":');
-      out.goJsonString(s.name);
-      out.ascii(',"namespace":');
-      out.goJsonString(s.namespace);
-      out.ascii(',"clusterIP":');
-      strList(out, s.clusterIP.map(ipStr));
-      out.ascii(',"ports":[');
-      s.portList.forEach((pt, j) => {
-        if (j) out.bytes(K.comma);
-        out.ascii(`{"port":${pt.port},"targetport":${pt.targetPort},"nodeport":${pt.nodePort},"proto":`);
-        out.goJsonString(pt.proto);
-        out.ascii('}');
-      });
-      out.ascii(']}');
-    });
-    out.bytes(K.rbr);
-    out.bytes(K.pts);
-    out.exact(p.ts, p.tsNs);
-    out.bytes(K.close);
-  }
-
-  /** Present when the process names a parent (pid ≠ 0); values from the cached parent, empty if not cached. */
   private pproc(r: FlatRecord, out: ByteSink): void {
     const proc = r.proc;
     if (proc === undefined) return;
