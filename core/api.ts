@@ -21,7 +21,19 @@ import type { SendResult } from './export/delivery.js';
 
 export type { Logger, FlatRecord, MatchedRule, EntityCache, SysFlowEvent, SysFlowRecord, Emit, Processor, Handler, Message, InputProgress };
 export type {
-  SFHeader, Container, Pod, Process, File, OID, ProcessEvent, ProcessFlow, NetworkFlow, NetworkEvent, FileFlow, FileEvent, K8sEvent,
+  SFHeader,
+  Container,
+  Pod,
+  Process,
+  File,
+  OID,
+  ProcessEvent,
+  ProcessFlow,
+  NetworkFlow,
+  NetworkEvent,
+  FileFlow,
+  FileEvent,
+  K8sEvent,
 } from './sysflow/types.js';
 
 /** Version of this API; a plugin may check `ctx.apiVersion` (semver: a new major breaks plugins). */
@@ -218,14 +230,7 @@ export interface ActionPlugin<C = Config> extends PluginBase {
   create(ctx: PluginContext<C>): ActionFn;
 }
 
-export type Plugin =
-  | ProcessorPlugin<any>
-  | HandlerPlugin<any>
-  | ChannelPlugin
-  | DriverPlugin<any>
-  | EncoderPlugin<any>
-  | TransportPlugin<any>
-  | ActionPlugin<any>;
+export type Plugin = ProcessorPlugin<any> | HandlerPlugin<any> | ChannelPlugin | DriverPlugin<any> | EncoderPlugin<any> | TransportPlugin<any> | ActionPlugin<any>;
 
 /** What a plugin module's default export may be. */
 export type PluginModule = Plugin | readonly Plugin[];

@@ -45,7 +45,13 @@ export class PluginError extends UserError {
 /** A policy file that does not load; carries the position. */
 export class PolicyError extends UserError {
   readonly exitCode = EXIT.failed;
-  constructor(readonly file: string, readonly line: number, readonly col: number, readonly item: string, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly item: string,
+    readonly reason: string,
+  ) {
     super(`${file}:${line}:${col}: ${item}: ${reason}`);
   }
 }

@@ -31,7 +31,10 @@ for (const trace of listTraces()) {
     const counts = new Map<string, number>();
     for (const r of recs) counts.set(SF_TYPE_CODES[r.sfType], (counts.get(SF_TYPE_CODES[r.sfType]) ?? 0) + 1);
     // The table writes legacy ProcessEvent-shaped "ProcessFlow" records as PF*; we read them as PE.
-    const expected = facts.byType.replace('PF*=', 'PE=').split(' ').map((kv) => kv.split('=') as [string, string]);
+    const expected = facts.byType
+      .replace('PF*=', 'PE=')
+      .split(' ')
+      .map((kv) => kv.split('=') as [string, string]);
     for (const [code, n] of expected) assert.equal(counts.get(code) ?? 0, Number(n), `${code} records`);
 
     const sink = new MemorySink();
@@ -91,7 +94,26 @@ for (const trace of listOracle('records.jsonl')) {
       }
       delete rec.imagerepo; // v1001 Container field, dropped by design
       const name = d.type === 'sysflow.flow.ProcessFlow' && 'args' in d.rec ? 'sysflow.event.ProcessEvent' : d.type;
-      assert.equal(SF_TYPE_CODES[ours.sfType as number], SF_TYPE_CODES[['sysflow.entity.SFHeader', 'sysflow.entity.Container', 'sysflow.entity.Process', 'sysflow.entity.File', 'sysflow.event.ProcessEvent', 'sysflow.flow.NetworkFlow', 'sysflow.flow.FileFlow', 'sysflow.event.FileEvent', 'sysflow.event.NetworkEvent', 'sysflow.flow.ProcessFlow', 'sysflow.entity.Pod', 'sysflow.event.K8sEvent'].indexOf(name)], `datum ${i} type`);
+      assert.equal(
+        SF_TYPE_CODES[ours.sfType as number],
+        SF_TYPE_CODES[
+          [
+            'sysflow.entity.SFHeader',
+            'sysflow.entity.Container',
+            'sysflow.entity.Process',
+            'sysflow.entity.File',
+            'sysflow.event.ProcessEvent',
+            'sysflow.flow.NetworkFlow',
+            'sysflow.flow.FileFlow',
+            'sysflow.event.FileEvent',
+            'sysflow.event.NetworkEvent',
+            'sysflow.flow.ProcessFlow',
+            'sysflow.entity.Pod',
+            'sysflow.event.K8sEvent',
+          ].indexOf(name)
+        ],
+        `datum ${i} type`,
+      );
       same(ours, rec, `datum ${i} (${d.type})`);
     });
   });

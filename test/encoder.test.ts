@@ -28,10 +28,12 @@ function repoRoot(): string {
 const TRACES = join(repoRoot(), 'test/fixtures/traces');
 
 function allTraces(dir = TRACES): string[] {
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? allTraces(p) : [p];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? allTraces(p) : [p];
+    });
 }
 
 const read = (path: string): SysFlowRecord[] => SysFlowFileReader.open(path).readAll();
@@ -45,12 +47,18 @@ const readBuf = (buf: Buffer): SysFlowRecord[] => {
 /** What a record read from an older schema looks like once written as v5 and read back. */
 function withDefaults(r: SysFlowRecord): SysFlowRecord {
   switch (r.sfType) {
-    case 0: return { ...r, ip: r.ip ?? 'NA', filename: r.filename ?? '' };
-    case 1: return { ...r, privileged: r.privileged ?? false, podId: r.podId === undefined ? null : r.podId };
-    case 2: return { ...r, tty: r.tty ?? false, entry: r.entry ?? false, cwd: r.cwd ?? '', env: r.env ?? [] };
-    case 5: return { ...r, fd: r.fd ?? -1 };
-    case 6: return { ...r, openFlags: r.openFlags ?? 0 };
-    default: return r;
+    case 0:
+      return { ...r, ip: r.ip ?? 'NA', filename: r.filename ?? '' };
+    case 1:
+      return { ...r, privileged: r.privileged ?? false, podId: r.podId === undefined ? null : r.podId };
+    case 2:
+      return { ...r, tty: r.tty ?? false, entry: r.entry ?? false, cwd: r.cwd ?? '', env: r.env ?? [] };
+    case 5:
+      return { ...r, fd: r.fd ?? -1 };
+    case 6:
+      return { ...r, openFlags: r.openFlags ?? 0 };
+    default:
+      return r;
   }
 }
 
@@ -73,10 +81,36 @@ function refVarint(v: bigint): Buffer {
 
 /** Deterministic 64-bit test values: boundaries plus an LCG spread over every magnitude. */
 function testValues(): bigint[] {
-  const vs = [0n, 1n, -1n, 63n, -64n, 64n, -65n, 8191n, 8192n, 2n ** 31n - 1n, -(2n ** 31n), 2n ** 31n, -(2n ** 31n) - 1n,
-    2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, -(2n ** 53n) + 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) - 1n,
-    2n ** 63n - 1n, -(2n ** 63n), 2n ** 63n - 1000n, -(2n ** 63n) + 999_999_999n,
-    1553543280704111050n, -1553543280704111050n, 1553543280704111051n, 1_000_000_000n * 1_700_000_000n];
+  const vs = [
+    0n,
+    1n,
+    -1n,
+    63n,
+    -64n,
+    64n,
+    -65n,
+    8191n,
+    8192n,
+    2n ** 31n - 1n,
+    -(2n ** 31n),
+    2n ** 31n,
+    -(2n ** 31n) - 1n,
+    2n ** 32n - 1n,
+    2n ** 32n,
+    2n ** 53n - 1n,
+    -(2n ** 53n) + 1n,
+    2n ** 53n,
+    2n ** 53n + 1n,
+    -(2n ** 53n) - 1n,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    2n ** 63n - 1000n,
+    -(2n ** 63n) + 999_999_999n,
+    1553543280704111050n,
+    -1553543280704111050n,
+    1553543280704111051n,
+    1_000_000_000n * 1_700_000_000n,
+  ];
   let x = 0x9e3779b97f4a7c15n;
   for (let i = 0; i < 2000; i++) {
     x = BigInt.asUintN(64, x * 6364136223846793005n + 1442695040888963407n);
@@ -114,7 +148,8 @@ function canon(v: unknown): unknown {
 function decodeWithAvscFile(path: string): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const out: unknown[] = [];
-    avro.createFileDecoder(path, { parseHook: (s: unknown) => avscType(s) } as Partial<avro.DecoderOptions>)
+    avro
+      .createFileDecoder(path, { parseHook: (s: unknown) => avscType(s) } as Partial<avro.DecoderOptions>)
       .on('data', (d: unknown) => out.push(d))
       .on('error', reject)
       .on('end', () => resolve(out));
@@ -153,7 +188,21 @@ test('writeWide and writeLong produce the exact zig-zag varint of 64-bit values'
 });
 
 test('writeString handles ASCII, multi-byte and long strings; writeFixedHex validates', () => {
-  const samples = ['', 'a', 'x'.repeat(42), 'x'.repeat(43), 'x'.repeat(63), 'x'.repeat(64), 'x'.repeat(62) + 'é', 'é', 'ab\u00e9cd', '日本語'.repeat(14), '😀'.repeat(21), 'y'.repeat(5000) + 'ü', 'line\n\u0000'];
+  const samples = [
+    '',
+    'a',
+    'x'.repeat(42),
+    'x'.repeat(43),
+    'x'.repeat(63),
+    'x'.repeat(64),
+    'x'.repeat(62) + 'é',
+    'é',
+    'ab\u00e9cd',
+    '日本語'.repeat(14),
+    '😀'.repeat(21),
+    'y'.repeat(5000) + 'ü',
+    'line\n\u0000',
+  ];
   const w = new AvroWriter(4); // forces growth
   for (const s of samples) w.writeString(s);
   const t = new Tap(Buffer.from(w.bytes()));
@@ -170,7 +219,11 @@ test('every bundled trace round-trips through encoder, OCF writer and reader', (
   const traces = allTraces();
   assert.ok(traces.length >= 10, `found ${traces.length} traces`);
   const mustCover = ['sf-processor/k8s_small.sf', 'sf-collector/alpine/alpine.sf'];
-  for (const m of mustCover) assert.ok(traces.some((p) => p.endsWith(m)), `fixture ${m} missing`);
+  for (const m of mustCover)
+    assert.ok(
+      traces.some((p) => p.endsWith(m)),
+      `fixture ${m} missing`,
+    );
   const seen = new Set<number>();
   for (const path of traces) {
     const name = relative(TRACES, path);
@@ -210,17 +263,54 @@ function syntheticRecords(): SysFlowRecord[] {
   const max = wide(2n ** 63n - 1n);
   const min = wide(-(2n ** 63n));
   const proc: Process = {
-    sfType: 2, state: 'REUP', oid: { createTS: max.d, createTSNs: max.ns, hpid: -(2 ** 53) + 1 },
-    poid: { createTS: min.d, createTSNs: min.ns, hpid: 2 ** 40 }, ts: big.d, tsNs: big.ns, exe: '/bin/sh', exeArgs: '-c "echo é"',
-    uid: -1, userName: '', gid: 2147483647, groupName: 'g', tty: true, containerId: null, entry: true, cwd: '/tmp', env: ['A=1', 'B=ü'],
+    sfType: 2,
+    state: 'REUP',
+    oid: { createTS: max.d, createTSNs: max.ns, hpid: -(2 ** 53) + 1 },
+    poid: { createTS: min.d, createTSNs: min.ns, hpid: 2 ** 40 },
+    ts: big.d,
+    tsNs: big.ns,
+    exe: '/bin/sh',
+    exeArgs: '-c "echo é"',
+    uid: -1,
+    userName: '',
+    gid: 2147483647,
+    groupName: 'g',
+    tty: true,
+    containerId: null,
+    entry: true,
+    cwd: '/tmp',
+    env: ['A=1', 'B=ü'],
   };
   const nf: NetworkFlow = {
-    sfType: 5, procOID: proc.oid, ts: big.d, tsNs: big.ns, tid: 2 ** 53 - 1, opFlags: -2147483648, endTs: neg.d, endTsNs: neg.ns,
-    sip: -2147483648, sport: 65535, dip: -1062731775, dport: 0, proto: -1, fd: -1,
-    numRRecvOps: 0, numWSendOps: 1, numRRecvBytes: 2 ** 53 - 1, numWSendBytes: -(2 ** 53) + 1,
+    sfType: 5,
+    procOID: proc.oid,
+    ts: big.d,
+    tsNs: big.ns,
+    tid: 2 ** 53 - 1,
+    opFlags: -2147483648,
+    endTs: neg.d,
+    endTsNs: neg.ns,
+    sip: -2147483648,
+    sport: 65535,
+    dip: -1062731775,
+    dport: 0,
+    proto: -1,
+    fd: -1,
+    numRRecvOps: 0,
+    numWSendOps: 1,
+    numRRecvBytes: 2 ** 53 - 1,
+    numWSendBytes: -(2 ** 53) + 1,
   };
   const fe: FileEvent = {
-    sfType: 7, procOID: proc.oid, ts: 0, tsNs: 0, tid: 1, opFlags: 4096, fileOID: 'ab'.repeat(20), ret: -2, newFileOID: '0f'.repeat(20),
+    sfType: 7,
+    procOID: proc.oid,
+    ts: 0,
+    tsNs: 0,
+    tid: 1,
+    opFlags: 4096,
+    fileOID: 'ab'.repeat(20),
+    ret: -2,
+    newFileOID: '0f'.repeat(20),
   };
   return [
     { sfType: 0, version: 5, exporter: 'node', ip: '10.0.0.1', filename: '/x.sf' },
@@ -248,7 +338,7 @@ test('wide and negative values survive exactly (our reader and avsc with BigInt 
   try {
     const file = join(dir, 'synthetic.sf');
     writeFileSync(file, SysFlowFileWriter.toBuffer(recs));
-    const vals = await decodeWithAvscFile(file) as { rec: Record<string, Record<string, unknown>> }[];
+    const vals = (await decodeWithAvscFile(file)) as { rec: Record<string, Record<string, unknown>> }[];
     assert.equal(vals.length, recs.length);
     const v2 = vals[2]!.rec['sysflow.flow.NetworkFlow']!;
     assert.equal(v2.ts, 1553543280704111050n);
@@ -274,7 +364,7 @@ test('plain avsc decodes our files to the same values (fixtures and synthetic)',
     for (const [name, recs] of inputs) {
       const file = join(dir, `${name}.sf`);
       writeFileSync(file, SysFlowFileWriter.toBuffer(recs));
-      const vals = await decodeWithAvscFile(file) as { rec: Record<string, unknown> }[];
+      const vals = (await decodeWithAvscFile(file)) as { rec: Record<string, unknown> }[];
       assert.equal(vals.length, recs.length, name);
       for (let i = 0; i < recs.length; i++) {
         const r = withDefaults(recs[i]!);
@@ -343,8 +433,21 @@ test('fields an older writer schema lacks are written as the documented defaults
     { ...p, tty: undefined, entry: undefined, cwd: undefined, env: undefined },
     { ...nf, fd: undefined },
     {
-      sfType: 6, procOID: p.oid, ts: 5, tsNs: 5, tid: 1, opFlags: 1, openFlags: undefined, endTs: 6, endTsNs: 6,
-      fileOID: '11'.repeat(20), fd: 3, numRRecvOps: 0, numWSendOps: 0, numRRecvBytes: 0, numWSendBytes: 0,
+      sfType: 6,
+      procOID: p.oid,
+      ts: 5,
+      tsNs: 5,
+      tid: 1,
+      opFlags: 1,
+      openFlags: undefined,
+      endTs: 6,
+      endTsNs: 6,
+      fileOID: '11'.repeat(20),
+      fd: 3,
+      numRRecvOps: 0,
+      numWSendOps: 0,
+      numRRecvBytes: 0,
+      numWSendBytes: 0,
     },
   ];
   const back = readBuf(SysFlowFileWriter.toBuffer(recs));

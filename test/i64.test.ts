@@ -6,16 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tap } from '../core/avro/tap.js';
 import { DecodeError } from '../core/avro/errors.js';
-import {
-  addSeconds,
-  compareExact,
-  exactToString,
-  fromSecNs,
-  nsOfSafe,
-  parseExact,
-  secOf,
-  toHiLo,
-} from '../core/util/i64.js';
+import { addSeconds, compareExact, exactToString, fromSecNs, nsOfSafe, parseExact, secOf, toHiLo } from '../core/util/i64.js';
 import { encodeLong } from './helpers/avro-bigint.js';
 import { prng } from './helpers/prng.js';
 
@@ -44,7 +35,6 @@ function sign(n: number): number {
 function cmpBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
 
 function randU32(rnd: () => number): bigint {
   return BigInt(Math.floor(rnd() * 4294967296));

@@ -66,7 +66,6 @@ const SYNC_SIZE = 16;
 // =================================================================================================
 // Avro helpers written for the test (independent of the reader)
 
-
 function encBytes(b: Buffer | string): Buffer {
   const buf = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
   return Buffer.concat([encLong(buf.length), buf]);
@@ -198,9 +197,7 @@ interface Trace {
 
 /** Canonical JSON: undefined, non-finite numbers and bigints kept distinct. */
 function fp(records: readonly SysFlowRecord[]): string {
-  return JSON.stringify(records, (_k, v: unknown) =>
-    v === undefined ? '\u0000undefined' : typeof v === 'bigint' ? `\u0000${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `\u0000${v}` : v,
-  );
+  return JSON.stringify(records, (_k, v: unknown) => (v === undefined ? '\u0000undefined' : typeof v === 'bigint' ? `\u0000${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `\u0000${v}` : v));
 }
 
 function inflateBlock(layout: Layout, buf: Buffer, b: BlockInfo): Buffer {
@@ -216,7 +213,11 @@ function loadTrace(name: string, buf: Buffer): Trace {
   for (let b = r.nextBlock(); b; b = r.nextBlock()) got.push({ offset: b.offset, records: b.records.slice() });
   assert.deepEqual(r.warnings, [], `${name}: intact trace decodes without warnings`);
   assert.equal(r.header.size, layout.headerSize, `${name}: header size`);
-  assert.deepEqual(got.map((b) => b.offset), layout.blocks.map((b) => b.start), `${name}: block offsets`);
+  assert.deepEqual(
+    got.map((b) => b.offset),
+    layout.blocks.map((b) => b.start),
+    `${name}: block offsets`,
+  );
   const { decode } = compileSysFlowSchema(layout.schema);
   const blocks: RefBlock[] = layout.blocks.map((info, i) => {
     const data = inflateBlock(layout, buf, info);
@@ -241,7 +242,11 @@ function loadFile(path: string): Trace {
 /** The same trace with codec null: same header metadata and sync marker, inflated blocks. */
 function nullCodecTrace(tr: Trace): Trace {
   const meta = withMeta(tr.layout.meta, 'avro.codec', 'null');
-  const buf = buildOcf(meta, tr.layout.sync, tr.blocks.map((b) => ({ count: b.info.count, data: b.data })));
+  const buf = buildOcf(
+    meta,
+    tr.layout.sync,
+    tr.blocks.map((b) => ({ count: b.info.count, data: b.data })),
+  );
   return loadTrace(`${tr.name} (codec null)`, buf);
 }
 
@@ -327,7 +332,8 @@ function checkCut(tr: Trace, cut: number): CutOutcome {
   let partial = 0;
   if (k >= 0) {
     const b = tr.blocks[k]!;
-    if (cut >= b.info.dataEnd) partial = b.info.count; // inside the sync marker: the data is complete
+    if (cut >= b.info.dataEnd)
+      partial = b.info.count; // inside the sync marker: the data is complete
     else if (cut > b.info.dataStart) {
       const present = tr.buf.subarray(b.info.dataStart, cut);
       const avail = layout.codec === 'deflate' ? inflatedPrefixLength(present) : present.length;
@@ -649,7 +655,6 @@ function garbageJob(step: Step): GarbageSummary {
 // =================================================================================================
 // Fuzz
 
-
 function mutate(src: Buffer, headerSize: number, sync: Buffer, rnd: () => number): { buf: Buffer; ops: string[] } {
   let buf = Buffer.from(src);
   const ops: string[] = [];
@@ -848,12 +853,18 @@ type JobParams =
 
 function runJobHere(p: JobParams, step: Step): unknown {
   switch (p.job) {
-    case 'truncate': return truncationJob(p.file, p.every, step);
-    case 'flip': return flipJob(p.file, step);
-    case 'null-codec': return nullCodecJob(step);
-    case 'garbage': return garbageJob(step);
-    case 'fuzz': return fuzzJob(p.seed, p.n, p.tmp, step);
-    case 'shared': return sharedJob(step);
+    case 'truncate':
+      return truncationJob(p.file, p.every, step);
+    case 'flip':
+      return flipJob(p.file, step);
+    case 'null-codec':
+      return nullCodecJob(step);
+    case 'garbage':
+      return garbageJob(step);
+    case 'fuzz':
+      return fuzzJob(p.seed, p.n, p.tmp, step);
+    case 'shared':
+      return sharedJob(step);
     case 'selftest-hang':
       step('an endless loop');
       for (;;);
@@ -1076,14 +1087,20 @@ function registerTests(): void {
     t.diagnostic(JSON.stringify(s));
     assert.equal(s.cuts, tcpBuf.length + 1);
     assert.ok(s.partialCuts > 0, 'some cuts inside the deflate data deliver part of the block');
-    assert.ok(s.lateCutMin.every((n) => n > 0), `cuts late in the block keep records (fewest: ${s.lateCutMin})`);
+    assert.ok(
+      s.lateCutMin.every((n) => n > 0),
+      `cuts late in the block keep records (fewest: ${s.lateCutMin})`,
+    );
   });
 
   test('truncation: httpd.sf cut at every offset', async (t) => {
     const s = await httpdJob;
     t.diagnostic(JSON.stringify(s));
     assert.ok(s.partialCuts > 0);
-    assert.ok(s.lateCutMin.every((n) => n > 0), `cuts late in the block keep records (fewest: ${s.lateCutMin})`);
+    assert.ok(
+      s.lateCutMin.every((n) => n > 0),
+      `cuts late in the block keep records (fewest: ${s.lateCutMin})`,
+    );
   });
 
   MULTI_BLOCK.forEach((file, i) => {
@@ -1093,7 +1110,10 @@ function registerTests(): void {
       assert.ok(s.cuts > 300);
       assert.ok(s.boundaryCuts >= parseLayout(readFileSync(file)).blocks.length, 'cuts at block boundaries');
       assert.ok(s.partialCuts > 0);
-      assert.ok(s.lateCutMin.every((n) => n > 0), `cuts late in a block keep records (fewest per block: ${s.lateCutMin})`);
+      assert.ok(
+        s.lateCutMin.every((n) => n > 0),
+        `cuts late in a block keep records (fewest per block: ${s.lateCutMin})`,
+      );
     });
   });
 

@@ -37,7 +37,11 @@ function readAhead(name: string, buf: Buffer, opts: ReaderOptions = WORKER): str
   for (let b = r.nextBlock(); b; b = r.nextBlock()) blocks.push(b);
   assert.equal(r.nextBlock(), null, 'null again after the end');
   r.close();
-  assert.deepEqual(seen, r.warnings.map((w) => w.message), 'onWarning called in order, once per warning');
+  assert.deepEqual(
+    seen,
+    r.warnings.map((w) => w.message),
+    'onWarning called in order, once per warning',
+  );
   return summary(r, blocks);
 }
 
@@ -92,7 +96,7 @@ for (const t of ['sf-processor/tcp.sf', 'sf-processor/shellshock.sf', 'sf-proces
   test(`the inflate worker reads as one thread does: ${t}, intact, truncated and with flipped bytes`, () => {
     const buf = readFileSync(join(FIXTURES, 'traces', t));
     same(readAhead(t, buf), readSync(t, buf), 'intact');
-    assert.ok((compareDamaged(t, buf, t.length * 7919, 20, 60)) >= 60);
+    assert.ok(compareDamaged(t, buf, t.length * 7919, 20, 60) >= 60);
   });
 }
 
@@ -103,7 +107,7 @@ test('the inflate worker reads as one thread does on a many-block file, intact a
   same(readAhead('many', buf), sync, 'worker');
   same(readAhead('many', buf, { inflate: 'auto' }), sync, 'auto (here: a small file)');
   same(readAhead('many', buf, { inflate: 'here' }), sync, 'here');
-  assert.ok((compareDamaged('many', buf, 424242, 20, 120)) >= 120);
+  assert.ok(compareDamaged('many', buf, 424242, 20, 120) >= 120);
 });
 
 test('blocks whose inflate fails with the sync pattern inside their data: reading ahead is undone', () => {

@@ -44,7 +44,7 @@ const parse = (text: string) => lines(text).map((l) => JSON.parse(l) as JsonReco
 // ---------------------------------------------------------------------------------------------
 // Examples
 
-test('summary: prints process events like upstream\'s example processor, then the report', () => {
+test("summary: prints process events like upstream's example processor, then the report", () => {
   const r = cli(['-plugdir', examplePlugdir('summary'), '-config', 'examples/plugins/summary/pipeline.json', '-log', 'warn', TCP]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
@@ -90,7 +90,13 @@ test('summary: passes records on unchanged; its JSON report agrees with what was
   const got = JSON.parse(readFileSync(report, 'utf8')) as { records: number; types: Record<string, number>; processes: { exe: string; records: number }[]; rules: unknown[] };
   assert.equal(got.records, 5247);
   assert.deepEqual(got.types, Object.fromEntries(ranked(types)));
-  assert.deepEqual(got.processes, ranked(procs).slice(0, 3).map(([exe, n]) => ({ exe, records: n })), 'SUMMARY_TOP=3 → the top 3');
+  assert.deepEqual(
+    got.processes,
+    ranked(procs)
+      .slice(0, 3)
+      .map(([exe, n]) => ({ exe, records: n })),
+    'SUMMARY_TOP=3 → the top 3',
+  );
   assert.deepEqual(got.rules, []);
 });
 
@@ -112,7 +118,7 @@ test('summary: bad settings fail before data flows, naming the entry and the att
   }
 });
 
-test('printer: prints what upstream\'s printer handler prints for tcp.sf', () => {
+test("printer: prints what upstream's printer handler prints for tcp.sf", () => {
   const r = cli(['-plugdir', examplePlugdir('printer'), '-config', 'examples/plugins/printer/pipeline.json', '-log', 'warn', TCP]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
@@ -131,7 +137,7 @@ test('printer: prints what upstream\'s printer handler prints for tcp.sf', () =>
   ]);
 });
 
-test('printer: the records it passes on are exactly the built-in flattener\'s', () => {
+test("printer: the records it passes on are exactly the built-in flattener's", () => {
   const dir = tempDir('printer');
   const plugdir = examplePlugdir('printer');
   const run = (handler: string, out: string, extra: object = {}) => {
@@ -163,7 +169,13 @@ test('now: a rule with actions [now] tags the records it matches, and only those
   const recs = parse(r.stdout);
   assert.equal(recs.length, 10, 'enrich mode: every record');
   const tagged = recs.filter((x) => x.tags);
-  assert.deepEqual(tagged.map((x) => [x.type, x.proc?.exe]), [['PE', './server'], ['PE', './client']]);
+  assert.deepEqual(
+    tagged.map((x) => [x.type, x.proc?.exe]),
+    [
+      ['PE', './server'],
+      ['PE', './client'],
+    ],
+  );
   for (const x of recs) assert.equal(x.tags !== undefined, x.opflags.includes('EXEC'), `tagged iff EXEC: ${JSON.stringify(x.opflags)}`);
   for (const x of tagged) {
     assert.equal(x.tags!.length, 1);
@@ -175,7 +187,7 @@ test('now: a rule with actions [now] tags the records it matches, and only those
   }
 });
 
-test('now: in alert mode the records carry the rule and the tag (upstream\'s example output), with [now] as with [alert, now]; now.tag renames the tag', () => {
+test("now: in alert mode the records carry the rule and the tag (upstream's example output), with [now] as with [alert, now]; now.tag renames the tag", () => {
   let policy = '';
   for (const actions of ['[now]', '[alert, now]']) {
     const dir = tempDir('now');
@@ -190,7 +202,11 @@ test('now: in alert mode the records carry the rule and the tag (upstream\'s exa
     const r = cli(['-plugdir', examplePlugdir('now'), '-config', cfg, '-log', 'warn', TCP]);
     assert.equal(r.status, 0, r.stderr);
     const recs = parse(r.stdout);
-    assert.deepEqual(recs.map((x) => x.proc?.exe), ['./server', './client'], actions);
+    assert.deepEqual(
+      recs.map((x) => x.proc?.exe),
+      ['./server', './client'],
+      actions,
+    );
     for (const x of recs) {
       assert.deepEqual(x.policies, [{ id: 'Action example', desc: 'user-defined action example', priority: 1 }], actions);
       assert.equal(x.tags?.length, 1);
@@ -199,7 +215,10 @@ test('now: in alert mode the records carry the rule and the tag (upstream\'s exa
   }
   // an invalid setting of the action is the policy engine entry's error
   const bad = configFile([READER, { ...ENRICH, policies: join(policy, 'policy.yaml'), 'now.tag': 'a:b' }, BASIC[2]!]);
-  assert.equal(oneError(cli(['-plugdir', examplePlugdir('now'), '-config', bad, '-log', 'warn', '-test'])), `${bad}: plugin #1 (policyengine): attribute 'now.tag': must match pattern "^[^:]+$", got 'a:b'`);
+  assert.equal(
+    oneError(cli(['-plugdir', examplePlugdir('now'), '-config', bad, '-log', 'warn', '-test'])),
+    `${bad}: plugin #1 (policyengine): attribute 'now.tag': must match pattern "^[^:]+$", got 'a:b'`,
+  );
 });
 
 test('now: without the plugin the action is unknown (a warning) and nothing is tagged', () => {
@@ -212,7 +231,14 @@ test('now: without the plugin the action is unknown (a warning) and nothing is t
 });
 
 test('webhook: every record arrives exactly once and in order, despite refused requests and a dropped connection', async () => {
-  const faults = new Map<number, 503 | 500 | 429 | 'drop'>([[1, 503], [2, 503], [3, 503], [8, 500], [12, 'drop'], [15, 429]]);
+  const faults = new Map<number, 503 | 500 | 429 | 'drop'>([
+    [1, 503],
+    [2, 503],
+    [3, 503],
+    [8, 500],
+    [12, 'drop'],
+    [15, 429],
+  ]);
   const hook = await webhookEndpoint((n) => faults.get(n) ?? 200);
   try {
     const r = await cliAsync(['-plugdir', examplePlugdir('webhook'), '-config', 'examples/plugins/webhook/pipeline.json', K8S], {
@@ -220,7 +246,10 @@ test('webhook: every record arrives exactly once and in order, despite refused r
       EXPORTER_WEBHOOK_TOKEN: 's3cret',
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(hook.refused.map((x) => [x.n, x.reply]), [...faults]);
+    assert.deepEqual(
+      hook.refused.map((x) => [x.n, x.reply]),
+      [...faults],
+    );
     assert.match(r.stderr, /webhook http:\/\/127\.0\.0\.1:\d+\/hook: POST answered HTTP 503 Service Unavailable; retrying with backoff/);
     assert.match(r.stderr, /POST failed: .*; retrying with backoff/, 'the dropped connection is retried too');
     assert.doesNotMatch(r.stderr, /s3cret/, 'the token is not logged');
@@ -258,11 +287,17 @@ test('webhook: -test checks the URL and the required setting', () => {
   const plugdir = examplePlugdir('webhook');
   const exp = (attrs: object) => configFile([READER, ENRICH, { processor: 'exporter', in: 'evt eventchan', export: 'webhook', ...attrs }]);
   let cfg = exp({ 'webhook.url': 'ftp://example.com/x' });
-  assert.equal(oneError(cli(['-plugdir', plugdir, '-config', cfg, '-log', 'warn', '-test'])), `${cfg}: plugin #2 (exporter): ${join(plugdir, 'webhook.js')}: transport 'webhook': check() failed: attribute 'webhook.url': expected an http:// or https:// URL, got 'ftp://example.com/x'`);
+  assert.equal(
+    oneError(cli(['-plugdir', plugdir, '-config', cfg, '-log', 'warn', '-test'])),
+    `${cfg}: plugin #2 (exporter): ${join(plugdir, 'webhook.js')}: transport 'webhook': check() failed: attribute 'webhook.url': expected an http:// or https:// URL, got 'ftp://example.com/x'`,
+  );
   cfg = exp({});
   assert.equal(oneError(cli(['-plugdir', plugdir, '-config', cfg, '-log', 'warn', '-test'])), `${cfg}: plugin #2 (exporter): missing attribute 'webhook.url' (endpoint URL (http:// or https://))`);
   cfg = exp({ 'webhook.url': 'https://example.com/x', 'webhook.batchsize': 5 });
-  assert.match(oneError(cli(['-plugdir', plugdir, '-config', cfg, '-log', 'warn', '-test'])), /: unknown attribute 'webhook\.batchsize' \(known: webhook\.url, webhook\.method, webhook\.body, webhook\.batch, webhook\.timeout, webhook\.token\)$/);
+  assert.match(
+    oneError(cli(['-plugdir', plugdir, '-config', cfg, '-log', 'warn', '-test'])),
+    /: unknown attribute 'webhook\.batchsize' \(known: webhook\.url, webhook\.method, webhook\.body, webhook\.batch, webhook\.timeout, webhook\.token\)$/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -280,14 +315,20 @@ test('-test loads every example from one -plugdir, validates a pipeline using th
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   const out = lines(r.stdout);
-  assert.deepEqual(out.filter((l) => l.startsWith('plugin ')), [
-    `plugin action 'now' 1.0.0 from ${join(plugdir, 'now.js')}`,
-    `plugin handler 'printer' 1.0.0 from ${join(plugdir, 'printer.js')}`,
-    `plugin processor 'summary' 1.0.0 from ${join(plugdir, 'summary.js')}`,
-    `plugin transport 'webhook' 1.0.0 from ${join(plugdir, 'webhook.js')}`,
-  ]);
+  assert.deepEqual(
+    out.filter((l) => l.startsWith('plugin ')),
+    [
+      `plugin action 'now' 1.0.0 from ${join(plugdir, 'now.js')}`,
+      `plugin handler 'printer' 1.0.0 from ${join(plugdir, 'printer.js')}`,
+      `plugin processor 'summary' 1.0.0 from ${join(plugdir, 'summary.js')}`,
+      `plugin transport 'webhook' 1.0.0 from ${join(plugdir, 'webhook.js')}`,
+    ],
+  );
   assert.match(out[out.length - 1]!, /: valid — driver file; #0 sysflowreader\(printer\) sysflow → flat; #1 policyengine flat → evt; #2 summary evt → evt2; #3 exporter evt2 → ∅$/);
-  assert.ok(out.some((l) => /supported\s+Action example/.test(l)), 'the policy report of the engine that runs the action');
+  assert.ok(
+    out.some((l) => /supported\s+Action example/.test(l)),
+    'the policy report of the engine that runs the action',
+  );
 });
 
 const SYNTH_DRIVER = `
@@ -367,15 +408,21 @@ test('every kind: a driver from -driverdir; a channel type, an encoder and proce
   assert.match(r.stderr, /loaded driver 'synth' 0\.1\.0 from .*synth\.js/);
   assert.match(r.stderr, /pushing 6 records/);
   assert.equal(readFileSync(csv, 'utf8'), 'PE,/bin/synth,100\nPE,/bin/synth,101\nPE,/bin/synth,102\nPE,/bin/synth,103\n');
-  assert.equal(readFileSync(text, 'utf8'), readFileSync(json, 'utf8'), "ctx.json() is the built-in json format");
+  assert.equal(readFileSync(text, 'utf8'), readFileSync(json, 'utf8'), 'ctx.json() is the built-in json format');
   assert.equal(parse(readFileSync(json, 'utf8')).length, 4);
   // a driver setting of the wrong type is an error of the drivers entry, found by -test
   const bad = configFile([READER, ENRICH, BASIC[2]!], { drivers: [{ driver: 'synth', count: 'many' }] });
   assert.equal(oneError(cli(['-driverdir', driverdir, '-config', bad, '-log', 'warn', '-test', 'x'])), "driver 'synth': attribute 'count': must be a whole number of at least 1, got 'many'");
   // the plugin driver's own check: the CLI path is required here
-  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn', '-test'])), `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`);
+  assert.equal(
+    oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn', '-test'])),
+    `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`,
+  );
   // and in a run: a plugin driver decides itself whether it needs a PATH (not the CLI's usage text)
-  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn'])), `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`);
+  assert.equal(
+    oneError(cli(['-driverdir', driverdir, '-config', cfg, '-plugdir', plugdir, '-log', 'warn'])),
+    `${join(driverdir, 'synth.js')}: driver 'synth': check() failed: give a name for the synthetic trace`,
+  );
 });
 
 test('directory rules: *.js and *.mjs directly in the directory, in name order; other files and subdirectories are not loaded', () => {
@@ -392,10 +439,10 @@ test('directory rules: *.js and *.mjs directly in the directory, in name order; 
   });
   const r = cli(['-plugdir', plugdir, '-config', configFile(BASIC), '-log', 'warn', '-test']);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(lines(r.stdout).filter((l) => l.startsWith('plugin ')), [
-    `plugin processor 'ay' 2.1.0-rc.1 from ${join(plugdir, 'a.js')}`,
-    `plugin processor 'bee' 1.0.0 from ${join(plugdir, 'b.mjs')}`,
-  ]);
+  assert.deepEqual(
+    lines(r.stdout).filter((l) => l.startsWith('plugin ')),
+    [`plugin processor 'ay' 2.1.0-rc.1 from ${join(plugdir, 'a.js')}`, `plugin processor 'bee' 1.0.0 from ${join(plugdir, 'b.mjs')}`],
+  );
   const dbg = cli(['-plugdir', plugdir, '-config', configFile(BASIC), '-log', 'debug', '-test']);
   assert.match(dbg.stderr, /'README\.md' is not a plugin module \(\*\.js, \*\.mjs\); not loaded/);
   assert.match(dbg.stderr, /'lib' is not a plugin module/);
@@ -403,44 +450,76 @@ test('directory rules: *.js and *.mjs directly in the directory, in name order; 
 
 /** Broken plugin modules and the one line each must give (%F: the module's path). */
 const BROKEN: [string, Record<string, string>, string | RegExp][] = [
-  ['no default export', { 'p.js': "export const plugin = { kind: 'processor' };" },
-    '%F: no default export (export default a plugin descriptor or an array of them; found only named exports: plugin)'],
+  ['no default export', { 'p.js': "export const plugin = { kind: 'processor' };" }, '%F: no default export (export default a plugin descriptor or an array of them; found only named exports: plugin)'],
   ['not an object', { 'p.js': 'export default 42;' }, '%F: expected a plugin descriptor object ({ kind, name, version, … }), got number 42'],
   ['a factory instead of a descriptor', { 'p.js': 'export default function create() {}' }, '%F: expected a plugin descriptor object ({ kind, name, version, … }), got a function'],
   ['empty array', { 'p.js': 'export default [];' }, '%F: the default export is an empty array (expected plugin descriptors)'],
-  ['unknown kind', { 'p.js': "export default { kind: 'filter', name: 'x', version: '1.0.0' };" },
-    "%F: field 'kind' must be one of processor, handler, channel, driver, encoder, transport, action (got 'filter')"],
-  ['bad name', { 'p.js': "export default { kind: 'processor', name: 'my plugin', version: '1.0.0' };" },
-    "%F: field 'name' must be letters, digits, '_', '.' or '-', starting with a letter (got 'my plugin')"],
-  ['bad version', { 'p.js': "export default { kind: 'processor', name: 'p', version: 1, in: 'eventchan', create() {} };" },
-    "%F: processor 'p': field 'version' must be a semantic version such as 1.0.0 (got number 1)"],
-  ['missing factory', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan' };" },
-    "%F: processor 'p': missing field 'create' (a function)"],
-  ['wrong field type', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 5, create() {} };" },
-    "%F: processor 'p': field 'in' must be a string (got number 5)"],
-  ['unknown field (typo)', { 'p.js': "export default { kind: 'action', name: 'p', version: '1.0.0', create() {}, confg: {} };" },
-    "%F: action 'p': unknown field 'confg' for an action (fields: kind, name, version, description, api, create, config)"],
-  ['array item', { 'p.js': "export default [{ kind: 'channel', name: 'c1', version: '1.0.0' }, null];" },
-    '%F: default export [1]: expected a plugin descriptor object ({ kind, name, version, … }), got null'],
-  ['invalid config schema', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: { n: { type: 'integer', maximun: 3 } } } };" },
-    '%F: processor \'p\': field \'config\': invalid schema: strict mode: unknown keyword: "maximun"'],
-  ['unprefixed attribute of a shared entry', { 'p.js': "export default { kind: 'transport', name: 'p', version: '1.0.0', create() {}, config: { properties: { url: { type: 'string' } } } };" },
-    "%F: transport 'p': field 'config': attribute 'url' must start with 'p.' (a transport's attributes share the entry with other plugins)"],
-  ['required attribute not described', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: {}, required: ['x'] } };" },
-    "%F: processor 'p': field 'config': required attribute 'x' is not in 'properties'"],
-  ['clash with a built-in processor', { 'p.js': "export default { kind: 'processor', name: 'exporter', version: '1.0.0', in: 'eventchan', create() {} };" },
-    "%F: processor 'exporter': duplicate name: 'exporter' is a built-in processor; choose another name"],
-  ['clash with a built-in action', { 'p.js': "export default { kind: 'action', name: 'tag', version: '1.0.0', create() {} };" },
-    "%F: action 'tag': duplicate name: 'tag' is a built-in action; choose another name"],
-  ['clash with a built-in transport', { 'p.js': "export default { kind: 'transport', name: 'syslog', version: '1.0.0', create() {} };" },
-    "%F: transport 'syslog': duplicate name: 'syslog' is a built-in transport; choose another name"],
+  [
+    'unknown kind',
+    { 'p.js': "export default { kind: 'filter', name: 'x', version: '1.0.0' };" },
+    "%F: field 'kind' must be one of processor, handler, channel, driver, encoder, transport, action (got 'filter')",
+  ],
+  [
+    'bad name',
+    { 'p.js': "export default { kind: 'processor', name: 'my plugin', version: '1.0.0' };" },
+    "%F: field 'name' must be letters, digits, '_', '.' or '-', starting with a letter (got 'my plugin')",
+  ],
+  [
+    'bad version',
+    { 'p.js': "export default { kind: 'processor', name: 'p', version: 1, in: 'eventchan', create() {} };" },
+    "%F: processor 'p': field 'version' must be a semantic version such as 1.0.0 (got number 1)",
+  ],
+  ['missing factory', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan' };" }, "%F: processor 'p': missing field 'create' (a function)"],
+  ['wrong field type', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 5, create() {} };" }, "%F: processor 'p': field 'in' must be a string (got number 5)"],
+  [
+    'unknown field (typo)',
+    { 'p.js': "export default { kind: 'action', name: 'p', version: '1.0.0', create() {}, confg: {} };" },
+    "%F: action 'p': unknown field 'confg' for an action (fields: kind, name, version, description, api, create, config)",
+  ],
+  [
+    'array item',
+    { 'p.js': "export default [{ kind: 'channel', name: 'c1', version: '1.0.0' }, null];" },
+    '%F: default export [1]: expected a plugin descriptor object ({ kind, name, version, … }), got null',
+  ],
+  [
+    'invalid config schema',
+    { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: { n: { type: 'integer', maximun: 3 } } } };" },
+    "%F: processor 'p': field 'config': invalid schema: strict mode: unknown keyword: \"maximun\"",
+  ],
+  [
+    'unprefixed attribute of a shared entry',
+    { 'p.js': "export default { kind: 'transport', name: 'p', version: '1.0.0', create() {}, config: { properties: { url: { type: 'string' } } } };" },
+    "%F: transport 'p': field 'config': attribute 'url' must start with 'p.' (a transport's attributes share the entry with other plugins)",
+  ],
+  [
+    'required attribute not described',
+    { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: {}, required: ['x'] } };" },
+    "%F: processor 'p': field 'config': required attribute 'x' is not in 'properties'",
+  ],
+  [
+    'clash with a built-in processor',
+    { 'p.js': "export default { kind: 'processor', name: 'exporter', version: '1.0.0', in: 'eventchan', create() {} };" },
+    "%F: processor 'exporter': duplicate name: 'exporter' is a built-in processor; choose another name",
+  ],
+  [
+    'clash with a built-in action',
+    { 'p.js': "export default { kind: 'action', name: 'tag', version: '1.0.0', create() {} };" },
+    "%F: action 'tag': duplicate name: 'tag' is a built-in action; choose another name",
+  ],
+  [
+    'clash with a built-in transport',
+    { 'p.js': "export default { kind: 'transport', name: 'syslog', version: '1.0.0', create() {} };" },
+    "%F: transport 'syslog': duplicate name: 'syslog' is a built-in transport; choose another name",
+  ],
   ['throw at import', { 'p.js': "throw new Error('cannot start: no licence');\nexport default {};" }, '%F: failed to load: cannot start: no licence'],
   ['syntax error', { 'p.js': 'export default { kind: ;' }, "%F: failed to load: Unexpected token ';'"],
   ['missing import', { 'p.js': "import './nothere.js';\nexport default {};" }, /^%F: failed to load: Cannot find module '.*nothere\.js' imported from .*p\.js$/],
-  ['unknown channel type', { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'nochan', create() {} };" },
-    "%F: processor 'p': field 'in': unknown channel type 'nochan' (known: eventchan, flattenerchan, sysflowchan)"],
-  ['driver in -plugdir', { 'p.js': "export default { kind: 'driver', name: 'd', version: '1.0.0', async run() {} };" },
-    "%F: driver 'd': drivers are loaded from -driverdir, not -plugdir"],
+  [
+    'unknown channel type',
+    { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'nochan', create() {} };" },
+    "%F: processor 'p': field 'in': unknown channel type 'nochan' (known: eventchan, flattenerchan, sysflowchan)",
+  ],
+  ['driver in -plugdir', { 'p.js': "export default { kind: 'driver', name: 'd', version: '1.0.0', async run() {} };" }, "%F: driver 'd': drivers are loaded from -driverdir, not -plugdir"],
 ];
 
 for (const [what, files, want] of BROKEN) {
@@ -467,7 +546,10 @@ test('broken plugin: the same name in two files names both files', () => {
 
 test('broken plugin: a processor in -driverdir, and a missing directory', () => {
   const driverdir = writeFiles(tempDir('driverdir'), { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {} };" });
-  assert.equal(oneError(cli(['-driverdir', driverdir, '-config', configFile(BASIC), '-log', 'warn', '-test'])), `${join(driverdir, 'p.js')}: processor 'p': -driverdir holds drivers only; load a processor from -plugdir`);
+  assert.equal(
+    oneError(cli(['-driverdir', driverdir, '-config', configFile(BASIC), '-log', 'warn', '-test'])),
+    `${join(driverdir, 'p.js')}: processor 'p': -driverdir holds drivers only; load a processor from -plugdir`,
+  );
   const missing = join(tempDir('missing'), 'nothere');
   assert.equal(oneError(cli(['-plugdir', missing, '-config', configFile(BASIC), '-log', 'warn', TCP])), `-plugdir ${missing}: directory not found`);
   // one directory for both flags holds every kind
@@ -514,7 +596,13 @@ test('a failing action is logged with its file and rule, and the records go on (
   assert.match(r.stderr, new RegExp(`error: ${join(dir, 'plug', 'flaky.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: action 'flaky': rule 'Execs': no luck`));
   const recs = parse(r.stdout);
   assert.equal(recs.length, 10);
-  assert.deepEqual(recs.filter((x) => x.policies).map((x) => [x.proc?.exe, x.tags]), [['./server', ['flaky']], ['./client', undefined]]);
+  assert.deepEqual(
+    recs.filter((x) => x.policies).map((x) => [x.proc?.exe, x.tags]),
+    [
+      ['./server', ['flaky']],
+      ['./client', undefined],
+    ],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -538,7 +626,10 @@ test("the public entry: 'sfprocessor/plugin' and 'sfprocessor' resolve through p
 
 test('the compiled examples import nothing but Node built-ins, so they run from any directory', () => {
   const dist = join(ROOT, 'dist', 'examples', 'plugins');
-  const names = readdirSync(join(ROOT, 'examples', 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = readdirSync(join(ROOT, 'examples', 'plugins'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(names, ['now', 'printer', 'summary', 'webhook']);
   for (const n of names) {
     const src = readFileSync(join(dist, n, `${n}.js`), 'utf8');

@@ -101,7 +101,10 @@ function compare(set: PolicySet, r: FlatRecord, where: string): string[] {
   set.evaluate(r);
   const gated = ((r.rules as { name: string }[] | null) ?? []).map((m) => m.name);
   r.rules = null;
-  const naive = set.rulesFor(r.sfType).filter((rule) => rule.alert && rule.test(r)).map((rule) => rule.name);
+  const naive = set
+    .rulesFor(r.sfType)
+    .filter((rule) => rule.alert && rule.test(r))
+    .map((rule) => rule.name);
   assert.deepEqual(gated, naive, `${where}: gated and whole-condition evaluation differ`);
   return naive;
 }
@@ -239,7 +242,10 @@ test('the probe finds which entity attributes a field reads', async () => {
   const read = (name: string) => {
     const d = lookup(name);
     const a = attributesRead([d]);
-    return Object.entries(a).filter(([, v]) => v.length).map(([k, v]) => `${k}:${v.join('+')}`).join(' ');
+    return Object.entries(a)
+      .filter(([, v]) => v.length)
+      .map(([k, v]) => `${k}:${v.join('+')}`)
+      .join(' ');
   };
   assert.equal(read('sf.proc.name'), 'self:exe');
   assert.equal(read('sf.proc.cmdline'), 'self:exe+exeArgs');
@@ -291,23 +297,46 @@ test(`entity-chain keys: contexts with one key have equal values in the fields i
 test('rule and filter gates keep their own entity codes (an entity coded by one is not misread by the other)', () => {
   // Filters see PE records only, rules FF only: the gates meet the processes in different orders,
   // so an entity's code made by one gate must not stand for another entity in the other gate.
-  const set = policyFromYaml([
-    '- filter: drop A\n  condition: sf.type = PE and sf.proc.exe = /bin/A\n',
-    '- rule: any file\n  desc: d\n  condition: sf.type = FF and sf.proc.exe exists\n  output: x\n  priority: low\n',
-  ].join(''));
+  const set = policyFromYaml(
+    ['- filter: drop A\n  condition: sf.type = PE and sf.proc.exe = /bin/A\n', '- rule: any file\n  desc: d\n  condition: sf.type = FF and sf.proc.exe exists\n  output: x\n  priority: low\n'].join(
+      '',
+    ),
+  );
   const cache = new EntityCache();
   const procs = ['/bin/A', '/bin/B'].map((exe, i) => mkProc({ pid: 10 + i, exe }));
   for (const p of procs) cache.update(p);
   const record = (type: number, p: (typeof procs)[number]) => {
     const proc = cache.process(p.oid)!;
-    const rec = type === SfType.PE
-      ? { sfType: SfType.PE, procOID: p.oid, ts: 1, tsNs: 1, tid: 1, opFlags: OpFlags.EXEC, args: [], ret: 0 }
-      : { sfType: SfType.FF, procOID: p.oid, ts: 1, tsNs: 1, tid: 1, opFlags: OpFlags.READ_RECV, openFlags: 0, endTs: 2, endTsNs: 2, fileOID: 'f', fd: 3, numRRecvOps: 1, numWSendOps: 0, numRRecvBytes: 1, numWSendBytes: 0 };
+    const rec =
+      type === SfType.PE
+        ? { sfType: SfType.PE, procOID: p.oid, ts: 1, tsNs: 1, tid: 1, opFlags: OpFlags.EXEC, args: [], ret: 0 }
+        : {
+            sfType: SfType.FF,
+            procOID: p.oid,
+            ts: 1,
+            tsNs: 1,
+            tid: 1,
+            opFlags: OpFlags.READ_RECV,
+            openFlags: 0,
+            endTs: 2,
+            endTsNs: 2,
+            fileOID: 'f',
+            fd: 3,
+            numRRecvOps: 1,
+            numWSendOps: 0,
+            numRRecvBytes: 1,
+            numWSendBytes: 0,
+          };
     return new FlatRecord(type, rec as never, null, proc, undefined, undefined, undefined, undefined, undefined, (q) => cache.ancestryOf(q));
   };
   const [a, b] = procs as [Process, Process];
   const seen: string[] = [];
-  for (const [type, p] of [[SfType.FF, a], [SfType.PE, b], [SfType.PE, a], [SfType.FF, b]] as const) {
+  for (const [type, p] of [
+    [SfType.FF, a],
+    [SfType.PE, b],
+    [SfType.PE, a],
+    [SfType.FF, b],
+  ] as const) {
     const r = record(type, p);
     seen.push(`${p.exe} ${type === SfType.PE ? 'PE' : 'FF'}: ${set.dropped(r) ? 'dropped' : set.evaluate(r) ? 'alert' : 'kept'}`);
   }

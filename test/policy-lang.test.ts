@@ -41,7 +41,8 @@ function rejects(cond: string, re: RegExp, env?: CondEnv): PolicyError {
 }
 
 // The standard cast: curl run from bash (sshd → bash → curl), on the host.
-const CURL = () => pe({ pid: 100, exe: '/usr/bin/curl', args: '-s http://example.com/a?b=c', user: 'alice', uid: 1000, parent: { pid: 99, exe: '/bin/bash' }, ancestors: [{ pid: 1, exe: '/usr/sbin/sshd' }] });
+const CURL = () =>
+  pe({ pid: 100, exe: '/usr/bin/curl', args: '-s http://example.com/a?b=c', user: 'alice', uid: 1000, parent: { pid: 99, exe: '/bin/bash' }, ancestors: [{ pid: 1, exe: '/usr/sbin/sshd' }] });
 
 describe('comparison operators', () => {
   test('= and == (exact, case-sensitive), !=', () => {
@@ -151,7 +152,16 @@ describe('comparison operators', () => {
     ]);
     table(ff({ path: '/tmp/a+b(c).x' }), [['fd.name glob "/tmp/a+b(c).?"', true]]);
     table(ff({ path: '/tmp/[abc' }), [['fd.name glob "/tmp/[abc"', true]]); // an unclosed [ is literal
-    for (const [g, v, want] of [['a*a', 'a', false], ['a*a', 'aa', true], ['*ab*ab', 'abab', true], ['*ab*ab', 'ab', false], ['**', '', true], ['', '', true], ['*', 'x y', true], ['x?y', 'x\ny', true]] as const) {
+    for (const [g, v, want] of [
+      ['a*a', 'a', false],
+      ['a*a', 'aa', true],
+      ['*ab*ab', 'abab', true],
+      ['*ab*ab', 'ab', false],
+      ['**', '', true],
+      ['', '', true],
+      ['*', 'x y', true],
+      ['x?y', 'x\ny', true],
+    ] as const) {
       assert.equal(on(`proc.args glob ${JSON.stringify(g)}`, pe({ args: v })), want, `${JSON.stringify(v)} glob ${JSON.stringify(g)}`);
     }
   });
@@ -220,20 +230,17 @@ describe('comparison operators', () => {
     rejects('proc.name regex "(a)\\1"', /invalid escape '\\1'/);
   });
 
-  test(
-    'regex safety: polynomial patterns (two unbounded repetitions) stay fast on long input',
-    () => {
-      // linear engine: ~1 ms; backtracking: ~0.5 s per evaluation on 40,000 characters (match() evaluates twice)
-      const long = pe({ args: 'a'.repeat(40_000) });
-      for (const pat of ['a*a*b', '.*a.*=', '[a-z]*[a-z]*[0-9]', '\\\\w*\\\\w*!']) {
-        const c = compileCondition(`proc.args regex "${pat}"`);
-        const t0 = performance.now();
-        assert.equal(c.match(long), false, pat);
-        const ms = performance.now() - t0;
-        assert.ok(ms < 250, `${pat} took ${ms.toFixed(0)} ms on 40,000 characters`);
-      }
-    },
-  );
+  test('regex safety: polynomial patterns (two unbounded repetitions) stay fast on long input', () => {
+    // linear engine: ~1 ms; backtracking: ~0.5 s per evaluation on 40,000 characters (match() evaluates twice)
+    const long = pe({ args: 'a'.repeat(40_000) });
+    for (const pat of ['a*a*b', '.*a.*=', '[a-z]*[a-z]*[0-9]', '\\\\w*\\\\w*!']) {
+      const c = compileCondition(`proc.args regex "${pat}"`);
+      const t0 = performance.now();
+      assert.equal(c.match(long), false, pat);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 250, `${pat} took ${ms.toFixed(0)} ms on 40,000 characters`);
+    }
+  });
 });
 
 describe('list operators', () => {
@@ -298,15 +305,19 @@ describe('list operators', () => {
     const env: CondEnv = { lists: { shells: ['bash', 'sh', 'zsh_like'], zsh_like: ['zsh'], fetchers: ['curl', 'wget'], none: [] } };
     const curl = CURL();
     const zsh = pe({ exe: '/bin/zsh' });
-    table(curl, [
-      ['proc.name in (shells)', false],
-      ['proc.name in (shells, fetchers)', true],
-      ['proc.name in (shells, curl)', true],
-      ['proc.name in ("fetchers")', false], // quoted: the literal word
-      ['proc.name in (none, curl)', true],
-      ['proc.name in (none)', false],
-      ['proc.pname in (shells)', true],
-    ], env);
+    table(
+      curl,
+      [
+        ['proc.name in (shells)', false],
+        ['proc.name in (shells, fetchers)', true],
+        ['proc.name in (shells, curl)', true],
+        ['proc.name in ("fetchers")', false], // quoted: the literal word
+        ['proc.name in (none, curl)', true],
+        ['proc.name in (none)', false],
+        ['proc.pname in (shells)', true],
+      ],
+      env,
+    );
     table(zsh, [['proc.name in (shells)', true]], env);
     // an unknown bare word in a list is a literal, not an error
     assert.equal(on('proc.name in (undefined_list)', curl), false);
@@ -331,8 +342,14 @@ describe('exists', () => {
       ['container.id exists', true], // "host"
       ['sf.container.id exists', false],
     ]);
-    table(pe({ args: '' }), [['proc.args exists', false], ['not proc.args exists', true]]);
-    table(nf(), [['sf.net.ip exists', true], ['sf.net.port exists', true]]);
+    table(pe({ args: '' }), [
+      ['proc.args exists', false],
+      ['not proc.args exists', true],
+    ]);
+    table(nf(), [
+      ['sf.net.ip exists', true],
+      ['sf.net.port exists', true],
+    ]);
   });
 });
 
@@ -367,7 +384,10 @@ describe('transformers', () => {
       ['len(basename(proc.exe)) = 4', true],
       ['len(tolower(proc.name)) >= 4', true],
     ]);
-    table(pe({ proc: null }), [['len(proc.name) = 0', true], ['len(sf.proc.aname) = 0', true]]);
+    table(pe({ proc: null }), [
+      ['len(proc.name) = 0', true],
+      ['len(sf.proc.aname) = 0', true],
+    ]);
     rejects('len(sf.proc.pid) = 1', /len\(\) needs a string or list field/);
     rejects('len(proc.name) = abc', /expected an integer/);
   });
@@ -405,7 +425,10 @@ describe('transformers', () => {
     assert.equal(on('proc.name = "proc.pname"', pe({ exe: '/x/proc.pname' })), true);
     rejects('sf.proc.pid = val(proc.name)', /different types/);
     rejects('proc.name glob val(proc.pname)', /cannot compare two fields/);
-    assert.throws(() => parseCondition('val(proc.name) = x'), (e: unknown) => e instanceof ConditionSyntaxError && /only allowed on the right-hand side/.test(e.message));
+    assert.throws(
+      () => parseCondition('val(proc.name) = x'),
+      (e: unknown) => e instanceof ConditionSyntaxError && /only allowed on the right-hand side/.test(e.message),
+    );
   });
 });
 
@@ -443,7 +466,7 @@ describe('values: empty strings, commas, quoting and escapes', () => {
       ['"\\x41BC"', 'ABC'],
       ['"say \\"hi\\""', 'say "hi"'],
       ["'it\\'s'", "it's"],
-      ['\'mixed "\'', 'mixed "'],
+      ["'mixed \"'", 'mixed "'],
       ['"mixed \'"', "mixed '"],
       ['"a\\/b"', 'a/b'],
       ['"a\\ b"', 'a b'],
@@ -520,14 +543,25 @@ describe('logic', () => {
 
   test('macros are parenthesised units', () => {
     const env: CondEnv = { macros: { bash_or_sh: 'proc.name = bash or proc.name = sh', is_alice: 'user.name = alice', nested: 'bash_or_sh and is_alice' } };
-    table(alice, [
-      ['bash_or_sh and user.name = nobody', false], // (a or b) and c, not a or (b and c)
-      ['not bash_or_sh', false],
-      ['nested', true],
-      ['not nested', false],
-      ['nested and not is_alice', false],
-    ], env);
-    table(bob, [['nested', false], ['bash_or_sh', true]], env);
+    table(
+      alice,
+      [
+        ['bash_or_sh and user.name = nobody', false], // (a or b) and c, not a or (b and c)
+        ['not bash_or_sh', false],
+        ['nested', true],
+        ['not nested', false],
+        ['nested and not is_alice', false],
+      ],
+      env,
+    );
+    table(
+      bob,
+      [
+        ['nested', false],
+        ['bash_or_sh', true],
+      ],
+      env,
+    );
     rejects('undefined_macro', /unknown macro 'undefined_macro'/);
     rejects('proc.name', /'proc.name' is a field and needs an operator|unknown macro/);
   });
@@ -615,7 +649,10 @@ describe('multi-valued list attributes', () => {
       ['fd.l4proto = tcp', true],
     ]);
     // 255.255.255.255 and 0.0.0.0 encode and print exactly
-    table(nf({ sip: '255.255.255.255', dip: '0.0.0.0' }), [['sf.net.sip = 255.255.255.255', true], ['sf.net.dip = 0.0.0.0', true]]);
+    table(nf({ sip: '255.255.255.255', dip: '0.0.0.0' }), [
+      ['sf.net.sip = 255.255.255.255', true],
+      ['sf.net.dip = 0.0.0.0', true],
+    ]);
   });
 });
 
@@ -656,20 +693,48 @@ describe('exact 64-bit timestamps', () => {
 
 describe('Falco field names', () => {
   test('evt.type: syscall names for each record kind', () => {
-    table(pe({ flags: OpFlags.EXEC }), [['evt.type = execve', true], ['evt.type in (execve, execveat)', true], ['evt.type = clone', false], ['evt.type = open', false]]);
-    table(pe({ flags: OpFlags.CLONE }), [['evt.type = clone', true], ['evt.type = execve', false]]);
-    table(ff({ flags: OpFlags.OPEN | OpFlags.READ_RECV | OpFlags.CLOSE }), [['evt.type = openat', true], ['evt.type in (read)', true], ['evt.type = write', false], ['evt.type = execve', false]]);
-    table(nf({ flags: OpFlags.CONNECT | OpFlags.WRITE_SEND }), [['evt.type = connect', true], ['evt.type = sendto', true], ['evt.type = accept', false]]);
-    table(fe({ flags: OpFlags.RENAME, path: '/a', newPath: '/b' }), [['evt.type = rename', true], ['evt.type = unlink', false], ['fs.path.source = /a', true], ['fs.path.target = /b', true]]);
+    table(pe({ flags: OpFlags.EXEC }), [
+      ['evt.type = execve', true],
+      ['evt.type in (execve, execveat)', true],
+      ['evt.type = clone', false],
+      ['evt.type = open', false],
+    ]);
+    table(pe({ flags: OpFlags.CLONE }), [
+      ['evt.type = clone', true],
+      ['evt.type = execve', false],
+    ]);
+    table(ff({ flags: OpFlags.OPEN | OpFlags.READ_RECV | OpFlags.CLOSE }), [
+      ['evt.type = openat', true],
+      ['evt.type in (read)', true],
+      ['evt.type = write', false],
+      ['evt.type = execve', false],
+    ]);
+    table(nf({ flags: OpFlags.CONNECT | OpFlags.WRITE_SEND }), [
+      ['evt.type = connect', true],
+      ['evt.type = sendto', true],
+      ['evt.type = accept', false],
+    ]);
+    table(fe({ flags: OpFlags.RENAME, path: '/a', newPath: '/b' }), [
+      ['evt.type = rename', true],
+      ['evt.type = unlink', false],
+      ['fs.path.source = /a', true],
+      ['fs.path.target = /b', true],
+    ]);
     table(ke(), [['evt.type exists', false]]);
     // the index narrows evt.type = execve to PE EXEC records, but the predicate and the index agree
-    table(pe({ flags: OpFlags.EXIT }), [['evt.type = execve', false], ['not evt.type = execve', true]]);
+    table(pe({ flags: OpFlags.EXIT }), [
+      ['evt.type = execve', false],
+      ['not evt.type = execve', true],
+    ]);
   });
 
   test('evt.type with an unrecorded syscall is reported, not an error', () => {
     const c = compileCondition('evt.type = ptrace');
     assert.equal(c.match(pe()), false);
-    assert.ok(c.set.report[0]!.notes.some((n) => /does not record ptrace/.test(n)), JSON.stringify(c.set.report[0]));
+    assert.ok(
+      c.set.report[0]!.notes.some((n) => /does not record ptrace/.test(n)),
+      JSON.stringify(c.set.report[0]),
+    );
   });
 
   test('fd.name is the full path; fd.filename, fd.directory', () => {
@@ -680,7 +745,11 @@ describe('Falco field names', () => {
       ['fd.directory = /etc/ssh', true],
       ['sf.file.name = sshd_config', true],
     ]);
-    table(ff({ path: '/etc/shadow', openFlags: OpenFlags.RDWR }), [['evt.is_open_write = true', true], ['evt.is_open_read = true', true], ['sf.file.openflags = RDWR', true]]);
+    table(ff({ path: '/etc/shadow', openFlags: OpenFlags.RDWR }), [
+      ['evt.is_open_write = true', true],
+      ['evt.is_open_read = true', true],
+      ['sf.file.openflags = RDWR', true],
+    ]);
   });
 
   test('proc.pname, proc.aname[i], proc.cmdline', () => {
@@ -746,7 +815,11 @@ describe('Falco field names', () => {
   });
 
   test('evt.dir = < (always)', () => {
-    table(CURL(), [['evt.dir = <', true], ['evt.dir = >', false], ['evt.dir != >', true]]);
+    table(CURL(), [
+      ['evt.dir = <', true],
+      ['evt.dir = >', false],
+      ['evt.dir != >', true],
+    ]);
   });
 
   test('JSON-path arguments on sf.ke.message', () => {

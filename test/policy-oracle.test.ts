@@ -90,7 +90,11 @@ const RULES: Rule[] = [
   { name: 'args_contains', cond: "sf.proc.args contains '.py'", pred: (v) => v.args.includes('.py') },
   { name: 'cmdline_icontains', cond: 'sf.proc.cmdline icontains BIN/PYTHON', pred: (v) => v.cmdline.toLowerCase().includes('bin/python') },
   // no trailing space when there are no args (redis-server has none)
-  { name: 'cmdline_exact', cond: "sf.proc.cmdline = '/coredns -conf /etc/coredns/Corefile' or sf.proc.cmdline = /usr/local/bin/redis-server", pred: (v) => v.cmdline === '/coredns -conf /etc/coredns/Corefile' || v.cmdline === '/usr/local/bin/redis-server' },
+  {
+    name: 'cmdline_exact',
+    cond: "sf.proc.cmdline = '/coredns -conf /etc/coredns/Corefile' or sf.proc.cmdline = /usr/local/bin/redis-server",
+    pred: (v) => v.cmdline === '/coredns -conf /etc/coredns/Corefile' || v.cmdline === '/usr/local/bin/redis-server',
+  },
   { name: 'exe_startswith', cond: 'sf.proc.exe startswith /usr/sbin/', pred: (v) => v.exe.startsWith('/usr/sbin/') },
   { name: 'tty', cond: 'sf.proc.tty = true', pred: (v) => v.tty },
   { name: 'tty_exists_not_pe', cond: 'sf.proc.tty exists and not sf.type = PE', pred: (v) => v.tty && v.type !== 'PE' },
@@ -269,7 +273,10 @@ const oracleCache = new Map<string, V[]>();
 function oracleViews(trace: string): V[] {
   let vs = oracleCache.get(trace);
   if (vs === undefined) {
-    vs = readOracle(trace, 'json').split('\n').filter(Boolean).map((l) => view(parseExactJson(l) as J));
+    vs = readOracle(trace, 'json')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => view(parseExactJson(l) as J));
     oracleCache.set(trace, vs);
   }
   return vs;
@@ -348,6 +355,8 @@ for (const [trace, n] of Object.entries(EXEC_COUNTS)) {
 test('policy oracle totals', (t) => {
   for (const l of perTrace) t.diagnostic(l);
   t.diagnostic(`per rule: ${[...perRule].map(([k, n]) => `${k}=${n}`).join(' ')}`);
-  t.diagnostic(`records ${totals.records}, exported alerts ${totals.alerts} (rule matches ${totals.matches}); with the drop filter: alerts ${totals.filteredAlerts} (rule matches ${totals.filteredMatches})`);
+  t.diagnostic(
+    `records ${totals.records}, exported alerts ${totals.alerts} (rule matches ${totals.matches}); with the drop filter: alerts ${totals.filteredAlerts} (rule matches ${totals.filteredMatches})`,
+  );
   assert.ok(totals.matches > 0);
 });

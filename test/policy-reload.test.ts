@@ -60,13 +60,16 @@ test('policies reloaded mid-stream: no record lost or doubled, bad edit keeps th
       }),
     });
     const cfgFile = join(dir, 'pipeline.json');
-    writeFileSync(cfgFile, JSON.stringify({
-      pipeline: [
-        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich', policies, monitor: 'local', 'monitor.interval': '0.05' },
-        { processor: 'probe', in: 'evt eventchan' },
-      ],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        pipeline: [
+          { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+          { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich', policies, monitor: 'local', 'monitor.interval': '0.05' },
+          { processor: 'probe', in: 'evt eventchan' },
+        ],
+      }),
+    );
     const cfg = loadConfig(cfgFile, {}, { version: 'test', jsonschemaversion: '5', ecsversion: '8.2', buildnumber: '0' });
     validateGraph(cfg, registry, 'sysflowchan');
     const log = pino({ level: 'info' }, { write: (s: string) => void errors.push(s) });
@@ -74,12 +77,18 @@ test('policies reloaded mid-stream: no record lost or doubled, bad edit keeps th
     await p.run(registry.drivers.get('file')!, input, {}, new AbortController().signal);
 
     assert.equal(names.length, COPIES * PER_COPY, 'every record exactly once');
-    assert.ok(names.every((n) => n === 'Gen1' || n === 'Gen2'), `each record evaluated by exactly one set: ${[...new Set(names)].join(' | ')}`);
+    assert.ok(
+      names.every((n) => n === 'Gen1' || n === 'Gen2'),
+      `each record evaluated by exactly one set: ${[...new Set(names)].join(' | ')}`,
+    );
     const firstGen2 = names.indexOf('Gen2');
     assert.ok(firstGen2 > COPIES * PER_COPY * 0.35, `the switch happened after the good edit (at ${firstGen2})`);
     assert.ok(firstGen2 < names.length, 'the new set was used before the end');
     assert.equal(names.slice(firstGen2).indexOf('Gen1'), -1, 'no record went back to the old set');
-    assert.ok(errors.some((e) => /reload failed, keeping the previous policies/.test(e) && /rules\.yaml:\d+:\d+/.test(e)), `bad edit reported with a position: ${errors.join(' | ')}`);
+    assert.ok(
+      errors.some((e) => /reload failed, keeping the previous policies/.test(e) && /rules\.yaml:\d+:\d+/.test(e)),
+      `bad edit reported with a position: ${errors.join(' | ')}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

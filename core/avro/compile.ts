@@ -120,33 +120,49 @@ class Generator {
   /** Minimum encoded size of a value of this type (guards array counts). */
   private minBytes(t: AType): number {
     switch (t.typeName) {
-      case 'null': return 0;
-      case 'fixed': return t.size ?? 0;
-      case 'record': return (t.fields ?? []).reduce((s, f) => s + this.minBytes(f.type), 0);
-      default: return 1;
+      case 'null':
+        return 0;
+      case 'fixed':
+        return t.size ?? 0;
+      case 'record':
+        return (t.fields ?? []).reduce((s, f) => s + this.minBytes(f.type), 0);
+      default:
+        return 1;
     }
   }
 
   /** Expression reading one value of type t. */
   expr(t: AType, wide = false): string {
     switch (t.typeName) {
-      case 'null': return 'null';
-      case 'boolean': return 't.readBoolean()';
-      case 'int': return 't.readLong()';
-      case 'long': return wide ? 't.readWide()' : 't.readLong()';
-      case 'float': return 't.readFloat()';
-      case 'double': return 't.readDouble()';
-      case 'bytes': return 't.readBytes()';
-      case 'string': return 't.readString()';
-      case 'fixed': return `t.readFixedHex(${t.size})`;
+      case 'null':
+        return 'null';
+      case 'boolean':
+        return 't.readBoolean()';
+      case 'int':
+        return 't.readLong()';
+      case 'long':
+        return wide ? 't.readWide()' : 't.readLong()';
+      case 'float':
+        return 't.readFloat()';
+      case 'double':
+        return 't.readDouble()';
+      case 'bytes':
+        return 't.readBytes()';
+      case 'string':
+        return 't.readString()';
+      case 'fixed':
+        return `t.readFixedHex(${t.size})`;
       case 'enum': {
         const syms = this.constant(t.symbols);
         return `${syms}[t.readIndex(${t.symbols!.length}, ${JSON.stringify('enum ' + t.name)})]`;
       }
-      case 'array': return `${this.arrayFn(t)}(t)`;
-      case 'map': return `${this.mapFn(t)}(t)`;
+      case 'array':
+        return `${this.arrayFn(t)}(t)`;
+      case 'map':
+        return `${this.mapFn(t)}(t)`;
       case 'record':
-      case 'error': return `${this.recordFn(t, -1)}(t)`;
+      case 'error':
+        return `${this.recordFn(t, -1)}(t)`;
       default:
         if (t.typeName.startsWith('union')) return `${this.unionFn(t)}(t)`;
         throw new Error(`unsupported Avro type ${t.typeName}`);
@@ -163,7 +179,9 @@ class Generator {
   private mapFn(t: AType): string {
     const name = this.fresh('map');
     const min = 1 + this.minBytes(t.valuesType!);
-    this.lines.push(`function ${name}(t) { const o = Object.create(null); let n; while ((n = t.readBlockCount(${min})) !== 0) { for (let i = 0; i < n; i++) { const k = t.readString(); o[k] = ${this.expr(t.valuesType!)}; } } return o; }`);
+    this.lines.push(
+      `function ${name}(t) { const o = Object.create(null); let n; while ((n = t.readBlockCount(${min})) !== 0) { for (let i = 0; i < n; i++) { const k = t.readString(); o[k] = ${this.expr(t.valuesType!)}; } } return o; }`,
+    );
     return name;
   }
 

@@ -1,6 +1,9 @@
 /** A datum or block that cannot be decoded. `pos` is relative to the buffer being decoded. */
 export class DecodeError extends Error {
-  constructor(message: string, readonly pos: number) {
+  constructor(
+    message: string,
+    readonly pos: number,
+  ) {
     super(message);
     this.name = 'DecodeError';
   }

@@ -85,9 +85,7 @@ function nearSync(marker: Buffer, sync: Buffer): boolean {
   return diff <= SYNC_SIZE / 2;
 }
 
-type Located =
-  | { kind: 'block'; start: number; count: number; raw: Buffer; dataEnd: number }
-  | { kind: 'partial'; start: number; dataStart: number; count: number; bytes: number };
+type Located = { kind: 'block'; start: number; count: number; raw: Buffer; dataEnd: number } | { kind: 'partial'; start: number; dataStart: number; count: number; bytes: number };
 
 /** What locating a block added to the statistics (damage skipped on the way). */
 type LocateStats = Pick<ReadStats, 'corruptBlocks' | 'lostRecords' | 'skippedBytes' | 'truncated'>;
@@ -139,7 +137,11 @@ export class SysFlowFileReader {
     return new SysFlowFileReader(name, new BufferSource(buf), opts);
   }
 
-  private constructor(readonly file: string, private readonly src: ByteSource, private readonly opts: ReaderOptions) {
+  private constructor(
+    readonly file: string,
+    private readonly src: ByteSource,
+    private readonly opts: ReaderOptions,
+  ) {
     const { header, decode } = this.readHeader();
     this.header = header;
     this.decode = decode;

@@ -73,7 +73,10 @@ export class Tap {
     }
     let shift = 7;
     do {
-      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+      if (pos >= this.end) {
+        this.pos = pos;
+        this.overrun('integer');
+      }
       b = buf[pos++]!;
       n |= (b & 0x7f) << shift;
       shift += 7;
@@ -89,8 +92,14 @@ export class Tap {
     let mul = 134217728; // 2^27: raw/2 = (n >>> 1) + Σ (b & 0x7f)·2^(27+7j)
     let count = 4;
     do {
-      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
-      if (++count > 10) { this.pos = pos; throw new DecodeError('varint longer than 10 bytes', pos); }
+      if (pos >= this.end) {
+        this.pos = pos;
+        this.overrun('integer');
+      }
+      if (++count > 10) {
+        this.pos = pos;
+        throw new DecodeError('varint longer than 10 bytes', pos);
+      }
       b = buf[pos++]!;
       f += (b & 0x7f) * mul;
       mul *= 128;
@@ -114,23 +123,32 @@ export class Tap {
     let b = buf[pos++]!;
     let lo = b & 0x7f;
     if (b >= 0x80) {
-      b = buf[pos++]!; lo |= (b & 0x7f) << 7;
+      b = buf[pos++]!;
+      lo |= (b & 0x7f) << 7;
       if (b >= 0x80) {
-        b = buf[pos++]!; lo |= (b & 0x7f) << 14;
+        b = buf[pos++]!;
+        lo |= (b & 0x7f) << 14;
         if (b >= 0x80) {
-          b = buf[pos++]!; lo |= (b & 0x7f) << 21;
+          b = buf[pos++]!;
+          lo |= (b & 0x7f) << 21;
           if (b >= 0x80) {
-            b = buf[pos++]!; h = b & 0x7f;
+            b = buf[pos++]!;
+            h = b & 0x7f;
             if (b >= 0x80) {
-              b = buf[pos++]!; h |= (b & 0x7f) << 7;
+              b = buf[pos++]!;
+              h |= (b & 0x7f) << 7;
               if (b >= 0x80) {
-                b = buf[pos++]!; h |= (b & 0x7f) << 14;
+                b = buf[pos++]!;
+                h |= (b & 0x7f) << 14;
                 if (b >= 0x80) {
-                  b = buf[pos++]!; h |= (b & 0x7f) << 21;
+                  b = buf[pos++]!;
+                  h |= (b & 0x7f) << 21;
                   if (b >= 0x80) {
-                    b = buf[pos++]!; hh = b & 0x7f;
+                    b = buf[pos++]!;
+                    hh = b & 0x7f;
                     if (b >= 0x80) {
-                      b = buf[pos++]!; hh |= (b & 0x7f) << 7;
+                      b = buf[pos++]!;
+                      hh |= (b & 0x7f) << 7;
                       if (b >= 0x80) return this.readWideCareful();
                     }
                   }
@@ -154,7 +172,10 @@ export class Tap {
     let lo = 0;
     let shift = 0;
     do {
-      if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
+      if (pos >= this.end) {
+        this.pos = pos;
+        this.overrun('integer');
+      }
       b = buf[pos++]!;
       lo |= (b & 0x7f) << shift;
       shift += 7;
@@ -164,8 +185,14 @@ export class Tap {
       let mul = 1;
       let count = 4;
       do {
-        if (pos >= this.end) { this.pos = pos; this.overrun('integer'); }
-        if (++count > 10) { this.pos = pos; throw new DecodeError('varint longer than 10 bytes', pos); }
+        if (pos >= this.end) {
+          this.pos = pos;
+          this.overrun('integer');
+        }
+        if (++count > 10) {
+          this.pos = pos;
+          throw new DecodeError('varint longer than 10 bytes', pos);
+        }
         b = buf[pos++]!;
         hi += (b & 0x7f) * mul;
         mul *= 128;

@@ -191,7 +191,9 @@ async function runProcessor(o: RunOptions): Promise<number> {
     const pipeline = await Pipeline.build(cfg, registry, o.log, true, (t) => process.stdout.write(t));
     await pipeline.close();
     for (const p of plugins) process.stdout.write(`plugin ${p.kind} '${p.name}' ${p.version} from ${p.file}\n`);
-    process.stdout.write(`${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`);
+    process.stdout.write(
+      `${cfg.file}: valid — driver ${driverName}; ${cfg.plugins.map((p) => `#${p.index} ${p.processor}${p.attrs.handler ? `(${p.attrs.handler})` : ''} ${p.in.name} → ${p.out.map((c) => c.name).join(', ') || '∅'}`).join('; ')}\n`,
+    );
     return EXIT.ok;
   }
   // the input may also come from the config's drivers entry (attribute path)
@@ -201,7 +203,10 @@ async function runProcessor(o: RunOptions): Promise<number> {
   }
   driver.check?.(o.path, driverAttrs);
   // a profile that cannot be written is found out before the run, not after it (as sf-processor)
-  for (const [flag, file] of [['cpuprofile', o.cpuprofile], ['memprofile', o.memprofile]] as const) {
+  for (const [flag, file] of [
+    ['cpuprofile', o.cpuprofile],
+    ['memprofile', o.memprofile],
+  ] as const) {
     if (file === undefined) continue;
     try {
       writeFileSync(file, '');
@@ -242,9 +247,13 @@ async function runProcessor(o: RunOptions): Promise<number> {
     o.log.error((error as Error).message);
     if (process.env.SFP_DEBUG && !(error instanceof InputError)) process.stderr.write(`${(error as Error).stack}\n`);
   }
-  if (stats.undelivered > 0) o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT.undelivered}`);
+  if (stats.undelivered > 0)
+    o.log.error(`${stats.undelivered} record${stats.undelivered === 1 ? ' was' : 's were'} neither delivered nor spooled (see the exporter's counters above); exit code ${EXIT.undelivered}`);
   // (a run that failed before its first record has nothing to sum up: its error is the one line)
-  if (!error || stats.records > 0) o.log.info(`processed ${stats.records} records in ${secs.toFixed(2)} s (${rate(stats.records, secs, active)}), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`);
+  if (!error || stats.records > 0)
+    o.log.info(
+      `processed ${stats.records} records in ${secs.toFixed(2)} s (${rate(stats.records, secs, active)}), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB, ${stats.waits} pauses for slow consumers${abort.signal.aborted ? ', stopped by signal' : ''}`,
+    );
   if (error) return EXIT.failed;
   return stats.undelivered > 0 ? EXIT.undelivered : 0;
 }

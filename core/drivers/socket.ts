@@ -100,10 +100,7 @@ class Connection implements Counters {
    */
   private layoutFor(version: number, at: number): number {
     if (SOCKET_SCHEMA_VERSIONS.includes(version)) return version;
-    throw new DecodeError(
-      `SFHeader version ${version} has no known layout (known: ${SOCKET_SCHEMA_VERSIONS.join(', ')}); the connection keeps v${this.version ?? SYSFLOW_SCHEMA_VERSION}`,
-      at,
-    );
+    throw new DecodeError(`SFHeader version ${version} has no known layout (known: ${SOCKET_SCHEMA_VERSIONS.join(', ')}); the connection keeps v${this.version ?? SYSFLOW_SCHEMA_VERSION}`, at);
   }
 
   /** Decode one message (buf[start, end)) into out; a bad message is counted and dropped. */
@@ -369,7 +366,15 @@ class SocketServer {
         resume();
       }
     };
-    return { done, push, stop, start, get ended() { return ended !== null; } };
+    return {
+      done,
+      push,
+      stop,
+      start,
+      get ended() {
+        return ended !== null;
+      },
+    };
   }
 
   private servePackets(fd: number, conn: Connection): Promise<string> {

@@ -413,10 +413,7 @@ export class Delivery {
     this.kick();
     const timeout = this.opts.drainTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.loop.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
-    ]);
+    const timedOut = await Promise.race([this.loop.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout)))]);
     clearTimeout(timer);
     if (timedOut) {
       this.warnings.end();
@@ -440,7 +437,9 @@ export class Delivery {
         this.counters.spooled += kept;
         this.counters.failed += left.length - kept;
         const why = this.spool.diskFull ? `filesystem full: ${this.spool.diskFull}` : 'spool full';
-        this.opts.log.warn(`${this.opts.name}: target unreachable at shutdown; ${kept} messages spooled in ${this.spool.dir} for the next run${left.length > kept ? `, ${left.length - kept} not kept (${why}), counted as failed` : ''}`);
+        this.opts.log.warn(
+          `${this.opts.name}: target unreachable at shutdown; ${kept} messages spooled in ${this.spool.dir} for the next run${left.length > kept ? `, ${left.length - kept} not kept (${why}), counted as failed` : ''}`,
+        );
       } else if (left.length) {
         this.counters.failed += left.length;
         this.opts.log.error(`${this.opts.name}: target unreachable at shutdown; ${left.length} messages not delivered (set buffer.dir to keep them)`);
@@ -456,4 +455,3 @@ export class Delivery {
     this.opts.log.info(`${this.opts.name}: ${this.describe()}`);
   }
 }
-

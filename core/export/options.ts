@@ -9,9 +9,19 @@ import type { Message, MessageTransport } from './types.js';
 /** Attributes every network transport reads (part of each one's schema). */
 export const DELIVERY_CONFIG: ConfigSchema['properties'] = {
   'queue.size': { type: 'integer', minimum: 1, default: 10_000, description: 'network transports: messages held in memory before backpressure or spooling' },
-  'queue.bytes': { type: 'string', format: 'size', default: '32M', description: 'network transports: bytes of messages held in memory before backpressure or spooling, e.g. 16M; whichever of queue.size and queue.bytes is reached first applies' },
+  'queue.bytes': {
+    type: 'string',
+    format: 'size',
+    default: '32M',
+    description: 'network transports: bytes of messages held in memory before backpressure or spooling, e.g. 16M; whichever of queue.size and queue.bytes is reached first applies',
+  },
   'buffer.dir': { type: 'string', description: 'network transports: spool directory; messages beyond queue.size go to disk and survive outages and restarts' },
-  'buffer.maxsize': { type: 'string', format: 'size', default: '1G', description: 'network transports: spool size cap, e.g. 512M; when full the pipeline is slowed, nothing is dropped; at shutdown what is still in memory (at most queue.bytes) is spooled beyond it' },
+  'buffer.maxsize': {
+    type: 'string',
+    format: 'size',
+    default: '1G',
+    description: 'network transports: spool size cap, e.g. 512M; when full the pipeline is slowed, nothing is dropped; at shutdown what is still in memory (at most queue.bytes) is spooled beyond it',
+  },
   'retry.max': { type: 'string', format: 'duration', default: '10s', description: 'network transports: longest pause between reconnects, e.g. 10s' },
   'drain.timeout': { type: 'string', format: 'duration', default: '10s', description: 'network transports: at shutdown, how long to keep delivering before spooling the rest' },
   'stats.interval': { type: 'string', format: 'duration', default: '60s', description: 'network transports: how often to log delivery counters (0: only at exit)' },

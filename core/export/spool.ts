@@ -44,7 +44,10 @@ export class Spool {
   /** Why the filesystem refused the last write (ENOSPC, EDQUOT, with the free space), or null. */
   diskFull: string | null = null;
 
-  constructor(readonly dir: string, readonly maxBytes: number) {
+  constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {

@@ -115,7 +115,7 @@ function jsonPathGetter(text: (r: R) => string, path: string): (r: R) => string 
   const keys = path.split('.');
   if (path === '' || keys.some((k) => k === '')) throw new Error(`invalid JSON path '${path}'`);
   let lastText = '';
-  let lastDoc: unknown ;
+  let lastDoc: unknown;
   return (r) => {
     const t = text(r);
     if (t === '') return '';
@@ -154,12 +154,9 @@ def('sf.type', VT.Str, (r) => SF_PROCESSOR_TYPE_CODES[r.sfType] ?? '', 'record t
 def('sf.opflags', VT.StrList, opNames, 'operation flags (SEND/RECV for network flows, WRITE/READ otherwise)');
 def('sf.ret', VT.Int, (r) => (r.sfType === SfType.PE || r.sfType === SfType.FE || r.sfType === SfType.NE ? ev(r).ret! : 0), 'return code (PE, FE, NE)');
 def('sf.ts', VT.Time, (r) => r.rec.ts, 'start timestamp (ns)', { ns: (r) => r.rec.tsNs });
-def(
-  'sf.endts', VT.Time,
-  (r) => (r.sfType === SfType.KE ? r.rec.ts : ev(r).endTs ?? 0),
-  'end timestamp of flows (ns); KE: its timestamp',
-  { ns: (r) => (r.sfType === SfType.KE ? r.rec.tsNs : ev(r).endTsNs ?? 0) },
-);
+def('sf.endts', VT.Time, (r) => (r.sfType === SfType.KE ? r.rec.ts : (ev(r).endTs ?? 0)), 'end timestamp of flows (ns); KE: its timestamp', {
+  ns: (r) => (r.sfType === SfType.KE ? r.rec.tsNs : (ev(r).endTsNs ?? 0)),
+});
 
 // process
 const P = (r: R) => r.proc;
@@ -179,9 +176,19 @@ def('sf.proc.tty', VT.Bool, (r) => P(r)?.tty === true, 'has a terminal');
 def('sf.proc.entry', VT.Bool, (r) => P(r)?.entry === true, 'is a container entry point');
 def('sf.proc.cwd', VT.Str, (r) => str(P(r)?.cwd), 'working directory (schema v5)');
 def('sf.proc.aname', VT.StrList, treeList(procName), 'names of the process and its ancestors, self first');
-def('sf.proc.aexe', VT.StrList, treeList((p) => p.exe), 'exes of the process and its ancestors');
+def(
+  'sf.proc.aexe',
+  VT.StrList,
+  treeList((p) => p.exe),
+  'exes of the process and its ancestors',
+);
 def('sf.proc.acmdline', VT.StrList, treeList(procCmdline), 'command lines of the process and its ancestors');
-def('sf.proc.apid', VT.IntList, treeList((p) => p.oid.hpid), 'pids of the process and its ancestors');
+def(
+  'sf.proc.apid',
+  VT.IntList,
+  treeList((p) => p.oid.hpid),
+  'pids of the process and its ancestors',
+);
 
 // parent (as cached when the record arrived)
 const PP = (r: R) => r.pproc;
@@ -200,7 +207,7 @@ def('sf.pproc.tty', VT.Bool, (r) => PP(r)?.tty === true, 'parent has a terminal'
 def('sf.pproc.entry', VT.Bool, (r) => PP(r)?.entry === true, 'parent is a container entry point');
 
 // files
-const ff = (r: R) => (r.sfType === SfType.FF ? ev(r).openFlags ?? 0 : 0);
+const ff = (r: R) => (r.sfType === SfType.FF ? (ev(r).openFlags ?? 0) : 0);
 def('sf.file.path', VT.Str, (r) => filePath(r.file), 'file path (socket pairs split off)');
 def('sf.file.symlink', VT.Str, (r) => pathParts(r.file).symlink, 'socket pair of a unix socket path');
 def('sf.file.name', VT.Str, (r) => pathParts(r.file).name, 'file name');
@@ -214,14 +221,21 @@ def('sf.file.newoid', VT.Str, (r) => str(r.newFile?.oid), 'second file OID');
 def('sf.file.type', VT.Str, (r) => (r.file ? String.fromCharCode(r.file.restype) : ''), 'resource type char: f d u p 4 6 …');
 def('sf.file.is_open_read', VT.Bool, (r) => isOpenRead(ff(r)), 'opened for reading (FF)');
 def('sf.file.is_open_write', VT.Bool, (r) => isOpenWrite(ff(r)), 'opened for writing (FF)');
-def('sf.file.fd', VT.Int, (r) => (isFlow(r) ? ev(r).fd ?? 0 : 0), 'file descriptor (FF, NF)');
+def('sf.file.fd', VT.Int, (r) => (isFlow(r) ? (ev(r).fd ?? 0) : 0), 'file descriptor (FF, NF)');
 def('sf.file.openflags', VT.StrList, (r) => (r.sfType === SfType.FF ? openFlagNames(ff(r)) : NONE), 'open flags (FF): RDONLY, WRONLY, RDWR, CREAT, …; a condition may write O_CREAT', {
   literal: (t) => t.replace(/^O_/, ''),
 });
 
 // network
 def('sf.net.proto', VT.Int, (r) => (isNet(r) ? ev(r).proto! : 0), 'IP protocol number (a condition may also name it: tcp, udp, icmp, …)', {
-  names: new Map([['icmp', 1], ['tcp', 6], ['udp', 17], ['icmp6', 58], ['icmpv6', 58], ['raw', 255]]),
+  names: new Map([
+    ['icmp', 1],
+    ['tcp', 6],
+    ['udp', 17],
+    ['icmp6', 58],
+    ['icmpv6', 58],
+    ['raw', 255],
+  ]),
 });
 def('sf.net.sport', VT.Int, (r) => (isNet(r) ? ev(r).sport! : 0), 'source port');
 def('sf.net.dport', VT.Int, (r) => (isNet(r) ? ev(r).dport! : 0), 'destination port');

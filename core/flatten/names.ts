@@ -2,11 +2,26 @@
 import { OpFlags as O, OpenFlags as OF } from '../sysflow/flags.js';
 
 const OP_ORDER: [number, string, string][] = [
-  [O.MKDIR, 'MKDIR', 'MKDIR'], [O.RMDIR, 'RMDIR', 'RMDIR'], [O.LINK, 'LINK', 'LINK'], [O.SYMLINK, 'SYMLINK', 'SYMLINK'],
-  [O.UNLINK, 'UNLINK', 'UNLINK'], [O.RENAME, 'RENAME', 'RENAME'], [O.CLONE, 'CLONE', 'CLONE'], [O.EXEC, 'EXEC', 'EXEC'],
-  [O.EXIT, 'EXIT', 'EXIT'], [O.SETUID, 'SETUID', 'SETUID'], [O.OPEN, 'OPEN', 'OPEN'], [O.ACCEPT, 'ACCEPT', 'ACCEPT'],
-  [O.CONNECT, 'CONNECT', 'CONNECT'], [O.CLOSE, 'CLOSE', 'CLOSE'], [O.WRITE_SEND, 'WRITE', 'SEND'], [O.READ_RECV, 'READ', 'RECV'],
-  [O.SETNS, 'SETNS', 'SETNS'], [O.MMAP, 'MMAP', 'MMAP'], [O.SHUTDOWN, 'SHUTDOWN', 'SHUTDOWN'], [O.TRUNCATE, 'TRUNCATE', 'TRUNCATE'],
+  [O.MKDIR, 'MKDIR', 'MKDIR'],
+  [O.RMDIR, 'RMDIR', 'RMDIR'],
+  [O.LINK, 'LINK', 'LINK'],
+  [O.SYMLINK, 'SYMLINK', 'SYMLINK'],
+  [O.UNLINK, 'UNLINK', 'UNLINK'],
+  [O.RENAME, 'RENAME', 'RENAME'],
+  [O.CLONE, 'CLONE', 'CLONE'],
+  [O.EXEC, 'EXEC', 'EXEC'],
+  [O.EXIT, 'EXIT', 'EXIT'],
+  [O.SETUID, 'SETUID', 'SETUID'],
+  [O.OPEN, 'OPEN', 'OPEN'],
+  [O.ACCEPT, 'ACCEPT', 'ACCEPT'],
+  [O.CONNECT, 'CONNECT', 'CONNECT'],
+  [O.CLOSE, 'CLOSE', 'CLOSE'],
+  [O.WRITE_SEND, 'WRITE', 'SEND'],
+  [O.READ_RECV, 'READ', 'RECV'],
+  [O.SETNS, 'SETNS', 'SETNS'],
+  [O.MMAP, 'MMAP', 'MMAP'],
+  [O.SHUTDOWN, 'SHUTDOWN', 'SHUTDOWN'],
+  [O.TRUNCATE, 'TRUNCATE', 'TRUNCATE'],
   [O.DIGEST, 'DIGEST', 'DIGEST'],
 ];
 
@@ -24,9 +39,20 @@ export function opFlagNames(flags: number, network: boolean): readonly string[] 
 }
 
 const OPEN_ORDER: [number, string][] = [
-  [OF.RDONLY, 'RDONLY'], [OF.WRONLY, 'WRONLY'], [OF.RDWR, 'RDWR'], [OF.CREAT, 'CREAT'], [OF.EXCL, 'EXCL'], [OF.TRUNC, 'TRUNC'],
-  [OF.APPEND, 'APPEND'], [OF.NONBLOCK, 'NONBLOCK'], [OF.DSYNC, 'DSYNC'], [OF.DIRECT, 'DIRECT'], [OF.LARGEFILE, 'LARGEFILE'],
-  [OF.DIRECTORY, 'DIRECTORY'], [OF.CLOEXEC, 'CLOEXEC'], [OF.SYNC, 'SYNC'],
+  [OF.RDONLY, 'RDONLY'],
+  [OF.WRONLY, 'WRONLY'],
+  [OF.RDWR, 'RDWR'],
+  [OF.CREAT, 'CREAT'],
+  [OF.EXCL, 'EXCL'],
+  [OF.TRUNC, 'TRUNC'],
+  [OF.APPEND, 'APPEND'],
+  [OF.NONBLOCK, 'NONBLOCK'],
+  [OF.DSYNC, 'DSYNC'],
+  [OF.DIRECT, 'DIRECT'],
+  [OF.LARGEFILE, 'LARGEFILE'],
+  [OF.DIRECTORY, 'DIRECTORY'],
+  [OF.CLOEXEC, 'CLOEXEC'],
+  [OF.SYNC, 'SYNC'],
 ];
 const openMemo = new Map<number, readonly string[]>();
 

@@ -100,8 +100,7 @@ function validateShape(): ValidateFunction {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isName = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
-const isAttrValue = (v: unknown): boolean =>
-  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || isObject(v) || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+const isAttrValue = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || isObject(v) || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
 
 /**
  * Whether `doc` conforms to CONFIG_SCHEMA, decided without Ajv (a valid configuration then loads
@@ -110,9 +109,7 @@ const isAttrValue = (v: unknown): boolean =>
 export function conformsToSchema(doc: Record<string, unknown>): boolean {
   /** A list of at least `min` objects with the `required` keys, each key valid by `own` or as an attribute. */
   const entries = (list: unknown, min: number, required: readonly string[], own: (k: string, v: unknown) => boolean | undefined): boolean =>
-    Array.isArray(list) &&
-    list.length >= min &&
-    list.every((e) => isObject(e) && required.every((k) => k in e) && Object.entries(e).every(([k, v]) => own(k, v) ?? isAttrValue(v)));
+    Array.isArray(list) && list.length >= min && list.every((e) => isObject(e) && required.every((k) => k in e) && Object.entries(e).every(([k, v]) => own(k, v) ?? isAttrValue(v)));
   const plugin = (k: string, v: unknown): boolean | undefined => {
     if (k === 'processor' || k === 'handler' || k === 'in') return isName(v);
     if (k === 'out') return isName(v) || (Array.isArray(v) && v.length > 0 && v.every(isName));
@@ -141,8 +138,9 @@ function jsonErrorOffset(text: string): number {
     while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
   };
   const lit = (word: string) => {
-    for (const c of word) if (text[i] === c) i++;
-    else stop();
+    for (const c of word)
+      if (text[i] === c) i++;
+      else stop();
   };
   const str = () => {
     i++; // opening quote
@@ -398,7 +396,11 @@ export function validateGraph(cfg: PipelineConfig, registry: Catalogue, driverOu
   }
   // Cycles: follow writer → reader edges.
   const next = new Map<number, number[]>();
-  for (const p of cfg.plugins) next.set(p.index, p.out.map((o) => reader.get(o.name)).filter((x): x is number => x !== undefined));
+  for (const p of cfg.plugins)
+    next.set(
+      p.index,
+      p.out.map((o) => reader.get(o.name)).filter((x): x is number => x !== undefined),
+    );
   const state = new Map<number, 1 | 2>();
   const visit = (i: number, path: number[]) => {
     if (state.get(i) === 2) return;
@@ -410,4 +412,3 @@ export function validateGraph(cfg: PipelineConfig, registry: Catalogue, driverOu
   for (const p of cfg.plugins) visit(p.index, []);
   return types;
 }
-

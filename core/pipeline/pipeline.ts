@@ -97,7 +97,13 @@ export class Pipeline {
       const { proc, label } = this.nodes[i]!;
       const outs = p.out.map((o) => subject(o.name));
       const emit: Emit<unknown> =
-        outs.length === 0 ? () => {} : outs.length === 1 ? (b) => outs[0]!.next(b) : (b) => { for (const o of outs) o.next(b); };
+        outs.length === 0
+          ? () => {}
+          : outs.length === 1
+            ? (b) => outs[0]!.next(b)
+            : (b) => {
+                for (const o of outs) o.next(b);
+              };
       ends.push(
         new Promise<void>((resolve) => {
           subject(p.in.name).subscribe({

@@ -116,7 +116,12 @@ export interface SettingsScope {
 export function compileSettings(schema: ConfigSchema | undefined, sc: SettingsScope): Settings {
   const base = { schema, scope: sc.scope, prefix: sc.prefix ?? '\0', reserved: new Set([...(sc.reserved ?? []), ...GLOBALS]), where: sc.where ?? '' };
   if (schema === undefined) return { ...base, validate: null };
-  const validate = ajv().compile({ type: 'object', properties: schema.properties, ...(schema.required ? { required: schema.required } : {}), additionalProperties: schema.additionalProperties ?? false });
+  const validate = ajv().compile({
+    type: 'object',
+    properties: schema.properties,
+    ...(schema.required ? { required: schema.required } : {}),
+    additionalProperties: schema.additionalProperties ?? false,
+  });
   return { ...base, validate };
 }
 

@@ -8,7 +8,6 @@ import type { EncoderFactory, TransportFactory } from '../export/types.js';
 import type { ActionFactory } from '../policy/policyset.js';
 import type { PluginKind } from '../api.js';
 
-
 export class RegistryError extends PluginError {}
 
 class Table<T extends { name: string }> implements Lookup<T> {

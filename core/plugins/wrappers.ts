@@ -17,7 +17,22 @@ import { Scratch } from '../util/bytes.js';
 import { DeliveryTransport } from '../export/options.js';
 import { noFailures } from '../export/delivery.js';
 import { JSON_SCHEMA_VERSION } from '../version.js';
-import { PLUGIN_API_VERSION, type ActionPlugin, type ChannelPlugin, type Config, type DeliveryLink, type DeliveryOptions, type DriverPlugin, type EncoderPlugin, type HandlerPlugin, type Plugin, type PluginContext, type ProcessorPlugin, type RecordTransport, type TransportPlugin } from '../api.js';
+import {
+  PLUGIN_API_VERSION,
+  type ActionPlugin,
+  type ChannelPlugin,
+  type Config,
+  type DeliveryLink,
+  type DeliveryOptions,
+  type DriverPlugin,
+  type EncoderPlugin,
+  type HandlerPlugin,
+  type Plugin,
+  type PluginContext,
+  type ProcessorPlugin,
+  type RecordTransport,
+  type TransportPlugin,
+} from '../api.js';
 import { messageOf, show } from './descriptor.js';
 import { settingsOf, type Settings } from './settings.js';
 import type { ConfigSchema } from '../pipeline/settings.js';
@@ -284,7 +299,8 @@ export function registerAction(r: Registry, d: ActionPlugin, o: Origin, st: Sett
             fn(rec, rule);
           } catch (e) {
             // as upstream: a failing action is logged and the record goes on
-            if (++errors <= ACTION_ERRORS_LOGGED) ictx.log.error(`${o.where}: rule '${rule.name}': ${messageOf(e)}${errors === ACTION_ERRORS_LOGGED ? ' (further errors of this action are not logged)' : ''}`);
+            if (++errors <= ACTION_ERRORS_LOGGED)
+              ictx.log.error(`${o.where}: rule '${rule.name}': ${messageOf(e)}${errors === ACTION_ERRORS_LOGGED ? ' (further errors of this action are not logged)' : ''}`);
           }
         },
       };

@@ -1,21 +1,14 @@
 /** Condition syntax tree. `pos` is a character offset into the condition text. */
 
-export type BinaryOp =
-  | '=' | '!=' | '<' | '<=' | '>' | '>='
-  | 'contains' | 'icontains' | 'bcontains' | 'startswith' | 'bstartswith' | 'endswith'
-  | 'glob' | 'iglob' | 'regex';
+export type BinaryOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'icontains' | 'bcontains' | 'startswith' | 'bstartswith' | 'endswith' | 'glob' | 'iglob' | 'regex';
 export type ListOp = 'in' | 'intersects' | 'pmatch';
 
-export const BINARY_OPS: ReadonlySet<string> = new Set([
-  'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex',
-]);
+export const BINARY_OPS: ReadonlySet<string> = new Set(['contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex']);
 export const LIST_OPS: ReadonlySet<string> = new Set(['in', 'intersects', 'pmatch']);
 export const TRANSFORMERS: ReadonlySet<string> = new Set(['tolower', 'toupper', 'basename', 'len', 'b64']);
 
 /** A field reference (`proc.aname[2]`) or a transformer applied to an operand. */
-export type Operand =
-  | { k: 'field'; name: string; arg: string | null; pos: number }
-  | { k: 'xf'; fn: string; arg: Operand; pos: number };
+export type Operand = { k: 'field'; name: string; arg: string | null; pos: number } | { k: 'xf'; fn: string; arg: Operand; pos: number };
 
 /** A right-hand value: literal text, or another field (`val(f)`, or a bare `sf.*` name). */
 export type Value = { k: 'lit'; text: string; quoted: boolean; pos: number } | Operand;

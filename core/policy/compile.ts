@@ -69,7 +69,10 @@ const isNum = (vt: VT) => vt === VT.Int || vt === VT.IntList || vt === VT.Time;
 export class Compiler {
   private readonly stack: string[] = [];
   private depth = 0;
-  constructor(private readonly env: CompileEnv, public notes: Notes) {}
+  constructor(
+    private readonly env: CompileEnv,
+    public notes: Notes,
+  ) {}
 
   compile(e: Expr, src: SourceRef): Compiled {
     if (++this.depth > MAX_COMPILE_DEPTH) throw errorAt(src, e.pos, `condition nested deeper than ${MAX_COMPILE_DEPTH} levels (macros included)`);
@@ -109,7 +112,7 @@ export class Compiler {
 
   /** The scope bits shared by a comparison's fields (literals have every scope). */
   private leafScope(e: Extract<Expr, { k: 'exists' | 'cmp' | 'list' }>): number {
-    const of = (o: Operand): number => (o.k === 'xf' ? of(o.arg) : lookupField(o.name, o.arg).scope ?? 0);
+    const of = (o: Operand): number => (o.k === 'xf' ? of(o.arg) : (lookupField(o.name, o.arg).scope ?? 0));
     const lhs = of(e.lhs);
     return e.k === 'cmp' && e.rhs.k !== 'lit' ? lhs & of(e.rhs) : lhs;
   }
@@ -274,10 +277,13 @@ export class Compiler {
     }
     if (!isStr(inner.vt)) throw errorAt(src, o.pos, `${o.fn}() needs a string field, '${inner.name}' is not`);
     const f: (s: string) => string =
-      o.fn === 'tolower' ? (s) => s.toLowerCase()
-      : o.fn === 'toupper' ? (s) => s.toUpperCase()
-      : o.fn === 'basename' ? (s) => (s === '' ? '' : baseName(s))
-      : (s) => Buffer.from(s, 'base64').toString('utf8');
+      o.fn === 'tolower'
+        ? (s) => s.toLowerCase()
+        : o.fn === 'toupper'
+          ? (s) => s.toUpperCase()
+          : o.fn === 'basename'
+            ? (s) => (s === '' ? '' : baseName(s))
+            : (s) => Buffer.from(s, 'base64').toString('utf8');
     if (inner.vt === VT.Str) return { vt: VT.Str, get: (r) => f(g(r) as string), falco: inner.falco, name };
     return { vt: VT.StrList, get: (r) => (g(r) as string[]).map(f), falco: inner.falco, name };
   }
@@ -346,7 +352,15 @@ export class Compiler {
     if (g.vt === VT.Time) {
       const vals = texts.map((t) => literalExact(t, src, e.pos));
       const ns = g.ns!;
-      return { fn: (r) => { const d = get(r) as number; const n = ns(r); return vals.some((v) => compareExact(d, n, v.d, v.ns) === 0); }, types: ALL_TYPES, ops: ANY_OPS };
+      return {
+        fn: (r) => {
+          const d = get(r) as number;
+          const n = ns(r);
+          return vals.some((v) => compareExact(d, n, v.d, v.ns) === 0);
+        },
+        types: ALL_TYPES,
+        ops: ANY_OPS,
+      };
     }
     const nums = new Set(texts.map((t) => literalInt(t, src, e.pos, g.names)));
     if (g.vt === VT.Int) return { fn: (r) => nums.has(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
@@ -416,7 +430,7 @@ export class Compiler {
       const p = ip.split('.');
       if (p.length !== 4) return false;
       const v = ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
-      return nets.some((n) => ((v & n.mask) >>> 0) === n.base);
+      return nets.some((n) => (v & n.mask) >>> 0 === n.base);
     };
     return this.strPred(g, inNet);
   }
@@ -519,7 +533,11 @@ export class Compiler {
           try {
             re = policyRegExp(text);
           } catch (err) {
-            throw errorAt(src, e.rhs.pos, `regex rejected: ${(err as Error).message.replace(/^Invalid regular expression: /, '')} (backreferences and lookaround are not allowed: patterns must run in linear time)`);
+            throw errorAt(
+              src,
+              e.rhs.pos,
+              `regex rejected: ${(err as Error).message.replace(/^Invalid regular expression: /, '')} (backreferences and lookaround are not allowed: patterns must run in linear time)`,
+            );
           }
           test = (s) => re.test(s);
           break;
@@ -546,8 +564,7 @@ export class Compiler {
       return { fn, types: ALL_TYPES, ops: ANY_OPS };
     }
     const n = literalInt(text, src, e.rhs.pos, g.names);
-    const t: (x: number) => boolean =
-      op === '=' ? (x) => x === n : op === '!=' ? (x) => x !== n : op === '<' ? (x) => x < n : op === '<=' ? (x) => x <= n : op === '>' ? (x) => x > n : (x) => x >= n;
+    const t: (x: number) => boolean = op === '=' ? (x) => x === n : op === '!=' ? (x) => x !== n : op === '<' ? (x) => x < n : op === '<=' ? (x) => x <= n : op === '>' ? (x) => x > n : (x) => x >= n;
     if (g.vt === VT.Int) return { fn: (r) => t(get(r) as number), types: ALL_TYPES, ops: ANY_OPS };
     // int lists: any element; != means no element equals
     if (op === '!=') return { fn: (r) => !(get(r) as number[]).includes(n), types: ALL_TYPES, ops: ANY_OPS };
@@ -559,16 +576,25 @@ export class Compiler {
     const ordered = op === '<' || op === '<=' || op === '>' || op === '>=';
     if (isStr(a.vt) !== isStr(b.vt) || (a.vt === VT.Bool) !== (b.vt === VT.Bool)) throw errorAt(src, pos, `cannot compare '${a.name}' with '${b.name}': different types`);
     if (a.vt === VT.Time || b.vt === VT.Time) return this.timeCmp(a, op, b, src, pos);
-    const vals = (g: Getter) => (r: FlatRecord): readonly unknown[] => {
-      const v = g.get(r);
-      return isList(g.vt) ? (v as unknown[]) : [g.vt === VT.Time ? String(v) + ':' + String(g.ns!(r)) : v];
-    };
+    const vals =
+      (g: Getter) =>
+      (r: FlatRecord): readonly unknown[] => {
+        const v = g.get(r);
+        return isList(g.vt) ? (v as unknown[]) : [g.vt === VT.Time ? String(v) + ':' + String(g.ns!(r)) : v];
+      };
     const va = vals(a);
     const vb = vals(b);
     let t: (x: unknown, y: unknown) => boolean;
     if (ordered) {
       if (!isNum(a.vt)) throw errorAt(src, pos, `'${op}' between fields needs integer fields`);
-      t = op === '<' ? (x, y) => (x as number) < (y as number) : op === '<=' ? (x, y) => (x as number) <= (y as number) : op === '>' ? (x, y) => (x as number) > (y as number) : (x, y) => (x as number) >= (y as number);
+      t =
+        op === '<'
+          ? (x, y) => (x as number) < (y as number)
+          : op === '<='
+            ? (x, y) => (x as number) <= (y as number)
+            : op === '>'
+              ? (x, y) => (x as number) > (y as number)
+              : (x, y) => (x as number) >= (y as number);
     } else if (op === '=' || op === '!=') t = (x, y) => x === y;
     else if (isStr(a.vt) && op === 'contains') t = (x, y) => (x as string).includes(y as string);
     else if (isStr(a.vt) && op === 'startswith') t = (x, y) => (x as string).startsWith(y as string);
@@ -585,15 +611,24 @@ export class Compiler {
 
   /** Field to field where one side is a 64-bit ns value (`sf.proc.createts < sf.ts`): exact, an integer side is widened. */
   private timeCmp(a: Getter, op: string, b: Getter, src: SourceRef, pos: number): Compiled {
-    const test: ((c: number) => boolean) | undefined = ({
-      '=': (c: number) => c === 0, '!=': (c: number) => c === 0, '<': (c: number) => c < 0, '<=': (c: number) => c <= 0, '>': (c: number) => c > 0, '>=': (c: number) => c >= 0,
-    } as Record<string, (c: number) => boolean>)[op];
+    const test: ((c: number) => boolean) | undefined = (
+      {
+        '=': (c: number) => c === 0,
+        '!=': (c: number) => c === 0,
+        '<': (c: number) => c < 0,
+        '<=': (c: number) => c <= 0,
+        '>': (c: number) => c > 0,
+        '>=': (c: number) => c >= 0,
+      } as Record<string, (c: number) => boolean>
+    )[op];
     if (test === undefined) throw errorAt(src, pos, `operator '${op}' cannot compare two fields`);
-    const pairs = (g: Getter) => (r: FlatRecord): readonly (readonly [number, number])[] => {
-      if (g.vt === VT.Time) return [[g.get(r) as number, g.ns!(r)]];
-      const v = g.get(r);
-      return (isList(g.vt) ? (v as number[]) : [v as number]).map((x) => [x, nsOfSafe(x)] as const);
-    };
+    const pairs =
+      (g: Getter) =>
+      (r: FlatRecord): readonly (readonly [number, number])[] => {
+        if (g.vt === VT.Time) return [[g.get(r) as number, g.ns!(r)]];
+        const v = g.get(r);
+        return (isList(g.vt) ? (v as number[]) : [v as number]).map((x) => [x, nsOfSafe(x)] as const);
+      };
     let any: Pred;
     if (a.vt === VT.Time && b.vt === VT.Time) {
       const [ga, na, gb, nb] = [a.get, a.ns!, b.get, b.ns!];

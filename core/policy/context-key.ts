@@ -77,7 +77,11 @@ class EntityCodes {
   private readonly memo: Slot<object, Code>;
 
   /** `attrs`: the attributes to encode. `kind`, `name`: the memo's Slot. */
-  constructor(private readonly attrs: readonly string[], kind: string, name: string) {
+  constructor(
+    private readonly attrs: readonly string[],
+    kind: string,
+    name: string,
+  ) {
     this.memo = new Slot(kind, name);
   }
 
@@ -138,6 +142,7 @@ export type AttributesRead = Readonly<Record<Kind, readonly string[]>>;
  * Process attributes, grouped as they vary together, each with a change that alters every
  * derivation a field could make of it (base name, directory, length, value).
  */
+// biome-ignore format: a table, one row per line
 const PROCESS_GROUPS: readonly (readonly [readonly string[], (p: Process) => void])[] = [
   [['oid', 'poid'], (p) => { p.oid = oid(p.oid.hpid + 7919, p.oid.createTS + 7919); p.poid = p.poid && oid(p.poid.hpid + 7919, p.poid.createTS + 7919); }],
   [['ts', 'tsNs'], (p) => { p.ts += 1e9 + 1; p.tsNs += 1; }],
@@ -155,6 +160,7 @@ const PROCESS_GROUPS: readonly (readonly [readonly string[], (p: Process) => voi
   [['env'], (p) => { p.env = ['B=2', 'PATH=/usr/local/bin']; }],
 ];
 
+// biome-ignore format: a table, one row per line
 const CONTAINER_GROUPS: readonly (readonly [readonly string[], (c: Container) => void])[] = [
   [['id'], (c) => { c.id = 'other-container-id'; }],
   [['name'], (c) => { c.name = 'db-replica'; }],
@@ -167,6 +173,7 @@ const CONTAINER_GROUPS: readonly (readonly [readonly string[], (c: Container) =>
 
 const service = (name: string, ip: number) => ({ name, id: `svc-${name}`, namespace: 'shop', portList: [{ port: 80, targetPort: 8080, nodePort: 30080, proto: 'TCP' }], clusterIP: [ip] });
 
+// biome-ignore format: a table, one row per line
 const POD_GROUPS: readonly (readonly [readonly string[], (p: Pod) => void])[] = [
   [['ts', 'tsNs'], (p) => { p.ts += 1e9 + 1; p.tsNs += 1; }],
   [['id'], (p) => { p.id = 'other-pod-uid'; }],
@@ -181,6 +188,7 @@ const POD_GROUPS: readonly (readonly [readonly string[], (p: Pod) => void])[] = 
   [['services'], (p) => { p.services = [service('db', 0x0a600001), service('cache', 0x0a600002)]; }],
 ];
 
+// biome-ignore format: a table, one row per line
 const HEADER_GROUPS: readonly (readonly [readonly string[], (h: SFHeader) => void])[] = [
   [['version'], (h) => { h.version = 4; }],
   [['exporter'], (h) => { h.exporter = 'other-node'; }],
@@ -193,8 +201,23 @@ const oid = (hpid: number, createTS: number): OID => ({ hpid, createTS, createTS
 /** A context of 64 processes, a container, a pod and a header, changed by `variant`. */
 function probeRecord(variant: ((p: Probe) => void) | null): FlatRecord {
   const proc = (hpid: number, parent: OID | null, exe: string): Process => ({
-    sfType: 2, state: 'CREATED', oid: oid(hpid, 1e6 * hpid), poid: parent, ts: 5e6, tsNs: 5e6,
-    exe, exeArgs: '-c x', uid: 0, userName: 'root', gid: 0, groupName: 'root', tty: false, containerId: 'c1', entry: false, cwd: '/', env: ['A=1'],
+    sfType: 2,
+    state: 'CREATED',
+    oid: oid(hpid, 1e6 * hpid),
+    poid: parent,
+    ts: 5e6,
+    tsNs: 5e6,
+    exe,
+    exeArgs: '-c x',
+    uid: 0,
+    userName: 'root',
+    gid: 0,
+    groupName: 'root',
+    tty: false,
+    containerId: 'c1',
+    entry: false,
+    cwd: '/',
+    env: ['A=1'],
   });
   // as deep as an ancestry gets (EntityCache.ancestry), so that `aname[N]` meets a process at every N
   const tree = [proc(1, null, '/sbin/init')];
@@ -203,8 +226,19 @@ function probeRecord(variant: ((p: Probe) => void) | null): FlatRecord {
     tree,
     container: { sfType: 1, id: 'c1', name: 'web', image: 'img:1', imageid: 'i1', type: 'CT_DOCKER', privileged: false, podId: 'p1' },
     pod: {
-      sfType: 10, ts: 4e6, tsNs: 4e6, id: 'p1', name: 'web-0', nodeName: 'node-1', hostIP: [0x0a000001], internalIP: [0xac100001],
-      namespace: 'shop', restartCount: 0, labels: { app: 'web' }, selectors: { app: 'web' }, services: [service('web', 0x0a600000)],
+      sfType: 10,
+      ts: 4e6,
+      tsNs: 4e6,
+      id: 'p1',
+      name: 'web-0',
+      nodeName: 'node-1',
+      hostIP: [0x0a000001],
+      internalIP: [0xac100001],
+      namespace: 'shop',
+      restartCount: 0,
+      labels: { app: 'web' },
+      selectors: { app: 'web' },
+      services: [service('web', 0x0a600000)],
     },
     header: { sfType: 0, version: 5, exporter: 'node', ip: '10.0.0.1', filename: 'trace.sf' },
   };
@@ -213,7 +247,23 @@ function probeRecord(variant: ((p: Probe) => void) | null): FlatRecord {
   const self = tree[0]!;
   const file: File = { sfType: 3, state: 'CREATED', oid: 'ab', ts: 1, tsNs: 1, restype: 102, path: '/etc/passwd', containerId: 'c1' };
   // the event is the same in every variant: only the processes differ
-  const rec = { sfType: 6, procOID: oid(20, 2e7), ts: 9e6, tsNs: 9e6, tid: 20, opFlags: 1, openFlags: 0, endTs: 9e6, endTsNs: 9e6, fileOID: 'ab', fd: 3, numRRecvOps: 0, numWSendOps: 0, numRRecvBytes: 0, numWSendBytes: 0 };
+  const rec = {
+    sfType: 6,
+    procOID: oid(20, 2e7),
+    ts: 9e6,
+    tsNs: 9e6,
+    tid: 20,
+    opFlags: 1,
+    openFlags: 0,
+    endTs: 9e6,
+    endTsNs: 9e6,
+    fileOID: 'ab',
+    fd: 3,
+    numRRecvOps: 0,
+    numWSendOps: 0,
+    numRRecvBytes: 0,
+    numWSendBytes: 0,
+  };
   return new FlatRecord(6, rec as never, header, self, tree[1], container, pod, file, undefined, () => tree);
 }
 

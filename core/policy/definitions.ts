@@ -113,7 +113,10 @@ export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning',
  */
 export function policyPaths(p: string): string[] {
   if (!p.includes(',') || fs.existsSync(p)) return [p];
-  return p.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  return p
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 /** The policy files under a path: the file itself, or every *.yaml / *.yml below a directory. */
@@ -145,13 +148,51 @@ function cmpVersion(a: string, b: string): number {
   return 0;
 }
 
-const RULE_KEYS = new Set(['rule', 'desc', 'condition', 'output', 'priority', 'tags', 'prefilter', 'enabled', 'action', 'actions', 'exceptions', 'source', 'warn_evttypes', 'skip-if-unknown-filter', 'append', 'override', 'capture', 'capture_duration']);
+const RULE_KEYS = new Set([
+  'rule',
+  'desc',
+  'condition',
+  'output',
+  'priority',
+  'tags',
+  'prefilter',
+  'enabled',
+  'action',
+  'actions',
+  'exceptions',
+  'source',
+  'warn_evttypes',
+  'skip-if-unknown-filter',
+  'append',
+  'override',
+  'capture',
+  'capture_duration',
+]);
 const RULE_APPENDABLE = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
-const RULE_REPLACEABLE = new Set(['condition', 'output', 'desc', 'priority', 'tags', 'exceptions', 'enabled', 'warn_evttypes', 'skip-if-unknown-filter', 'capture', 'capture_duration', 'prefilter', 'actions', 'action']);
+const RULE_REPLACEABLE = new Set([
+  'condition',
+  'output',
+  'desc',
+  'priority',
+  'tags',
+  'exceptions',
+  'enabled',
+  'warn_evttypes',
+  'skip-if-unknown-filter',
+  'capture',
+  'capture_duration',
+  'prefilter',
+  'actions',
+  'action',
+]);
 
 class FileReader {
   private readonly lines: LineIndex;
-  constructor(readonly file: string, readonly text: string, private readonly defs: Definitions) {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    private readonly defs: Definitions,
+  ) {
     this.lines = new LineIndex(text);
   }
 
@@ -335,9 +376,7 @@ class FileReader {
       const base = fieldsN === undefined ? appendTo.find((o) => o.name === name) : undefined;
       const single = base ? base.single : fieldsN?.kind === 'scalar';
       const fields = base ? base.fields : fieldsN === undefined ? [] : single ? [this.str(fieldsN!, where, 'fields')] : this.strList(fieldsN!, where, 'fields');
-      const comps =
-        compsN === undefined ? (base ? base.comps : fields.map(() => (single ? 'in' : '=')))
-        : compsN.kind === 'scalar' ? [compsN.value] : this.strList(compsN, where, 'comps');
+      const comps = compsN === undefined ? (base ? base.comps : fields.map(() => (single ? 'in' : '='))) : compsN.kind === 'scalar' ? [compsN.value] : this.strList(compsN, where, 'comps');
       if (comps.length !== fields.length) throw this.err((compsN ?? x).start, where, `'comps' has ${comps.length} entries for ${fields.length} fields`);
       const valuesN = get('values');
       const values: (string | string[])[][] = [];
@@ -535,9 +574,20 @@ export function readDefinitions(p: string | readonly string[], sigmaConfig?: str
       if (old) defs.warnings.push(`${doc.file}:${pos.line}:${pos.col}: ${item}: redefines the rule from ${old.pos.file}:${old.pos.line}`);
       defs.rules.delete(r.name);
       defs.rules.set(r.name, {
-        name: r.name, desc: r.desc, condition: new Text([{ text: r.condition || 'sf.type = PE', src }]), output: '', priority: r.priority,
-        tags: r.tags, prefilter: r.prefilter, enabled: true, actions: [], exceptions: [], source: 'sysflow', skipIfUnknown: false,
-        ...(r.unsupported ? { unsupported: r.unsupported } : {}), pos,
+        name: r.name,
+        desc: r.desc,
+        condition: new Text([{ text: r.condition || 'sf.type = PE', src }]),
+        output: '',
+        priority: r.priority,
+        tags: r.tags,
+        prefilter: r.prefilter,
+        enabled: true,
+        actions: [],
+        exceptions: [],
+        source: 'sysflow',
+        skipIfUnknown: false,
+        ...(r.unsupported ? { unsupported: r.unsupported } : {}),
+        pos,
       });
     }
   }

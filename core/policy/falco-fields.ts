@@ -16,6 +16,7 @@ type R = FlatRecord;
 const sf = (n: string) => SF_FIELDS.get(n)!;
 
 /** Falco syscall names each (record type, op flag) stands for. */
+// biome-ignore format: a table, one row per line
 export const SYSCALLS: ReadonlyArray<readonly [type: number, flag: number, names: readonly string[]]> = [
   [SfType.PE, O.CLONE, ['clone', 'clone3', 'fork', 'vfork']],
   [SfType.PE, O.EXEC, ['execve', 'execveat']],
@@ -49,6 +50,7 @@ export const SYSCALLS: ReadonlyArray<readonly [type: number, flag: number, names
 export const KNOWN_SYSCALLS: ReadonlySet<string> = new Set(SYSCALLS.flatMap(([, , n]) => n));
 
 /** Syscalls Falco rules use that SysFlow does not record. */
+// biome-ignore format: a table, one row per line
 export const UNRECORDED_SYSCALLS: ReadonlySet<string> = new Set([
   'ptrace', 'dup', 'dup2', 'dup3', 'socket', 'socketpair', 'bind', 'listen', 'init_module', 'finit_module', 'delete_module',
   'chmod', 'fchmod', 'fchmodat', 'chown', 'fchown', 'fchownat', 'lchown', 'unshare', 'bpf', 'userfaultfd', 'mount', 'umount',
@@ -78,7 +80,14 @@ export function evtTypes(r: R): readonly string[] {
   return v;
 }
 
-const L4 = new Map([[6, 'tcp'], [17, 'udp'], [1, 'icmp'], [58, 'icmp'], [255, 'raw']]);
+const L4 = new Map([
+  [6, 'tcp'],
+  [17, 'udp'],
+  [1, 'icmp'],
+  [58, 'icmp'],
+  [255, 'raw'],
+]);
+// biome-ignore format: a table, one row per line
 const FD_TYPES = new Map([['f', 'file'], ['d', 'directory'], ['4', 'ipv4'], ['6', 'ipv6'], ['u', 'unix'], ['p', 'pipe'], ['e', 'event'], ['s', 'signalfd'], ['l', 'eventpoll'], ['i', 'inotify'], ['t', 'timerfd'], ['n', 'netlink'], ['b', 'bpf'], ['m', 'memfd'], ['o', 'other']]);
 
 const defs: FieldDef[] = [];
@@ -101,18 +110,35 @@ alias('evt.rawres', 'sf.ret', 'return value (PE, FE)');
 const ret = sf('sf.ret').get as (r: R) => number;
 const fileType = sf('sf.file.type').get as (r: R) => string;
 const proto = sf('sf.net.proto').get as (r: R) => number;
-def('evt.res', VT.Str, (r) => {
-  const v = ret(r);
-  return v < 0 ? 'E' + String(-v) : 'SUCCESS';
-}, 'SUCCESS or E<errno>', {
-  approx: 'errno number instead of its name',
-});
+def(
+  'evt.res',
+  VT.Str,
+  (r) => {
+    const v = ret(r);
+    return v < 0 ? 'E' + String(-v) : 'SUCCESS';
+  },
+  'SUCCESS or E<errno>',
+  {
+    approx: 'errno number instead of its name',
+  },
+);
 alias('evt.is_open_read', 'sf.file.is_open_read', 'file opened for reading');
 alias('evt.is_open_write', 'sf.file.is_open_write', 'file opened for writing');
 def('evt.is_open_exec', VT.Bool, () => false, 'always false', { approx: 'SysFlow does not record O_EXEC opens' });
-def('evt.arg.flags', VT.Str, (r) => (r.sfType === SfType.FF ? openFlagNames(opFlagsOf(r) & O.OPEN ? ((r.rec as { openFlags?: number }).openFlags ?? 0) : 0).map((n) => 'O_' + n).join('|') : ''), 'open flags as O_… names joined by |', {
-  approx: 'open flags of the file flow (SysFlow has no other syscall flags)',
-});
+def(
+  'evt.arg.flags',
+  VT.Str,
+  (r) =>
+    r.sfType === SfType.FF
+      ? openFlagNames(opFlagsOf(r) & O.OPEN ? ((r.rec as { openFlags?: number }).openFlags ?? 0) : 0)
+          .map((n) => 'O_' + n)
+          .join('|')
+      : '',
+  'open flags as O_… names joined by |',
+  {
+    approx: 'open flags of the file flow (SysFlow has no other syscall flags)',
+  },
+);
 // Falco renders a uid argument as the user's name (`evt.arg.uid=nobody`); the number matches too
 def('evt.arg.uid', VT.StrList, (r) => (isType(r, SfType.PE) && r.proc ? [r.proc.userName ?? '', String(r.proc.uid ?? 0)] : []), 'uid after setuid: the user name, or the number', {
   approx: "the process' user after the event",
@@ -155,7 +181,7 @@ alias('fd.rport', 'sf.net.dport', 'remote port', 'SysFlow destination port');
 alias('fd.lport', 'sf.net.sport', 'local port', 'SysFlow source port');
 alias('fd.port', 'sf.net.port', 'either port');
 for (const n of ['fd.l4proto', 'fd.proto', 'fd.lproto', 'fd.rproto', 'fd.sproto', 'fd.cproto']) {
-  def(n, VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? L4.get(proto(r)) ?? String(proto(r)) : ''), 'tcp, udp, icmp, raw');
+  def(n, VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? (L4.get(proto(r)) ?? String(proto(r))) : ''), 'tcp, udp, icmp, raw');
 }
 def('fd.net', VT.StrList, netIps, 'either IP; compare with a CIDR: fd.net = 10.0.0.0/8');
 alias('fd.snet', 'sf.net.sip', 'source IP; compare with a CIDR');
@@ -189,7 +215,11 @@ def('proc.env', VT.Str, (r) => (r.proc?.env ?? []).join(' '), 'environment (sche
 def('proc.duration', VT.Int, (r) => (r.proc ? Math.max(0, r.rec.ts - r.proc.oid.createTS) : 0), 'ns since the process started');
 alias('proc.createtime', 'sf.proc.createts');
 alias('proc.pcreatetime', 'sf.pproc.createts');
-const ancestors = <T>(f: (r: R, i: number) => T, empty: T) => (idx: number) => (r: R) => (r.ptree.length > idx ? f(r, idx) : empty);
+const ancestors =
+  <T>(f: (r: R, i: number) => T, empty: T) =>
+  (idx: number) =>
+  (r: R) =>
+    r.ptree.length > idx ? f(r, idx) : empty;
 function ancestorField(name: string, vt: VT.Str | VT.Int, at: (r: R, i: number) => string | number, all: string, doc: string): void {
   const list = sf(all);
   const empty = vt === VT.Str ? '' : 0;
@@ -241,11 +271,16 @@ const repo = (image: string) => {
   return colon > noDigest.lastIndexOf('/') ? noDigest.slice(0, colon) : noDigest;
 };
 def('container.image.repository', VT.Str, (r) => (C(r) ? repo(C(r)!.image) : ''), 'image without tag or digest');
-def('container.image.tag', VT.Str, (r) => {
-  const img = C(r)?.image ?? '';
-  const rp = repo(img);
-  return img.length > rp.length && img[rp.length] === ':' ? img.slice(rp.length + 1).split('@')[0]! : '';
-}, 'image tag');
+def(
+  'container.image.tag',
+  VT.Str,
+  (r) => {
+    const img = C(r)?.image ?? '';
+    const rp = repo(img);
+    return img.length > rp.length && img[rp.length] === ':' ? img.slice(rp.length + 1).split('@')[0]! : '';
+  },
+  'image tag',
+);
 alias('container.type', 'sf.container.type', 'runtime (docker, cri-o, …) in SysFlow names', 'SysFlow runtime names (DOCKER, CRIO, …)');
 alias('container.privileged', 'sf.container.privileged');
 
@@ -262,50 +297,196 @@ def('fd.nameraw', VT.Str, path, 'path as recorded', { approx: 'SysFlow records t
 alias('sf.proc.username', 'sf.proc.user', 'user name (sf-processor policy spelling)');
 alias('sf.pproc.username', 'sf.pproc.user', 'parent user name (sf-processor policy spelling)');
 alias('sf.file.typechar', 'sf.file.type', 'resource type char (sf-processor policy spelling)');
-def('sf.net.sockfamily', VT.Str, (r) => (isType(r, SfType.NF, SfType.NE) ? 'ip' : isType(r, SfType.FF, SfType.FE) && fileType(r) === 'u' ? 'unix' : ''), 'socket family: ip (network flows), unix (unix-socket file records), else empty', {
-  approx: 'ip for every network flow, unix for unix-socket file records',
-});
+def(
+  'sf.net.sockfamily',
+  VT.Str,
+  (r) => (isType(r, SfType.NF, SfType.NE) ? 'ip' : isType(r, SfType.FF, SfType.FE) && fileType(r) === 'u' ? 'unix' : ''),
+  'socket family: ip (network flows), unix (unix-socket file records), else empty',
+  {
+    approx: 'ip for every network flow, unix for unix-socket file records',
+  },
+);
 def('sf.net.mask', VT.StrList, netIps, 'either IP; compare with a CIDR (sf-processor policy spelling): sf.net.mask != "127.0.0.0/8"', {
   approx: 'read as either IP compared with a CIDR, as fd.net',
 });
 
 /** Scopes (FieldDef.scope) of the fields defined here; aliases inherit theirs. */
 const CONTEXT = new Set([
-  'proc.cmdline', 'proc.pcmdline', 'proc.tty', 'proc.ptty', 'proc.is_container_entrypoint', 'proc.env',
-  'proc.aname', 'proc.aexe', 'proc.aexepath', 'proc.acmdline', 'proc.apid',
-  'container.id', 'container.name', 'container.image.repository', 'container.image.tag',
+  'proc.cmdline',
+  'proc.pcmdline',
+  'proc.tty',
+  'proc.ptty',
+  'proc.is_container_entrypoint',
+  'proc.env',
+  'proc.aname',
+  'proc.aexe',
+  'proc.aexepath',
+  'proc.acmdline',
+  'proc.apid',
+  'container.id',
+  'container.name',
+  'container.image.repository',
+  'container.image.tag',
 ]);
 /** On FF and FE records these are functions of the type and the files (fd.name is a path there). */
 const FILE = new Set([
-  'fd.name', 'fd.type', 'fd.nameraw', 'evt.arg.path', 'evt.arg.name', 'evt.arg.oldpath', 'evt.arg.newpath', 'evt.arg.target',
-  'evt.arg.linkpath', 'fs.path.name', 'fs.path.source', 'fs.path.target',
+  'fd.name',
+  'fd.type',
+  'fd.nameraw',
+  'evt.arg.path',
+  'evt.arg.name',
+  'evt.arg.oldpath',
+  'evt.arg.newpath',
+  'evt.arg.target',
+  'evt.arg.linkpath',
+  'fs.path.name',
+  'fs.path.source',
+  'fs.path.target',
 ]);
 
-export const FALCO_FIELDS: ReadonlyMap<string, FieldDef> = new Map(
-  defs.map((d) => [d.name, CONTEXT.has(d.name) ? scoped(d, Scope.Context) : FILE.has(d.name) ? scoped(d, Scope.File) : d]),
-);
+export const FALCO_FIELDS: ReadonlyMap<string, FieldDef> = new Map(defs.map((d) => [d.name, CONTEXT.has(d.name) ? scoped(d, Scope.Context) : FILE.has(d.name) ? scoped(d, Scope.File) : d]));
 
 /** Falco fields SysFlow has no data for, with the reason. */
 export const UNSUPPORTED_FIELDS: ReadonlyMap<string, string> = new Map([
-  ...['evt.arg', 'evt.rawarg', 'evt.args', 'evt.info', 'evt.buffer', 'evt.buflen', 'evt.latency', 'evt.latency.s', 'evt.latency.ns', 'evt.deltatime', 'evt.category', 'evt.cpu', 'evt.is_io', 'evt.is_io_read', 'evt.is_io_write', 'evt.is_syslog', 'evt.failed', 'evt.is_wait', 'evt.count', 'syscall.type', 'evt.pluginname', 'evt.source', 'evt.hostname'].map(
-    (n) => [n, 'SysFlow does not record per-syscall event details'] as const,
-  ),
-  ...['fd.name_changed', 'fd.connected', 'fd.sip.name', 'fd.cip.name', 'fd.rip.name', 'fd.lip.name', 'fd.ino', 'fd.dev', 'fd.dev.major', 'fd.dev.minor', 'fd.uid', 'fd.containername', 'fd.containerdirectory', 'fd.is_server', 'fd.sockfamily'].map(
-    (n) => [n, 'SysFlow does not record this file-descriptor property'] as const,
-  ),
-  ...['proc.is_exe_upper_layer', 'proc.is_exe_from_memfd', 'proc.is_exe_writable', 'proc.exe_ino', 'proc.exe_ino.ctime', 'proc.exe_ino.mtime', 'proc.exe_ino.ctime_duration_proc_start', 'proc.exe_ino.ctime_duration_pidns_start', 'proc.sname', 'proc.sid', 'proc.sid.exe', 'proc.sid.exepath', 'proc.vpgid', 'proc.vpgid.name', 'proc.vpgid.exe', 'proc.vpgid.exepath', 'proc.is_vpgid_leader', 'proc.is_sid_leader', 'proc.loginshellid', 'proc.pvpid', 'proc.nthreads', 'proc.nchilds', 'proc.fdopencount', 'proc.fdlimit', 'proc.vmsize', 'proc.vmrss', 'proc.vmswap', 'proc.pidns_init_start_ts', 'proc.stdin.name', 'proc.stdout.name', 'proc.stderr.name', 'proc.stdin.type', 'proc.stdout.type', 'proc.stderr.type', 'proc.exeline', 'proc.is_container_healthcheck', 'proc.is_container_liveness_probe', 'proc.is_container_readiness_probe', 'proc.cmdnargs', 'proc.cmdlenargs', 'proc.ppid.duration', 'proc.pid.ts', 'proc.ppid.ts', 'proc.loginshellid'].map(
-    (n) => [n, 'SysFlow does not record this process property'] as const,
-  ),
-  ...['thread.cap_effective', 'thread.cap_permitted', 'thread.cap_inheritable', 'thread.ismain', 'thread.exectime', 'thread.totexectime', 'thread.vtid', 'thread.nametid', 'thread.cgroups', 'thread.cgroup'].map(
-    (n) => [n, 'SysFlow does not record thread capabilities or cgroups'] as const,
-  ),
+  ...[
+    'evt.arg',
+    'evt.rawarg',
+    'evt.args',
+    'evt.info',
+    'evt.buffer',
+    'evt.buflen',
+    'evt.latency',
+    'evt.latency.s',
+    'evt.latency.ns',
+    'evt.deltatime',
+    'evt.category',
+    'evt.cpu',
+    'evt.is_io',
+    'evt.is_io_read',
+    'evt.is_io_write',
+    'evt.is_syslog',
+    'evt.failed',
+    'evt.is_wait',
+    'evt.count',
+    'syscall.type',
+    'evt.pluginname',
+    'evt.source',
+    'evt.hostname',
+  ].map((n) => [n, 'SysFlow does not record per-syscall event details'] as const),
+  ...[
+    'fd.name_changed',
+    'fd.connected',
+    'fd.sip.name',
+    'fd.cip.name',
+    'fd.rip.name',
+    'fd.lip.name',
+    'fd.ino',
+    'fd.dev',
+    'fd.dev.major',
+    'fd.dev.minor',
+    'fd.uid',
+    'fd.containername',
+    'fd.containerdirectory',
+    'fd.is_server',
+    'fd.sockfamily',
+  ].map((n) => [n, 'SysFlow does not record this file-descriptor property'] as const),
+  ...[
+    'proc.is_exe_upper_layer',
+    'proc.is_exe_from_memfd',
+    'proc.is_exe_writable',
+    'proc.exe_ino',
+    'proc.exe_ino.ctime',
+    'proc.exe_ino.mtime',
+    'proc.exe_ino.ctime_duration_proc_start',
+    'proc.exe_ino.ctime_duration_pidns_start',
+    'proc.sname',
+    'proc.sid',
+    'proc.sid.exe',
+    'proc.sid.exepath',
+    'proc.vpgid',
+    'proc.vpgid.name',
+    'proc.vpgid.exe',
+    'proc.vpgid.exepath',
+    'proc.is_vpgid_leader',
+    'proc.is_sid_leader',
+    'proc.loginshellid',
+    'proc.pvpid',
+    'proc.nthreads',
+    'proc.nchilds',
+    'proc.fdopencount',
+    'proc.fdlimit',
+    'proc.vmsize',
+    'proc.vmrss',
+    'proc.vmswap',
+    'proc.pidns_init_start_ts',
+    'proc.stdin.name',
+    'proc.stdout.name',
+    'proc.stderr.name',
+    'proc.stdin.type',
+    'proc.stdout.type',
+    'proc.stderr.type',
+    'proc.exeline',
+    'proc.is_container_healthcheck',
+    'proc.is_container_liveness_probe',
+    'proc.is_container_readiness_probe',
+    'proc.cmdnargs',
+    'proc.cmdlenargs',
+    'proc.ppid.duration',
+    'proc.pid.ts',
+    'proc.ppid.ts',
+    'proc.loginshellid',
+  ].map((n) => [n, 'SysFlow does not record this process property'] as const),
+  ...[
+    'thread.cap_effective',
+    'thread.cap_permitted',
+    'thread.cap_inheritable',
+    'thread.ismain',
+    'thread.exectime',
+    'thread.totexectime',
+    'thread.vtid',
+    'thread.nametid',
+    'thread.cgroups',
+    'thread.cgroup',
+  ].map((n) => [n, 'SysFlow does not record thread capabilities or cgroups'] as const),
   ...['user.loginuid', 'user.loginname', 'user.homedir', 'user.shell'].map((n) => [n, 'SysFlow does not record login or passwd data'] as const),
-  ...['container.start_ts', 'container.duration', 'container.label', 'container.labels', 'container.mounts', 'container.mount', 'container.mount.source', 'container.mount.dest', 'container.mount.mode', 'container.mount.rdwr', 'container.mount.propagation', 'container.healthcheck', 'container.liveness_probe', 'container.readiness_probe', 'container.cni.json', 'container.ip', 'container.info', 'container.image.digest', 'container.host_pid', 'container.host_network', 'container.host_ipc'].map(
-    (n) => [n, 'SysFlow does not record this container property'] as const,
-  ),
-  ...['k8s.ns.id', 'k8s.ns.label', 'k8s.ns.labels', 'k8s.pod.label', 'k8s.pod.labels', 'k8s.pod.ip', 'k8s.pod.cni.json', 'k8s.rc.name', 'k8s.rs.name', 'k8s.svc.name', 'k8s.deployment.name', 'k8s.pod.sandbox_id', 'k8s.pod.full_sandbox_id'].map(
-    (n) => [n, 'SysFlow does not record this Kubernetes property'] as const,
-  ),
+  ...[
+    'container.start_ts',
+    'container.duration',
+    'container.label',
+    'container.labels',
+    'container.mounts',
+    'container.mount',
+    'container.mount.source',
+    'container.mount.dest',
+    'container.mount.mode',
+    'container.mount.rdwr',
+    'container.mount.propagation',
+    'container.healthcheck',
+    'container.liveness_probe',
+    'container.readiness_probe',
+    'container.cni.json',
+    'container.ip',
+    'container.info',
+    'container.image.digest',
+    'container.host_pid',
+    'container.host_network',
+    'container.host_ipc',
+  ].map((n) => [n, 'SysFlow does not record this container property'] as const),
+  ...[
+    'k8s.ns.id',
+    'k8s.ns.label',
+    'k8s.ns.labels',
+    'k8s.pod.label',
+    'k8s.pod.labels',
+    'k8s.pod.ip',
+    'k8s.pod.cni.json',
+    'k8s.rc.name',
+    'k8s.rs.name',
+    'k8s.svc.name',
+    'k8s.deployment.name',
+    'k8s.pod.sandbox_id',
+    'k8s.pod.full_sandbox_id',
+  ].map((n) => [n, 'SysFlow does not record this Kubernetes property'] as const),
 ]);
 
 /** Falco field families whose unlisted members are also unsupported (e.g. evt.arg.request). */

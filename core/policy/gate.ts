@@ -52,11 +52,9 @@ export function gateKeys(fields: readonly FieldDef[]): (user: string) => GateKey
 const OID_FIELDS = new Set(['sf.file.oid', 'sf.file.newoid']);
 
 /** Equal in what file-scoped fields read, the path aside. */
-const alikeButPath = (a: File, b: File, withOid: boolean): boolean =>
-  a.restype === b.restype && a.containerId === b.containerId && (!withOid || a.oid === b.oid);
+const alikeButPath = (a: File, b: File, withOid: boolean): boolean => a.restype === b.restype && a.containerId === b.containerId && (!withOid || a.oid === b.oid);
 
-const sameFile = (a: File | undefined, b: File | undefined, withOid: boolean): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.path === b.path && alikeButPath(a, b, withOid));
+const sameFile = (a: File | undefined, b: File | undefined, withOid: boolean): boolean => a === b || (a !== undefined && b !== undefined && a.path === b.path && alikeButPath(a, b, withOid));
 
 interface FileSlot<E> {
   readonly index: object;
@@ -82,7 +80,11 @@ export class FileIndex<E> {
   private readonly seen: Slot<File, FileSlot<E>>;
 
   /** `name`: the Slot name of the per-entity memo (one per index in use at a time). */
-  constructor(private readonly withOid: boolean, private readonly make: () => E, name = 'file') {
+  constructor(
+    private readonly withOid: boolean,
+    private readonly make: () => E,
+    name = 'file',
+  ) {
     this.seen = new Slot('file', name);
   }
 
@@ -153,7 +155,7 @@ const FE = 7;
 const BITS = 30;
 
 /** Item `i`'s bit in its word. */
-const bitOf = (i: number): number => 1 << i % BITS;
+const bitOf = (i: number): number => 1 << (i % BITS);
 /** The index of an item from its word and its (single-bit) mask. */
 export const itemOf = (word: number, bit: number): number => word * BITS + 31 - Math.clz32(bit);
 
@@ -237,7 +239,18 @@ export class Gate<T extends Gated> {
     const proc = r.proc;
     let e = proc === undefined ? this.noProcess : this.contexts.get(proc);
     if (e === undefined || e.gate !== this || e.ptree !== r.ptree || e.pproc !== r.pproc || e.container !== r.container || e.pod !== r.pod || e.header !== r.header) {
-      e = { gate: this, ptree: r.ptree, pproc: r.pproc, container: r.container, pod: r.pod, header: r.header, allowed: new Array(TYPES), chain: undefined, key: undefined, generation: this.ids.generation };
+      e = {
+        gate: this,
+        ptree: r.ptree,
+        pproc: r.pproc,
+        container: r.container,
+        pod: r.pod,
+        header: r.header,
+        allowed: new Array(TYPES),
+        chain: undefined,
+        key: undefined,
+        generation: this.ids.generation,
+      };
       if (proc === undefined) this.noProcess = e;
       else this.contexts.set(proc, e);
     }

@@ -16,7 +16,10 @@ export interface Token {
 }
 
 export class ConditionSyntaxError extends Error {
-  constructor(message: string, readonly pos: number) {
+  constructor(
+    message: string,
+    readonly pos: number,
+  ) {
     super(message);
   }
 }

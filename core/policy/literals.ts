@@ -5,12 +5,32 @@ import { errorAt, type SourceRef } from './errors.js';
 
 export const TYPE_CODES: Record<string, number> = { H: 0, C: 1, P: 2, F: 3, PE: 4, NF: 5, FF: 6, FE: 7, NE: 8, PF: 9, PD: 10, POD: 10, KE: 11 };
 export const OPFLAG_BITS: Record<string, number> = {
-  CLONE: O.CLONE, EXEC: O.EXEC, EXIT: O.EXIT, SETUID: O.SETUID, SETNS: O.SETNS, ACCEPT: O.ACCEPT, CONNECT: O.CONNECT, OPEN: O.OPEN,
-  READ: O.READ_RECV, RECV: O.READ_RECV, WRITE: O.WRITE_SEND, SEND: O.WRITE_SEND, CLOSE: O.CLOSE, TRUNCATE: O.TRUNCATE,
-  SHUTDOWN: O.SHUTDOWN, MMAP: O.MMAP, DIGEST: O.DIGEST, MKDIR: O.MKDIR, RMDIR: O.RMDIR, LINK: O.LINK, UNLINK: O.UNLINK,
-  SYMLINK: O.SYMLINK, RENAME: O.RENAME,
+  CLONE: O.CLONE,
+  EXEC: O.EXEC,
+  EXIT: O.EXIT,
+  SETUID: O.SETUID,
+  SETNS: O.SETNS,
+  ACCEPT: O.ACCEPT,
+  CONNECT: O.CONNECT,
+  OPEN: O.OPEN,
+  READ: O.READ_RECV,
+  RECV: O.READ_RECV,
+  WRITE: O.WRITE_SEND,
+  SEND: O.WRITE_SEND,
+  CLOSE: O.CLOSE,
+  TRUNCATE: O.TRUNCATE,
+  SHUTDOWN: O.SHUTDOWN,
+  MMAP: O.MMAP,
+  DIGEST: O.DIGEST,
+  MKDIR: O.MKDIR,
+  RMDIR: O.RMDIR,
+  LINK: O.LINK,
+  UNLINK: O.UNLINK,
+  SYMLINK: O.SYMLINK,
+  RENAME: O.RENAME,
   // the schema's own names for the shared bits, as sf-processor's older policies spell them
-  READ_RECV: O.READ_RECV, WRITE_SEND: O.WRITE_SEND,
+  READ_RECV: O.READ_RECV,
+  WRITE_SEND: O.WRITE_SEND,
 };
 
 /** An integer literal, or one of a field's named values (e.g. a signal name). */

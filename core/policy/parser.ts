@@ -23,7 +23,10 @@ const KEYWORDS = new Set(['and', 'or', 'not', 'exists', ...BINARY_OPS, ...LIST_O
 class Parser {
   private i = 0;
   private depth = 0;
-  constructor(private readonly toks: Token[], private readonly isRhsField: (name: string) => boolean) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly isRhsField: (name: string) => boolean,
+  ) {}
 
   private peek(): Token {
     return this.toks[this.i]!;

@@ -14,7 +14,10 @@
 import type { YNode } from './yaml.js';
 
 export class SfplError extends Error {
-  constructor(readonly offset: number, readonly reason: string) {
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
     super(reason);
   }
 }
@@ -22,10 +25,7 @@ export class SfplError extends Error {
 /** Words that open an item (`- rule:`). */
 const ITEM_KEYS = new Set(['rule', 'macro', 'list', 'filter', 'drop', 'required_engine_version']);
 /** Attribute words; upstream's keywords plus the Falco attributes the loader also reads. */
-const ATTR_KEYS = new Set([
-  'items', 'condition', 'desc', 'actions', 'action', 'output', 'priority', 'tags', 'prefilter', 'enabled',
-  'warn_evttypes', 'skip-if-unknown-filter', 'append', 'source',
-]);
+const ATTR_KEYS = new Set(['items', 'condition', 'desc', 'actions', 'action', 'output', 'priority', 'tags', 'prefilter', 'enabled', 'warn_evttypes', 'skip-if-unknown-filter', 'append', 'source']);
 /** Attributes whose text is prose: whitespace folds to one space, as YAML would fold it. */
 const PROSE = new Set(['rule', 'desc', 'output']);
 

@@ -99,7 +99,15 @@ function matcher(key: string, value: YNode, fields: ReadonlyMap<string, string>)
     else throw new Unsupported(`value modifier '${m}' is not supported`);
   }
   const raw = value.kind === 'seq' ? value.items : [value];
-  let values: (string | null)[] = raw.map((v) => (v.kind === 'null' ? null : v.kind === 'scalar' ? v.value : (() => { throw new Unsupported(`'${key}' values must be strings or numbers`); })()));
+  let values: (string | null)[] = raw.map((v) =>
+    v.kind === 'null'
+      ? null
+      : v.kind === 'scalar'
+        ? v.value
+        : (() => {
+            throw new Unsupported(`'${key}' values must be strings or numbers`);
+          })(),
+  );
   for (const t of transforms) {
     if (t === 'base64') values = values.map((v) => (v === null ? v : Buffer.from(v, 'utf8').toString('base64')));
     else if (t === 'windash') values = values.flatMap((v) => (v === null ? [v] : [v, v.replace(/-/g, '/')]));
@@ -160,7 +168,15 @@ function condition(text: string, searches: ReadonlyMap<string, string>): string 
   if (text.includes('|')) throw new Unsupported('aggregations (`| count() …`) are not supported');
   const toks = text.match(/\(|\)|[^\s()]+/g) ?? [];
   const out: string[] = [];
-  const globRe = (g: string) => new RegExp('^' + g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const globRe = (g: string) =>
+    new RegExp(
+      '^' +
+        g
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+    );
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     const lower = t.toLowerCase();
@@ -199,15 +215,22 @@ export function translateSigma(root: YNode, fields: ReadonlyMap<string, string>)
   };
   const fail = (why: string): SigmaRule[] => [{ name: title, condition: '', prefilter: [], unsupported: why, ...base }];
   const ls = get(root, 'logsource');
-  const product = scalar(ls && get(ls, 'product')).trim().toLowerCase();
-  const category = scalar(ls && get(ls, 'category')).trim().toLowerCase();
+  const product = scalar(ls && get(ls, 'product'))
+    .trim()
+    .toLowerCase();
+  const category = scalar(ls && get(ls, 'category'))
+    .trim()
+    .toLowerCase();
   if (product && product !== 'linux') return fail(`logsource product '${product}' is not SysFlow (linux)`);
   const sel = category ? CATEGORIES[category] : { guard: '', prefilter: [] };
   if (!sel) return fail(`logsource category '${category}' has no SysFlow records (supported: ${Object.keys(CATEGORIES).join(', ')})`);
   const det = detection?.value;
   if (det?.kind !== 'map') return fail("'detection' must be a mapping");
   const conds = det.entries.filter((e) => e.key === 'condition').map((e) => e.value);
-  const condTexts = conds.flatMap((c) => (c.kind === 'seq' ? c.items : [c])).map(scalar).filter((c) => c.trim());
+  const condTexts = conds
+    .flatMap((c) => (c.kind === 'seq' ? c.items : [c]))
+    .map(scalar)
+    .filter((c) => c.trim());
   if (condTexts.length === 0) return fail("'detection' has no condition");
   const searches = new Map<string, string>();
   const bad = new Map<string, string>();

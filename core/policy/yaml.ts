@@ -11,7 +11,11 @@ export type YNode =
   | { kind: 'null'; start: number };
 
 export class YamlError extends Error {
-  constructor(readonly line: number, readonly col: number, readonly reason: string) {
+  constructor(
+    readonly line: number,
+    readonly col: number,
+    readonly reason: string,
+  ) {
     super(reason);
   }
 }

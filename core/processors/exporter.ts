@@ -13,7 +13,6 @@ import { Scratch } from '../util/bytes.js';
 import { compileSettings, settingsOf, type AttributeSchema, type ConfigSchema } from '../pipeline/settings.js';
 import { UPSTREAM_FORMATS, UPSTREAM_TRANSPORTS, upstreamNote } from '../pipeline/upstream.js';
 
-
 /** Highest priority of the rules a record matched (0 when none). */
 function maxPriority(r: FlatRecord): number {
   let p = 0;

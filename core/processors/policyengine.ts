@@ -24,7 +24,10 @@ type Mode = 'alert' | 'enrich';
 class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
   private readonly out: FlatRecord[] = [];
   private matched = 0;
-  constructor(private set: PolicySet, private readonly mode: Mode) {}
+  constructor(
+    private set: PolicySet,
+    private readonly mode: Mode,
+  ) {}
 
   process(batch: readonly FlatRecord[], emit: Emit<FlatRecord>): void {
     const set = this.set; // one set per batch (reload atomicity)
@@ -75,7 +78,13 @@ export function describeChange(prev: PolicySet, next: PolicySet): string {
   const added = [...b.keys()].filter((k) => !a.has(k));
   const removed = [...a.keys()].filter((k) => !b.has(k));
   const changed = [...b.keys()].filter((k) => a.has(k) && a.get(k) !== b.get(k));
-  const list = (xs: string[]) => (xs.length > 5 ? `${xs.slice(0, 5).map((x) => `'${x}'`).join(', ')} and ${xs.length - 5} more` : xs.map((x) => `'${x}'`).join(', '));
+  const list = (xs: string[]) =>
+    xs.length > 5
+      ? `${xs
+          .slice(0, 5)
+          .map((x) => `'${x}'`)
+          .join(', ')} and ${xs.length - 5} more`
+      : xs.map((x) => `'${x}'`).join(', ');
   const parts = [added.length && `added ${list(added)}`, removed.length && `removed ${list(removed)}`, changed.length && `changed ${list(changed)}`].filter(Boolean);
   return parts.length ? parts.join('; ') : 'no rule changed (lists, macros or filters only)';
 }
@@ -87,7 +96,13 @@ class Monitor {
   private hash: string;
   private lastError = '';
 
-  constructor(private readonly policies: string, private readonly engine: PolicyEngine, private readonly load: () => PolicySet, private readonly log: Logger, intervalMs: number) {
+  constructor(
+    private readonly policies: string,
+    private readonly engine: PolicyEngine,
+    private readonly load: () => PolicySet,
+    private readonly log: Logger,
+    intervalMs: number,
+  ) {
     this.hash = contentHash(policies);
     this.timer = setInterval(() => this.check(), intervalMs);
     this.timer.unref();
@@ -140,7 +155,12 @@ const CONFIG: ConfigSchema = {
   properties: {
     mode: { type: 'string', enum: ['alert', 'enrich'], default: 'alert', description: 'alert or enrich' },
     policies: { type: 'string', description: 'policy file or directory of *.yaml/*.yml' },
-    language: { type: 'string', enum: ['falco', 'sigma'], default: 'falco', description: 'falco or sigma: either reads both kinds of file (a Sigma document is recognised by its detection and logsource)' },
+    language: {
+      type: 'string',
+      enum: ['falco', 'sigma'],
+      default: 'falco',
+      description: 'falco or sigma: either reads both kinds of file (a Sigma document is recognised by its detection and logsource)',
+    },
     config: { type: 'string', description: 'sigma: a Sigma backend config whose fieldmappings apply to the rules (as sf-processor; the built-in mapping covers its sysflow.yml)' },
     monitor: { type: 'string', enum: ['none', 'local'], default: 'none', description: 'none or local: reload policies when the files change' },
     'monitor.interval': { type: 'number', exclusiveMinimum: 0, default: 30, description: 'seconds between checks for changes when monitoring (file events trigger a check at once)' },
@@ -163,41 +183,43 @@ interface PolicyEngineSettings {
 /** The policy engine; `actions` are the rule actions plugins registered (looked up when an engine is made). */
 export function policyEngineFactory(actionTable: Lookup<ActionFactory>): ProcessorFactory {
   return {
-  name: 'policyengine',
-  description: 'evaluates policies on flat records (alert or enrich mode)',
-  inType: 'flattenerchan',
-  outType: 'eventchan',
-  config: CONFIG,
-  create(ctx) {
-    const c = settingsOf<PolicyEngineSettings>(SETTINGS, ctx.attrs);
-    const { mode, monitor } = c;
-    const interval = c['monitor.interval'];
-    const sigmaConfig = c.config || undefined;
-    const policies = c.policies;
-    if (policies === undefined || policies === '') {
-      if (mode === 'alert') throw new ConfigError(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
-      ctx.log.debug('no policies: passing every record through (enrich bypass)');
-      const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
-      return bypass;
-    }
-    // rule actions registered by plugins (`actions: [name]`), created once for this engine
-    const actions = new Map<string, Action>();
-    for (const name of actionTable.names()) actions.set(name, actionTable.get(name)!.create(ctx));
-    const load = () => loadPolicySet(policies, { actions, sigmaConfig });
-    const set = load();
-    for (const w of set.warnings) ctx.log.warn(w);
-    const s = set.summary();
-    ctx.log.info(`loaded ${set.rules.length} rules and ${set.filterCount} filters from ${set.files.length} policy files (${s.approximated} approximated, ${s.unsupported} unsupported, ${s.disabled} disabled)`);
-    if (ctx.checkOnly) {
-      ctx.report?.(formatReport(policies, set));
-      return { process: () => {} };
-    }
-    const engine = new PolicyEngine(set, mode);
-    if (monitor === 'local') {
-      const mon = new Monitor(policies, engine, load, ctx.log, interval * 1000);
-      return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), alerts: () => engine.alerts(), close: async () => mon.close() };
-    }
-    return engine as Processor;
-  },
-};
+    name: 'policyengine',
+    description: 'evaluates policies on flat records (alert or enrich mode)',
+    inType: 'flattenerchan',
+    outType: 'eventchan',
+    config: CONFIG,
+    create(ctx) {
+      const c = settingsOf<PolicyEngineSettings>(SETTINGS, ctx.attrs);
+      const { mode, monitor } = c;
+      const interval = c['monitor.interval'];
+      const sigmaConfig = c.config || undefined;
+      const policies = c.policies;
+      if (policies === undefined || policies === '') {
+        if (mode === 'alert') throw new ConfigError(`attribute 'policies' is required in alert mode (use mode 'enrich' to pass records through without policies)`);
+        ctx.log.debug('no policies: passing every record through (enrich bypass)');
+        const bypass: Processor = { process: (batch, emit) => emit(batch as unknown[]) };
+        return bypass;
+      }
+      // rule actions registered by plugins (`actions: [name]`), created once for this engine
+      const actions = new Map<string, Action>();
+      for (const name of actionTable.names()) actions.set(name, actionTable.get(name)!.create(ctx));
+      const load = () => loadPolicySet(policies, { actions, sigmaConfig });
+      const set = load();
+      for (const w of set.warnings) ctx.log.warn(w);
+      const s = set.summary();
+      ctx.log.info(
+        `loaded ${set.rules.length} rules and ${set.filterCount} filters from ${set.files.length} policy files (${s.approximated} approximated, ${s.unsupported} unsupported, ${s.disabled} disabled)`,
+      );
+      if (ctx.checkOnly) {
+        ctx.report?.(formatReport(policies, set));
+        return { process: () => {} };
+      }
+      const engine = new PolicyEngine(set, mode);
+      if (monitor === 'local') {
+        const mon = new Monitor(policies, engine, load, ctx.log, interval * 1000);
+        return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), alerts: () => engine.alerts(), close: async () => mon.close() };
+      }
+      return engine as Processor;
+    },
+  };
 }

@@ -34,7 +34,10 @@ export interface CacheStats {
 /** Map with a size bound, evicting the least recently written key (Map order = insertion order). */
 class BoundedMap<V> {
   readonly map = new Map<string, V>();
-  constructor(private readonly limit: number, private readonly onEvict: () => void) {}
+  constructor(
+    private readonly limit: number,
+    private readonly onEvict: () => void,
+  ) {}
   get(k: string): V | undefined {
     return this.map.get(k);
   }
@@ -70,7 +73,10 @@ class ProcessTable {
   /** Bumped on every change, so memoised ancestries know when to recompute. */
   epoch = 0;
 
-  constructor(private readonly limit: number, private readonly stats: CacheStats) {}
+  constructor(
+    private readonly limit: number,
+    private readonly stats: CacheStats,
+  ) {}
 
   get(oid: OID): Process | undefined {
     const list = this.byPid.get(oid.hpid > 0 ? oid.hpid : 0);

@@ -28,8 +28,7 @@ export interface EventContext {
   fileVersion: number;
 }
 
-const sameOid = (a: OID, b: OID | null): boolean =>
-  a === b || (b !== null && a.hpid === b.hpid && a.createTS === b.createTS && a.createTSNs === b.createTSNs);
+const sameOid = (a: OID, b: OID | null): boolean => a === b || (b !== null && a.hpid === b.hpid && a.createTS === b.createTS && a.createTSNs === b.createTSNs);
 
 /** Resolve an event's entities the way upstream's FlattenedSFReader does. */
 export function resolve(cache: EntityCache, rec: SysFlowEvent, ctx: EventContext): EventContext {
@@ -71,8 +70,17 @@ export function resolve(cache: EntityCache, rec: SysFlowEvent, ctx: EventContext
 
 export function newContext(): EventContext {
   return {
-    rec: null as unknown as SysFlowEvent, header: null, proc: undefined, pproc: undefined, cont: undefined, pod: undefined, file1: undefined, file2: undefined,
-    procKey: null, procVersion: -1, fileKey: null, fileVersion: -1,
+    rec: null as unknown as SysFlowEvent,
+    header: null,
+    proc: undefined,
+    pproc: undefined,
+    cont: undefined,
+    pod: undefined,
+    file1: undefined,
+    file2: undefined,
+    procKey: null,
+    procVersion: -1,
+    fileKey: null,
+    fileVersion: -1,
   };
 }
-

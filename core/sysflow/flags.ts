@@ -43,17 +43,32 @@ export const OpenFlags = {
 } as const;
 
 const FILE_EVENT_NAMES: [number, string][] = [
-  [OpFlags.MKDIR, 'MKDIR'], [OpFlags.RMDIR, 'RMDIR'], [OpFlags.LINK, 'LINK'],
-  [OpFlags.SYMLINK, 'SYMLINK'], [OpFlags.UNLINK, 'UNLINK'], [OpFlags.RENAME, 'RENAME'],
+  [OpFlags.MKDIR, 'MKDIR'],
+  [OpFlags.RMDIR, 'RMDIR'],
+  [OpFlags.LINK, 'LINK'],
+  [OpFlags.SYMLINK, 'SYMLINK'],
+  [OpFlags.UNLINK, 'UNLINK'],
+  [OpFlags.RENAME, 'RENAME'],
 ];
 const PROC_EVENT_NAMES: [number, string][] = [
-  [OpFlags.CLONE, 'CLONE'], [OpFlags.EXEC, 'EXEC'], [OpFlags.EXIT, 'EXIT'], [OpFlags.SETUID, 'SETUID'],
+  [OpFlags.CLONE, 'CLONE'],
+  [OpFlags.EXEC, 'EXEC'],
+  [OpFlags.EXIT, 'EXIT'],
+  [OpFlags.SETUID, 'SETUID'],
 ];
 /** The fixed 11-position flow column of sysprint. */
 const FLOW_POSITIONS: [number, string][] = [
-  [OpFlags.OPEN, 'O'], [OpFlags.ACCEPT, 'A'], [OpFlags.CONNECT, 'C'], [OpFlags.WRITE_SEND, 'W'],
-  [OpFlags.READ_RECV, 'R'], [OpFlags.SETNS, 'N'], [OpFlags.MMAP, 'M'], [OpFlags.SHUTDOWN, 'S'],
-  [OpFlags.CLOSE, 'C'], [OpFlags.TRUNCATE, 'T'], [OpFlags.DIGEST, 'D'],
+  [OpFlags.OPEN, 'O'],
+  [OpFlags.ACCEPT, 'A'],
+  [OpFlags.CONNECT, 'C'],
+  [OpFlags.WRITE_SEND, 'W'],
+  [OpFlags.READ_RECV, 'R'],
+  [OpFlags.SETNS, 'N'],
+  [OpFlags.MMAP, 'M'],
+  [OpFlags.SHUTDOWN, 'S'],
+  [OpFlags.CLOSE, 'C'],
+  [OpFlags.TRUNCATE, 'T'],
+  [OpFlags.DIGEST, 'D'],
 ];
 
 function computeOpFlagsStr(flags: number): string {

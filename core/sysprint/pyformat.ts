@@ -65,7 +65,13 @@ function pyReprValue(v: unknown): string {
   if (typeof v === 'string') return pyRepr(v);
   if (Array.isArray(v)) return '[' + v.map(pyReprValue).join(', ') + ']';
   if (typeof v === 'object') {
-    return '{' + Object.entries(v as Record<string, unknown>).map(([k, x]) => pyRepr(k) + ': ' + pyReprValue(x)).join(', ') + '}';
+    return (
+      '{' +
+      Object.entries(v as Record<string, unknown>)
+        .map(([k, x]) => pyRepr(k) + ': ' + pyReprValue(x))
+        .join(', ') +
+      '}'
+    );
   }
   return String(v);
 }
@@ -78,7 +84,13 @@ export function pyJsonValue(v: unknown): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return pyJsonString(v);
   if (Array.isArray(v)) return '[' + v.map(pyJsonValue).join(', ') + ']';
-  return '{' + Object.entries(v as Record<string, unknown>).map(([k, x]) => pyJsonString(k) + ': ' + pyJsonValue(x)).join(', ') + '}';
+  return (
+    '{' +
+    Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => pyJsonString(k) + ': ' + pyJsonValue(x))
+      .join(', ') +
+    '}'
+  );
 }
 
 const CSV_QUOTE = /[",\r\n]/;

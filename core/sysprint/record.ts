@@ -30,6 +30,7 @@ export interface PrintField {
  * Field groups. fillValues returns a shape: the record type (bits 0–3) plus one bit per live group.
  * Records of one shape render the dead groups identically, which lets writers pre-render them.
  */
+// biome-ignore format: a table, one row per line
 export const G = {
   LIVE: 0, // always varies
   CONST: 1, // never varies (version, tags)
@@ -42,12 +43,20 @@ const bit = (g: number) => 1 << (g + 1); // bits 4.. hold groups ≥ 3
 /** Which entity of the context a group's values come from (entity-derived groups only). */
 export function groupEntity(group: number, ctx: EventContext): object | undefined {
   switch (group) {
-    case G.PROC: return ctx.proc;
-    case G.PPROC: return ctx.pproc;
-    case G.CONT: return ctx.cont;
-    case G.POD: return ctx.pod;
-    case G.HDR: case G.HDRIP: case G.HDRFILE: return ctx.header ?? undefined;
-    default: return undefined;
+    case G.PROC:
+      return ctx.proc;
+    case G.PPROC:
+      return ctx.pproc;
+    case G.CONT:
+      return ctx.cont;
+    case G.POD:
+      return ctx.pod;
+    case G.HDR:
+    case G.HDRIP:
+    case G.HDRFILE:
+      return ctx.header ?? undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -64,46 +73,125 @@ export function isConstant(f: PrintField, shape: number): boolean {
 }
 
 const GROUP_OF: Record<string, number> = {
-  version: G.CONST, tags: G.CONST, type: G.TYPE, state: G.LIVE, ts: G.LIVE, ts_uts: G.LIVE,
-  opflags: G.OP, opflags_bitmap: G.OP, ret: G.RET, endts: G.END, endts_uts: G.END, 'proc.tid': G.TID,
-  'file.fd': G.FD, 'file.path': G.FILE1, 'file.type': G.FILE1, 'file.newpath': G.FILE2, 'file.openflags': G.OPEN,
-  res: G.RES, 'node.id': G.HDR, schema: G.HDR, 'node.ip': G.HDRIP, filename: G.HDRFILE,
+  version: G.CONST,
+  tags: G.CONST,
+  type: G.TYPE,
+  state: G.LIVE,
+  ts: G.LIVE,
+  ts_uts: G.LIVE,
+  opflags: G.OP,
+  opflags_bitmap: G.OP,
+  ret: G.RET,
+  endts: G.END,
+  endts_uts: G.END,
+  'proc.tid': G.TID,
+  'file.fd': G.FD,
+  'file.path': G.FILE1,
+  'file.type': G.FILE1,
+  'file.newpath': G.FILE2,
+  'file.openflags': G.OPEN,
+  res: G.RES,
+  'node.id': G.HDR,
+  schema: G.HDR,
+  'node.ip': G.HDRIP,
+  filename: G.HDRFILE,
 };
 const PREFIX_GROUP: Record<string, number> = {
-  proc: G.PROC, pproc: G.PPROC, net: G.NET, flow: G.FLOW, pf: G.PF, container: G.CONT, pod: G.POD, k8s: G.K8S,
+  proc: G.PROC,
+  pproc: G.PPROC,
+  net: G.NET,
+  flow: G.FLOW,
+  pf: G.PF,
+  container: G.CONT,
+  pod: G.POD,
+  k8s: G.K8S,
 };
 
 const F = (key: string, header: string, width: number, kind: FieldKind = 'value'): PrintField => ({
-  key, kind, header, width, group: GROUP_OF[key] ?? PREFIX_GROUP[key.split('.')[0]!] ?? G.LIVE,
+  key,
+  kind,
+  header,
+  width,
+  group: GROUP_OF[key] ?? PREFIX_GROUP[key.split('.')[0]!] ?? G.LIVE,
 });
 
 /** Output fields in upstream order (also the CSV header). Header/width are the `-o str` columns. */
 export const FIELDS: readonly PrintField[] = [
-  F('version', 'API version', 8), F('type', 'T', 2), F('state', 'State', 12), F('opflags', 'Op Flags', 14),
-  F('opflags_bitmap', 'Op Flags', 5), F('ret', 'Ret', 4), F('ts', 'Start Time', 26), F('ts_uts', 'Start Time', 21, 'exact'),
-  F('endts', 'End Time', 26), F('endts_uts', 'End Time', 21, 'exact'),
-  F('proc.pid', 'PID', 8), F('proc.tid', 'TID', 8), F('proc.uid', 'UID', 5), F('proc.user', 'User', 8),
-  F('proc.gid', 'GID', 5), F('proc.group', 'Group', 8), F('proc.cwd', 'Cwd', 20), F('proc.exe', 'Cmd', 20),
-  F('proc.args', 'Args', 20), F('proc.tty', 'TTY', 5), F('proc.entry', 'Entry', 5), F('proc.env', 'Env', 30),
+  F('version', 'API version', 8),
+  F('type', 'T', 2),
+  F('state', 'State', 12),
+  F('opflags', 'Op Flags', 14),
+  F('opflags_bitmap', 'Op Flags', 5),
+  F('ret', 'Ret', 4),
+  F('ts', 'Start Time', 26),
+  F('ts_uts', 'Start Time', 21, 'exact'),
+  F('endts', 'End Time', 26),
+  F('endts_uts', 'End Time', 21, 'exact'),
+  F('proc.pid', 'PID', 8),
+  F('proc.tid', 'TID', 8),
+  F('proc.uid', 'UID', 5),
+  F('proc.user', 'User', 8),
+  F('proc.gid', 'GID', 5),
+  F('proc.group', 'Group', 8),
+  F('proc.cwd', 'Cwd', 20),
+  F('proc.exe', 'Cmd', 20),
+  F('proc.args', 'Args', 20),
+  F('proc.tty', 'TTY', 5),
+  F('proc.entry', 'Entry', 5),
+  F('proc.env', 'Env', 30),
   F('proc.createts', 'Proc. Creation Time', 21, 'exact'),
-  F('pproc.pid', 'PPID', 8), F('pproc.gid', 'PGID', 5), F('pproc.uid', 'PUID', 5), F('pproc.group', 'PGroup', 8),
-  F('pproc.tty', 'PTTY', 5), F('pproc.entry', 'PEntry', 5), F('pproc.env', 'PEnv', 30), F('pproc.user', 'PUser', 8),
-  F('pproc.cwd', 'PCwd', 20), F('pproc.exe', 'PCmd', 20), F('pproc.args', 'PArgs', 20),
+  F('pproc.pid', 'PPID', 8),
+  F('pproc.gid', 'PGID', 5),
+  F('pproc.uid', 'PUID', 5),
+  F('pproc.group', 'PGroup', 8),
+  F('pproc.tty', 'PTTY', 5),
+  F('pproc.entry', 'PEntry', 5),
+  F('pproc.env', 'PEnv', 30),
+  F('pproc.user', 'PUser', 8),
+  F('pproc.cwd', 'PCwd', 20),
+  F('pproc.exe', 'PCmd', 20),
+  F('pproc.args', 'PArgs', 20),
   F('pproc.createts', 'PProc. Creation Time', 21, 'exact'),
-  F('file.fd', 'FD', 5), F('file.path', 'Path', 30), F('file.newpath', 'New Path', 30), F('file.type', 'File Type', 8),
+  F('file.fd', 'FD', 5),
+  F('file.path', 'Path', 30),
+  F('file.newpath', 'New Path', 30),
+  F('file.type', 'File Type', 8),
   F('file.openflags', 'Open Flags', 5),
-  F('net.proto', 'Proto', 5), F('net.sport', 'SPort', 5), F('net.dport', 'DPort', 5), F('net.sip', 'SIP', 16), F('net.dip', 'DIP', 16),
+  F('net.proto', 'Proto', 5),
+  F('net.sport', 'SPort', 5),
+  F('net.dport', 'DPort', 5),
+  F('net.sip', 'SIP', 16),
+  F('net.dip', 'DIP', 16),
   F('res', 'Resource', 45),
-  F('flow.rbytes', 'NoBRead', 8), F('flow.rops', 'NoOpsRead', 8), F('flow.wbytes', 'NoBWrite', 8), F('flow.wops', 'NoOpsWrite', 8),
-  F('pf.nthreads', 'NoThreads', 8), F('pf.nexits', 'NoThrExits', 8), F('pf.nerrors', 'NoThrErrs', 8),
-  F('container.id', 'Cont ID', 12), F('container.name', 'Cont Name', 12), F('container.imageid', 'Image ID', 12),
-  F('container.image', 'Image Name', 12), F('container.type', 'Cont Type', 8), F('container.privileged', 'Privileged', 5),
-  F('pod.id', 'Pod Id', 12), F('pod.name', 'Pod Name', 30), F('pod.nname', 'Pod Node Name', 12), F('pod.hostip', 'Pod Host IP', 16),
-  F('pod.internalip', 'Pod Intern IP', 16), F('pod.ns', 'Pod Namespace', 12), F('pod.rstrtcnt', 'Rstrt Cnt', 9),
+  F('flow.rbytes', 'NoBRead', 8),
+  F('flow.rops', 'NoOpsRead', 8),
+  F('flow.wbytes', 'NoBWrite', 8),
+  F('flow.wops', 'NoOpsWrite', 8),
+  F('pf.nthreads', 'NoThreads', 8),
+  F('pf.nexits', 'NoThrExits', 8),
+  F('pf.nerrors', 'NoThrErrs', 8),
+  F('container.id', 'Cont ID', 12),
+  F('container.name', 'Cont Name', 12),
+  F('container.imageid', 'Image ID', 12),
+  F('container.image', 'Image Name', 12),
+  F('container.type', 'Cont Type', 8),
+  F('container.privileged', 'Privileged', 5),
+  F('pod.id', 'Pod Id', 12),
+  F('pod.name', 'Pod Name', 30),
+  F('pod.nname', 'Pod Node Name', 12),
+  F('pod.hostip', 'Pod Host IP', 16),
+  F('pod.internalip', 'Pod Intern IP', 16),
+  F('pod.ns', 'Pod Namespace', 12),
+  F('pod.rstrtcnt', 'Rstrt Cnt', 9),
   F('pod.services', 'Pod Services', 100),
-  F('node.id', 'Node ID', 12), F('node.ip', 'Node IP', 16), F('filename', 'File name', 15), F('schema', 'SF Schema', 8),
+  F('node.id', 'Node ID', 12),
+  F('node.ip', 'Node IP', 16),
+  F('filename', 'File name', 15),
+  F('schema', 'SF Schema', 8),
   F('tags', 'Tags', 10, 'tags'),
-  F('k8s.action', 'K8s EV Action', 25), F('k8s.kind', 'K8s EV Comp Type', 26), F('k8s.msg', 'K8s EV Msg', 100),
+  F('k8s.action', 'K8s EV Action', 25),
+  F('k8s.kind', 'K8s EV Comp Type', 26),
+  F('k8s.msg', 'K8s EV Msg', 100),
 ];
 
 export type { EventContext };
@@ -214,8 +302,17 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
   } else {
     v[i++] = null;
     v[i++] = hasTid ? (rec as { tid: number }).tid : null;
-    v[i++] = null; v[i++] = ''; v[i++] = null; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
-    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = null;
+    v[i++] = null;
+    v[i++] = '';
+    v[i++] = null;
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = null;
   }
   // pproc
   if (pproc) {
@@ -232,8 +329,18 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = pproc.exeArgs;
     v[i++] = exactToString(pproc.oid.createTS, pproc.oid.createTSNs);
   } else {
-    v[i++] = null; v[i++] = null; v[i++] = null;
-    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
   }
   // file
   v[i++] = hasFd ? fd! : '';
@@ -249,7 +356,11 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = ipStr(rec.sip);
     v[i++] = ipStr(rec.dip);
   } else {
-    v[i++] = ''; v[i++] = null; v[i++] = null; v[i++] = ''; v[i++] = '';
+    v[i++] = '';
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = '';
+    v[i++] = '';
   }
   // res
   if (t === SfType.FF || t === SfType.FE) {
@@ -265,14 +376,19 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = rec.numWSendBytes;
     v[i++] = rec.numWSendOps;
   } else {
-    v[i++] = null; v[i++] = null; v[i++] = null; v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
   }
   if (t === SfType.PF) {
     v[i++] = rec.numThreadsCloned;
     v[i++] = rec.numThreadsExited;
     v[i++] = rec.numCloneErrors;
   } else {
-    v[i++] = null; v[i++] = null; v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
+    v[i++] = null;
   }
   // container
   if (cont) {
@@ -283,7 +399,12 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = cont.type;
     v[i++] = orBlank(cont.privileged);
   } else {
-    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
   }
   // pod
   if (pod) {
@@ -296,7 +417,14 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = pod.restartCount;
     v[i++] = services(pod.services);
   } else {
-    v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = ''; v[i++] = null; v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = null;
+    v[i++] = '';
   }
   // node, filename, schema, tags
   v[i++] = header ? header.exporter : '';
@@ -309,7 +437,9 @@ export function fillValues(ctx: EventContext, v: CellValue[]): number {
     v[i++] = rec.kind;
     v[i++] = rec.message;
   } else {
-    v[i++] = ''; v[i++] = ''; v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
+    v[i++] = '';
   }
   return shape;
 }

@@ -114,4 +114,3 @@ export async function runSysprint(opts: SysprintOptions, out: ByteSink, log: Log
   }
   return result;
 }
-

@@ -24,7 +24,11 @@ export class AsyncFileSink extends ByteSink {
   private waiters: (() => void)[] = [];
   private spares: Buffer[] = [];
 
-  constructor(private fd: number, offset = 0, private readonly maxInFlight = 8 << 20) {
+  constructor(
+    private fd: number,
+    offset = 0,
+    private readonly maxInFlight = 8 << 20,
+  ) {
     super(1 << 20);
     this.offset = offset;
   }

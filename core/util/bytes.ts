@@ -133,13 +133,27 @@ export abstract class ByteSink {
       }
       buf[p++] = 92;
       switch (c) {
-        case 34: buf[p++] = 34; break;
-        case 92: buf[p++] = 92; break;
-        case 10: buf[p++] = 110; break;
-        case 13: buf[p++] = 114; break;
-        case 9: buf[p++] = 116; break;
-        case 8: buf[p++] = 98; break;
-        case 12: buf[p++] = 102; break;
+        case 34:
+          buf[p++] = 34;
+          break;
+        case 92:
+          buf[p++] = 92;
+          break;
+        case 10:
+          buf[p++] = 110;
+          break;
+        case 13:
+          buf[p++] = 114;
+          break;
+        case 9:
+          buf[p++] = 116;
+          break;
+        case 8:
+          buf[p++] = 98;
+          break;
+        case 12:
+          buf[p++] = 102;
+          break;
         default:
           buf[p++] = 117;
           buf[p++] = HEX[(c >> 12) & 15]!;
@@ -197,7 +211,10 @@ export abstract class ByteSink {
           buf[p++] = 92;
           buf[p++] = c;
         } else if (c === 60 || c === 62 || c === 38) {
-          buf[p++] = 92; buf[p++] = 117; buf[p++] = 48; buf[p++] = 48;
+          buf[p++] = 92;
+          buf[p++] = 117;
+          buf[p++] = 48;
+          buf[p++] = 48;
           buf[p++] = HEX[c >> 4]!;
           buf[p++] = HEX[c & 15]!;
         } else buf[p++] = c;
@@ -207,12 +224,18 @@ export abstract class ByteSink {
         else if (c === 13) buf[p++] = 114;
         else if (c === 9) buf[p++] = 116;
         else {
-          buf[p++] = 117; buf[p++] = 48; buf[p++] = 48;
+          buf[p++] = 117;
+          buf[p++] = 48;
+          buf[p++] = 48;
           buf[p++] = HEX[c >> 4]!;
           buf[p++] = HEX[c & 15]!;
         }
       } else if (c === 0x2028 || c === 0x2029) {
-        buf[p++] = 92; buf[p++] = 117; buf[p++] = 50; buf[p++] = 48; buf[p++] = 50;
+        buf[p++] = 92;
+        buf[p++] = 117;
+        buf[p++] = 50;
+        buf[p++] = 48;
+        buf[p++] = 50;
         buf[p++] = c === 0x2028 ? 56 : 57;
       } else {
         if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {

@@ -52,7 +52,10 @@ export class Slot<K extends object, V> {
   private fallback: WeakMap<K, V> | null = null;
 
   /** `kind`: what objects it is used on (one kind per Slot); `name`: what it keeps. */
-  constructor(kind: string, readonly name: string) {
+  constructor(
+    kind: string,
+    readonly name: string,
+  ) {
     let places = kinds.get(kind);
     if (places === undefined) kinds.set(kind, (places = new Map()));
     let i = places.get(name);

@@ -144,7 +144,9 @@ const MODES: Mode[] = [
         const out = join(dir, 'out.json');
         const t0 = now();
         const p = spawnSync(process.execPath, [cli, '-o', 'json', '-w', out, ctx.trace.path], {
-          stdio: ['ignore', 'ignore', 'pipe'], timeout: 170_000, maxBuffer: 1 << 20,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 170_000,
+          maxBuffer: 1 << 20,
         });
         const dt = now() - t0;
         if (p.error) return `failed: ${p.error.message}`;
@@ -198,16 +200,21 @@ function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof pea
   try {
     const out = join(dir, 'out.json');
     const config = join(dir, 'pipeline.json');
-    writeFileSync(config, JSON.stringify({
-      pipeline: [
-        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
-        { processor: 'exporter', in: 'evt eventchan', format: 'json', ...withDir(exporter ?? { export: 'file', 'file.path': out }, dir) },
-      ],
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        pipeline: [
+          { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+          { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
+          { processor: 'exporter', in: 'evt eventchan', format: 'json', ...withDir(exporter ?? { export: 'file', 'file.path': out }, dir) },
+        ],
+      }),
+    );
     const t0 = now();
     const p = spawnSync(process.execPath, [cli, '-config', config, '-log', 'info', ctx.trace.path], {
-      stdio: ['ignore', 'ignore', 'pipe'], timeout: 170_000, maxBuffer: 1 << 20,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 170_000,
+      maxBuffer: 1 << 20,
     });
     const dt = now() - t0;
     if (p.error) return `failed: ${p.error.message}`;
@@ -215,7 +222,13 @@ function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof pea
     if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${err.trim().split('\n').pop() ?? ''}`;
     if (exporter === undefined && !existsSync(out)) return 'failed: no output written';
     if (exporter !== undefined && !/sent=[1-9]\d* retried=\d+ resent=\d+ queued=0 spooled=0 (?:\(on disk 0 bytes\) )?failed=0/.test(err)) {
-      return `failed: not every record was sent: ${err.trim().split('\n').filter((l) => l.includes('sent=')).pop() ?? err.trim().split('\n').pop()}`;
+      return `failed: not every record was sent: ${
+        err
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('sent='))
+          .pop() ?? err.trim().split('\n').pop()
+      }`;
     }
     const m = /peak RSS (\d+) MB/.exec(err);
     if (m && rss) peakRssMb[rss] = Math.max(peakRssMb[rss] ?? 0, Number(m[1]));
@@ -229,7 +242,11 @@ function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof pea
 function runSyslogTcp(ctx: Ctx, rss: keyof typeof peakRssMb, extra: Record<string, string> = {}): number | string {
   if (ctx.rsyslogTcpPort === undefined) return `rsyslog unavailable: ${ctx.rsyslogWhy ?? 'not started'}`;
   return runCli(ctx, { mode: 'enrich' }, rss, {
-    export: 'syslog', 'syslog.proto': 'tcp', 'syslog.host': '127.0.0.1', 'syslog.port': String(ctx.rsyslogTcpPort), 'stats.interval': '0',
+    export: 'syslog',
+    'syslog.proto': 'tcp',
+    'syslog.host': '127.0.0.1',
+    'syslog.port': String(ctx.rsyslogTcpPort),
+    'stats.interval': '0',
     ...extra,
   });
 }
@@ -320,7 +337,11 @@ function printTable(ctx: Ctx, results: Result[], runs: number, inflatedBytes: nu
   ]);
   const head = ['mode', 'records/s', 'best s', 'runs s', 'what'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(head));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const row of rows) console.log(line(row));

@@ -62,10 +62,12 @@ export function repoRoot(): string {
 }
 
 function walk(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
 }
 
 interface Source {
@@ -159,7 +161,10 @@ class Replicator {
         return { ...r, procOID: this.oid(r.procOID), ts: this.ts(r.ts, r.tsNs), endTs: this.ts(r.endTs, r.endTsNs), fileOID: this.foid(r.fileOID) };
       case 7:
         return {
-          ...r, procOID: this.oid(r.procOID), ts: this.ts(r.ts, r.tsNs), fileOID: this.foid(r.fileOID),
+          ...r,
+          procOID: this.oid(r.procOID),
+          ts: this.ts(r.ts, r.tsNs),
+          fileOID: this.foid(r.fileOID),
           newFileOID: r.newFileOID === null ? null : this.foid(r.newFileOID),
         };
       case 10:

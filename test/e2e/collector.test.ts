@@ -19,12 +19,30 @@ import { OpFlags, OpenFlags } from '../../core/sysflow/flags.js';
 import { SYSFLOW_SCHEMA } from '../../core/sysflow/schema.js';
 import type { FileEvent, FileFlow, NetworkFlow, Process, ProcessEvent, ProcessFlow, SFHeader, SysFlowRecord, File as SfFile } from '../../core/sysflow/types.js';
 import {
-  COLLECTOR, SELFTEST, buildWorkload, checkReferences, collectorAvailability, decodeDatum, decodeWithAvsc, oidKey,
-  parseSummary, readRecords, runCollector, sleep, splitCapture, startListener, stopProcess, tempDir,
+  COLLECTOR,
+  SELFTEST,
+  buildWorkload,
+  checkReferences,
+  collectorAvailability,
+  decodeDatum,
+  decodeWithAvsc,
+  oidKey,
+  parseSummary,
+  readRecords,
+  runCollector,
+  sleep,
+  splitCapture,
+  startListener,
+  stopProcess,
+  tempDir,
 } from '../helpers/collector.js';
 
 const avail = collectorAvailability();
-for (const [what, reason] of [['self-tests', avail.selftest], ['command-line tests', avail.build], ['live eBPF tests', avail.live]] as const) {
+for (const [what, reason] of [
+  ['self-tests', avail.selftest],
+  ['command-line tests', avail.build],
+  ['live eBPF tests', avail.live],
+] as const) {
   if (reason) console.warn(`# SKIPPING native collector ${what}: ${reason}`);
 }
 
@@ -106,7 +124,14 @@ describe('native collector: self-tests (no privileges needed)', () => {
     const types = recs.map((x) => x.sfType).join(',');
     // header; exec of an unknown process: ancestors 1 and 50 REUP root first, then CREATED; PE EXEC
     const procs = recs.filter(isP);
-    assert.deepEqual(procs.slice(0, 3).map((p) => [p.oid.hpid, p.state, p.poid?.hpid ?? null]), [[1, 'REUP', null], [50, 'REUP', 1], [100, 'CREATED', 50]]);
+    assert.deepEqual(
+      procs.slice(0, 3).map((p) => [p.oid.hpid, p.state, p.poid?.hpid ?? null]),
+      [
+        [1, 'REUP', null],
+        [50, 'REUP', 1],
+        [100, 'CREATED', 50],
+      ],
+    );
     assert.ok(types.startsWith('0,2,2,2,4,4,2,4,2,4,4'), `record order: ${types}`);
     const p100 = procs[2]!;
     assert.equal(p100.exe, '/usr/bin/app');
@@ -115,10 +140,23 @@ describe('native collector: self-tests (no privileges needed)', () => {
     assert.equal(p100.userName === '' || typeof p100.userName === 'string', true);
     // clone: parent-side CLONE (ret = child pid), child CREATED, child-side CLONE (ret 0); exec MODIFIED; exit
     const pes = recs.filter(isPE);
-    assert.deepEqual(pes.slice(0, 5).map((e) => [e.procOID.hpid, e.opFlags, e.ret]), [
-      [100, OpFlags.EXEC, 0], [100, OpFlags.CLONE, 101], [101, OpFlags.CLONE, 0], [101, OpFlags.EXEC, 0], [101, OpFlags.EXIT, 0],
-    ]);
-    assert.deepEqual(procs.filter((p) => p.oid.hpid === 101).map((p) => [p.state, p.exe, p.poid?.hpid]), [['CREATED', '/usr/bin/app', 100], ['MODIFIED', '/bin/true', 100]]);
+    assert.deepEqual(
+      pes.slice(0, 5).map((e) => [e.procOID.hpid, e.opFlags, e.ret]),
+      [
+        [100, OpFlags.EXEC, 0],
+        [100, OpFlags.CLONE, 101],
+        [101, OpFlags.CLONE, 0],
+        [101, OpFlags.EXEC, 0],
+        [101, OpFlags.EXIT, 0],
+      ],
+    );
+    assert.deepEqual(
+      procs.filter((p) => p.oid.hpid === 101).map((p) => [p.state, p.exe, p.poid?.hpid]),
+      [
+        ['CREATED', '/usr/bin/app', 100],
+        ['MODIFIED', '/bin/true', 100],
+      ],
+    );
     // 12 bytes written to /work/x: File REUP then FileFlow OPEN|WRITE|CLOSE with PPM open flags
     const ffx = recs.filter(isFF).find((f) => f.fileOID === foid('/work/x'))!;
     assert.ok(has(ffx.opFlags, OpFlags.OPEN, OpFlags.WRITE_SEND, OpFlags.CLOSE) && !(ffx.opFlags & OpFlags.TRUNCATE));
@@ -128,9 +166,14 @@ describe('native collector: self-tests (no privileges needed)', () => {
     assert.equal(recs.filter(isF).find((f) => f.oid === foid('/work/x'))!.state, 'REUP');
     // rename (old REUP, new CREATED), unlink, mkdir (restype 'd', failed: ret -17 kept)
     const fes = recs.filter(isFE);
-    assert.deepEqual(fes.map((e) => [e.opFlags, e.fileOID, e.newFileOID, e.ret]), [
-      [OpFlags.RENAME, foid('/work/x'), foid('/work/y'), 0], [OpFlags.UNLINK, foid('/work/y'), null, 0], [OpFlags.MKDIR, foid('/work/d'), null, -17],
-    ]);
+    assert.deepEqual(
+      fes.map((e) => [e.opFlags, e.fileOID, e.newFileOID, e.ret]),
+      [
+        [OpFlags.RENAME, foid('/work/x'), foid('/work/y'), 0],
+        [OpFlags.UNLINK, foid('/work/y'), null, 0],
+        [OpFlags.MKDIR, foid('/work/d'), null, -17],
+      ],
+    );
     const fy = recs.filter(isF).find((f) => f.oid === foid('/work/y'))!;
     assert.equal(fy.state, 'CREATED');
     assert.equal(String.fromCharCode(recs.filter(isF).find((f) => f.oid === foid('/work/d'))!.restype), 'd');
@@ -157,9 +200,13 @@ describe('native collector: self-tests (no privileges needed)', () => {
     // opened by thread 103, closed by the main thread: 103's flow truncated first, then a CLOSE-only
     // record for the closing thread, on the opened (lexical) path, not the kernel's dentry walk
     const mt = recs.filter(isFF).filter((f) => f.fd === 11);
-    assert.deepEqual(mt.map((f) => [f.tid, f.opFlags, f.fileOID]), [
-      [103, OpFlags.OPEN | OpFlags.TRUNCATE, foid('/work/mt')], [100, OpFlags.CLOSE, foid('/work/mt')],
-    ]);
+    assert.deepEqual(
+      mt.map((f) => [f.tid, f.opFlags, f.fileOID]),
+      [
+        [103, OpFlags.OPEN | OpFlags.TRUNCATE, foid('/work/mt')],
+        [100, OpFlags.CLOSE, foid('/work/mt')],
+      ],
+    );
     // the long-lived flow: exported at +41 s (OPEN, no CLOSE), then after the header...
     const long = recs.map((x, i) => [x, i] as const).filter(([x]) => isFF(x) && x.fileOID === foid('/work/long')) as [FileFlow, number][];
     assert.equal(long.length, 2);
@@ -168,14 +215,18 @@ describe('native collector: self-tests (no privileges needed)', () => {
     // ... a second header resets: ancestors and the file are re-emitted (REUP) before the CLOSE flow
     const h2 = recs.findIndex((x, i) => i > 0 && isH(x));
     assert.ok(h2 > long[0]![1]! && h2 < long[1]![1]!);
-    assert.deepEqual(recs.slice(h2 + 1, h2 + 5).map((x) => (isP(x) ? `P${x.oid.hpid}:${x.state}` : isF(x) ? `F:${x.path}:${x.state}` : `${x.sfType}`)), [
-      'P1:REUP', 'P50:REUP', 'P100:REUP', 'F:/work/long:REUP',
-    ]);
+    assert.deepEqual(
+      recs.slice(h2 + 1, h2 + 5).map((x) => (isP(x) ? `P${x.oid.hpid}:${x.state}` : isF(x) ? `F:${x.path}:${x.state}` : `${x.sfType}`)),
+      ['P1:REUP', 'P50:REUP', 'P100:REUP', 'F:/work/long:REUP'],
+    );
     assert.equal(long[1]![0]!.opFlags, OpFlags.READ_RECV | OpFlags.CLOSE);
     assert.deepEqual([long[1]![0]!.numRRecvOps, long[1]![0]!.numRRecvBytes], [2, 100]);
     // ProcessFlow for the thread (cloned 1, exited 1), written by the periodic export
     const pf = recs.filter(isPF);
-    assert.deepEqual(pf.map((x) => [x.procOID.hpid, x.numThreadsCloned, x.numThreadsExited]), [[100, 1, 1]]);
+    assert.deepEqual(
+      pf.map((x) => [x.procOID.hpid, x.numThreadsCloned, x.numThreadsExited]),
+      [[100, 1, 1]],
+    );
     // exit with status 3: open flow written with TRUNCATE before EXIT, ret = wait status
     const exit = recs.findIndex((x) => isPE(x) && x.procOID.hpid === 100 && x.opFlags === OpFlags.EXIT);
     assert.equal((recs[exit] as ProcessEvent).ret, 3 << 8);
@@ -238,7 +289,10 @@ describe('native collector: live eBPF collection', () => {
     const res = resolver(recs);
 
     // the workload process itself
-    const wl = recs.filter(isP).filter((p) => p.oid.hpid === info.pid).pop()!;
+    const wl = recs
+      .filter(isP)
+      .filter((p) => p.oid.hpid === info.pid)
+      .pop()!;
     assert.equal(wl.exe, work);
     assert.equal(wl.exeArgs, data);
     const wlKey = oidKey(wl.oid);
@@ -338,12 +392,15 @@ describe('native collector: live eBPF collection', () => {
     assert.deepEqual(checkReferences(recs), []);
     const res = resolver(recs);
     const p = (x: string) => join(work, x);
-    const events = recs.map((x, i) => [x, i] as const).filter(([x]) => isFE(x)).map(([x, i]) => {
-      const e = x as FileEvent;
-      const f1 = res.fileAt(i, e.fileOID)!;
-      const f2 = e.newFileOID ? res.fileAt(i, e.newFileOID)! : null;
-      return [e.opFlags, f1.path, f2?.path ?? null, e.ret];
-    });
+    const events = recs
+      .map((x, i) => [x, i] as const)
+      .filter(([x]) => isFE(x))
+      .map(([x, i]) => {
+        const e = x as FileEvent;
+        const f1 = res.fileAt(i, e.fileOID)!;
+        const f2 = e.newFileOID ? res.fileAt(i, e.newFileOID)! : null;
+        return [e.opFlags, f1.path, f2?.path ?? null, e.ret];
+      });
     assert.deepEqual(events, [
       [OpFlags.MKDIR, p('sub'), null, 0],
       [OpFlags.SYMLINK, p('sub/f'), p('link'), 0], // the relative target, resolved against the link's directory
@@ -373,7 +430,9 @@ describe('native collector: live eBPF collection', () => {
     const r = await runCollector(['-w', base, '-G', '1', '--', 'sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do echo $i > ${f}; sleep 0.35; done`]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(!existsSync(base), 'with -G the bare name is not written');
-    const files = readdirSync(dir).filter((n) => n.startsWith('rot.sf.')).sort();
+    const files = readdirSync(dir)
+      .filter((n) => n.startsWith('rot.sf.'))
+      .sort();
     assert.ok(files.length >= 3, `rotated files: ${files.join(' ')}`);
     assert.equal(parseSummary(r.stderr).files, files.length);
     let sleeps = 0;
@@ -407,8 +466,15 @@ describe('native collector: live eBPF collection', () => {
     assert.ok(has(ffs[0]!.opFlags, OpFlags.OPEN, OpFlags.WRITE_SEND) && !(ffs[0]!.opFlags & OpFlags.CLOSE), `first export while open: ${ffs[0]!.opFlags}`);
     const last = ffs[ffs.length - 1]!;
     assert.ok(has(last.opFlags, OpFlags.WRITE_SEND, OpFlags.CLOSE) && !(last.opFlags & OpFlags.OPEN), `last: ${last.opFlags}`);
-    assert.equal(ffs.reduce((s, x) => s + x.numWSendBytes, 0), 4, 'counters reset after each export: nothing counted twice');
-    assert.equal(ffs.reduce((s, x) => s + x.numWSendOps, 0), 2);
+    assert.equal(
+      ffs.reduce((s, x) => s + x.numWSendBytes, 0),
+      4,
+      'counters reset after each export: nothing counted twice',
+    );
+    assert.equal(
+      ffs.reduce((s, x) => s + x.numWSendOps, 0),
+      2,
+    );
     for (let i = 1; i < ffs.length; i++) assert.ok(ts(ffs[i]!) >= ts({ ts: ffs[i - 1]!.endTs, tsNs: ffs[i - 1]!.endTsNs }), 'exports do not overlap');
   });
 
@@ -446,8 +512,11 @@ print(json.dumps({'p6': p6, 'p4': p4, 'n': n}))
     const cap1 = join(dir, 'cap1.bin');
     const cap2 = join(dir, 'cap2.bin');
     let l1 = await startListener(sock, cap1);
-    const col = spawn(COLLECTOR, ['-u', sock, '-e', 'sock-test', '--reconnect-interval', '0.3', '--', 'sh', '-c',
-      `i=0; while [ $i -lt 60 ]; do echo $i > ${join(dir, 'f')}; sleep 0.1; i=$((i+1)); done`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const col = spawn(
+      COLLECTOR,
+      ['-u', sock, '-e', 'sock-test', '--reconnect-interval', '0.3', '--', 'sh', '-c', `i=0; while [ $i -lt 60 ]; do echo $i > ${join(dir, 'f')}; sleep 0.1; i=$((i+1)); done`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     col.stderr!.on('data', (d) => (stderr += d));
     const done = new Promise<number | null>((resolve) => col.on('close', (code) => resolve(code)));
@@ -509,7 +578,10 @@ print(json.dumps({'p6': p6, 'p4': p4, 'n': n}))
       assert.equal(hdr.filename, out);
       const names = datums.map((d) => Object.keys(d.rec)[0]!);
       const branch = ['SFHeader', 'Container', 'Process', 'File', 'ProcessEvent', 'NetworkFlow', 'FileFlow', 'FileEvent', 'NetworkEvent', 'ProcessFlow'];
-      assert.deepEqual(names.map((n) => branch.indexOf(n.split('.').pop()!)), recs.map((x) => x.sfType));
+      assert.deepEqual(
+        names.map((n) => branch.indexOf(n.split('.').pop()!)),
+        recs.map((x) => x.sfType),
+      );
     } finally {
       await stopProcess(l);
     }

@@ -22,9 +22,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -445,7 +443,10 @@ const PRODUCTS: Record<string, Record<string, { product: Product; needs: (stage:
     // RUN npm ci && tsc && npm prune --omit=dev && cp -rL package.json dist node_modules resources /out/
     'build:/out/': {
       needs: (stage) => {
-        const cp = stage.instrs.filter((i) => i.op === 'RUN').flatMap((i) => runCommands(i.args)).find((c) => c[0] === 'cp' && c.at(-1) === '/out/');
+        const cp = stage.instrs
+          .filter((i) => i.op === 'RUN')
+          .flatMap((i) => runCommands(i.args))
+          .find((c) => c[0] === 'cp' && c.at(-1) === '/out/');
         if (!cp) return [`build stage: no 'cp ... /out/' assembling the app`];
         const names = cp.slice(1, -1).filter((w) => !w.startsWith('-'));
         const want = ['package.json', 'dist', 'node_modules', 'resources'];
@@ -682,7 +683,9 @@ function buildEach(p: Project, compose: Compose, built: Map<string, Built>, prob
     // the entrypoint script: the COPY whose destination is ENTRYPOINT[0]
     const ep = image.entrypoint[0];
     if (ep) {
-      for (const i of parseDockerfile(p.read(dockerfile)).at(-1)!.instrs.filter((x) => x.op === 'COPY')) {
+      for (const i of parseDockerfile(p.read(dockerfile))
+        .at(-1)!
+        .instrs.filter((x) => x.op === 'COPY')) {
         const c = parseCopy(i.args);
         if (!c.from && c.srcs.length === 1 && c.dest === ep) entrypointRel = posix.join(context, c.srcs[0]!);
       }
@@ -757,7 +760,8 @@ function composeProblems(p: Project): string[] {
     for (const d of dependsOn(s)) {
       const dep = services[d];
       if (!dep) out.push(`${name}: depends on undefined service ${d}`);
-      else if (dep.profiles?.length && !dep.profiles.every((pr) => s.profiles?.includes(pr))) out.push(`${name}: depends on ${d}, which is in profile(s) ${dep.profiles.join(',')} that ${name} is not in`);
+      else if (dep.profiles?.length && !dep.profiles.every((pr) => s.profiles?.includes(pr)))
+        out.push(`${name}: depends on ${d}, which is in profile(s) ${dep.profiles.join(',')} that ${name} is not in`);
       const cond = Array.isArray(s.depends_on) ? undefined : s.depends_on?.[d]?.condition;
       if (cond === 'service_healthy' && dep && !dep.healthcheck) out.push(`${name}: waits for ${d} to be healthy, but ${d} has no healthcheck`);
     }
@@ -807,7 +811,8 @@ function buildProblems(p: Project): string[] {
           else if (ignore.excludedBy(n)) out.push(`${b.name}: build input ${n} is excluded from the context by .dockerignore '${ignore.excludedBy(n)}'`);
         }
         const scripts = (JSON.parse(p.read('package.json')) as { scripts?: Record<string, string> }).scripts ?? {};
-        if (!/\btsc -p tsconfig\.json\b/.test(scripts.build ?? '')) out.push(`package.json's build script no longer runs 'tsc -p tsconfig.json' (the Dockerfile does exactly that): '${scripts.build}'`);
+        if (!/\btsc -p tsconfig\.json\b/.test(scripts.build ?? ''))
+          out.push(`package.json's build script no longer runs 'tsc -p tsconfig.json' (the Dockerfile does exactly that): '${scripts.build}'`);
         // the image compiles without test/: nothing outside test/ may import from it
         for (const dir of ['core', 'examples']) {
           if (!p.isDir(dir)) continue;
@@ -878,10 +883,11 @@ function envProblems(p: Project): string[] {
         } else out.push(`${b.name}: ${name} is not read by ${b.entrypointRel}`);
       }
       // what the processor entrypoint exports for sfprocessor must be real overrides
-      if (b.name === PROCESSOR) for (const name of scriptExports(b.entrypoint)) {
-        const why = override(name);
-        if (why) out.push(`${b.name}: ${b.entrypointRel} exports ${name}, which sfprocessor does not honour: ${why}`);
-      }
+      if (b.name === PROCESSOR)
+        for (const name of scriptExports(b.entrypoint)) {
+          const why = override(name);
+          if (why) out.push(`${b.name}: ${b.entrypointRel} exports ${name}, which sfprocessor does not honour: ${why}`);
+        }
     }
     // es-setup runs a mounted script: the variables compose gives it are the ones it reads
     const compose = loadCompose(p);
@@ -910,7 +916,10 @@ function pathProblems(p: Project): string[] {
       if (!imageHas(img, img.workdir)) out.push(`${b.name}: WORKDIR ${img.workdir} does not exist`);
       // every absolute path the entrypoint defaults to, and every one compose sets: a socket's
       // directory, else the path itself (defaults without the service's mounts: plain `docker run`)
-      const sources: [string, Record<string, string>, boolean][] = [['default', scriptDefaults(b.entrypoint), false], ['compose', containerEnv(b), true]];
+      const sources: [string, Record<string, string>, boolean][] = [
+        ['default', scriptDefaults(b.entrypoint), false],
+        ['compose', containerEnv(b), true],
+      ];
       for (const [what, values, mounted] of sources) {
         for (const [name, v] of Object.entries(values)) {
           if (!v.startsWith('/')) continue;
@@ -980,11 +989,11 @@ function wiringProblems(p: Project): string[] {
     if (Array.isArray(collDeps) || collDeps?.[PROCESSOR]?.condition !== 'service_healthy') out.push(`${COLLECTOR}: must wait for ${PROCESSOR} to be healthy (listening)`);
     // the socket directory: owned by the user the processor runs as, in both images (whichever
     // container first mounts the empty volume gives it its ownership)
-    const uid = proc.image.user ? proc.image.uids.get(proc.image.user) ?? Number(proc.image.user) : 0;
+    const uid = proc.image.user ? (proc.image.uids.get(proc.image.user) ?? Number(proc.image.user)) : 0;
     const sockDir = posix.dirname(input);
     for (const x of [proc, coll]) {
       const owner = x.image.owners.get(sockDir);
-      const ownerUid = owner === undefined ? 0 : x.image.uids.get(owner) ?? Number(owner);
+      const ownerUid = owner === undefined ? 0 : (x.image.uids.get(owner) ?? Number(owner));
       if (ownerUid !== uid) out.push(`${x.name}: ${sockDir} is owned by ${owner ?? 'root'}, not by the processor's user (uid ${uid})`);
     }
     // syslog: EXPORTER_HOST is the rsyslog service, EXPORTER_PORT one of its inputs for the protocol used
@@ -1016,11 +1025,13 @@ function wiringProblems(p: Project): string[] {
     if (setup) {
       const script = mounts(setup).find((m) => m.target.endsWith('.sh'));
       if (!script || !p.read(posix.normalize(script.source)).includes(esUrl)) out.push(`es-setup: its script does not use ${esUrl}`);
-      for (const m of mounts(setup)) if (m.kind === 'bind' && !m.target.endsWith('.sh') && !p.read(posix.normalize(script!.source)).includes(m.target)) out.push(`es-setup: ${m.target} is mounted but its script does not use it`);
+      for (const m of mounts(setup))
+        if (m.kind === 'bind' && !m.target.endsWith('.sh') && !p.read(posix.normalize(script!.source)).includes(m.target)) out.push(`es-setup: ${m.target} is mounted but its script does not use it`);
     }
     // the ES password the processor sends is the one Elasticsearch gets
-    const esEnv = es ? es.environment as Record<string, string> : {};
-    if (es && String((proc.service.environment as Record<string, string>).EXPORTER_ES_PASSWORD) !== String(esEnv.ELASTIC_PASSWORD)) out.push(`${PROCESSOR}: EXPORTER_ES_PASSWORD is not elasticsearch's ELASTIC_PASSWORD`);
+    const esEnv = es ? (es.environment as Record<string, string>) : {};
+    if (es && String((proc.service.environment as Record<string, string>).EXPORTER_ES_PASSWORD) !== String(esEnv.ELASTIC_PASSWORD))
+      out.push(`${PROCESSOR}: EXPORTER_ES_PASSWORD is not elasticsearch's ELASTIC_PASSWORD`);
     return out;
   } finally {
     cleanup();
@@ -1224,7 +1235,8 @@ test('.dockerignore matching follows Docker: last match wins, parents count, ** 
   // the repository's own file: what the images need is in, the rest out
   const repo = DockerIgnore.of(PROJECT, '.');
   for (const f of ['package.json', 'package-lock.json', 'core/cli/sfprocessor.ts', 'native/unixpacket/binding.gyp', 'docker/sf-processor/entrypoint.sh']) assert.equal(repo.excludedBy(f), null, f);
-  for (const f of ['node_modules/ajv/package.json', 'dist/core/cli/sfprocessor.js', '.git/HEAD', '.env', 'test/e2e/compose.test.ts', 'native/unixpacket/build/Release/unixpacket.node']) assert.notEqual(repo.excludedBy(f), null, f);
+  for (const f of ['node_modules/ajv/package.json', 'dist/core/cli/sfprocessor.js', '.git/HEAD', '.env', 'test/e2e/compose.test.ts', 'native/unixpacket/build/Release/unixpacket.node'])
+    assert.notEqual(repo.excludedBy(f), null, f);
 });
 
 test('shell scripts: syntax (sh -n for #!/bin/sh, bash -n for #!/bin/bash), executable in the repository', () => {
@@ -1268,13 +1280,38 @@ test('processor entrypoint: upstream variables become sfprocessor flags, legacy 
   // image defaults
   let r = runWithShim(script, 'SFPROCESSOR', {});
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.argv, ['-driver', 'socket', '-config', '/usr/local/sysflow/conf/pipeline.json', '-plugdir', '/usr/local/sysflow/plugins', '-driverdir', '/usr/local/sysflow/drivers', '-log', 'info', '/sock/sysflow.sock']);
+  assert.deepEqual(r.argv, [
+    '-driver',
+    'socket',
+    '-config',
+    '/usr/local/sysflow/conf/pipeline.json',
+    '-plugdir',
+    '/usr/local/sysflow/plugins',
+    '-driverdir',
+    '/usr/local/sysflow/drivers',
+    '-log',
+    'info',
+    '/sock/sysflow.sock',
+  ]);
   // the compose environment; container arguments go before the input path
   const compose = loadCompose(PROJECT);
   const env = serviceEnv(compose.services[PROCESSOR]!, NO_VARS);
   r = runWithShim(script, 'SFPROCESSOR', env, ['-test']);
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.argv, ['-driver', env.DRIVER, '-config', env.CONFIG_PATH, '-plugdir', '/usr/local/sysflow/plugins', '-driverdir', '/usr/local/sysflow/drivers', '-log', env.LOG_LEVEL, '-test', env.INPUT_PATH]);
+  assert.deepEqual(r.argv, [
+    '-driver',
+    env.DRIVER,
+    '-config',
+    env.CONFIG_PATH,
+    '-plugdir',
+    '/usr/local/sysflow/plugins',
+    '-driverdir',
+    '/usr/local/sysflow/drivers',
+    '-log',
+    env.LOG_LEVEL,
+    '-test',
+    env.INPUT_PATH,
+  ]);
   assert.equal(r.env.EXPORTER_SYSLOG_HOST, env.EXPORTER_HOST);
   assert.equal(r.env.EXPORTER_SYSLOG_PORT, env.EXPORTER_PORT);
   assert.equal(r.env.EXPORTER_SYSLOG_SOURCE, env.EXPORTER_SOURCE);
@@ -1327,7 +1364,10 @@ test('collector: the flags the entrypoint passes are options of sfcollector', (t
 test('processor entrypoint on the materialized image with the compose environment: sfprocessor -test passes', (t) => {
   const { built, problems, cleanup } = buildAll(PROJECT);
   try {
-    assert.deepEqual(problems.filter((m) => m.startsWith(`${PROCESSOR}:`)), []);
+    assert.deepEqual(
+      problems.filter((m) => m.startsWith(`${PROCESSOR}:`)),
+      [],
+    );
     const b = built.get(PROCESSOR)!;
     const { env, cwd } = processorRun(PROJECT, b);
     const r = spawnSync('sh', [b.image.host(b.image.entrypoint[0]!), '-test'], { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
@@ -1347,7 +1387,10 @@ test('end to end: the processor image (compose environment, file driver) sends a
   const dir = mkdtempSync(join(tmpdir(), 'sfp-rsyslog-'));
   let rs: Awaited<ReturnType<typeof startRsyslog>> | undefined;
   try {
-    assert.deepEqual(problems.filter((m) => m.startsWith(`${PROCESSOR}:`)), []);
+    assert.deepEqual(
+      problems.filter((m) => m.startsWith(`${PROCESSOR}:`)),
+      [],
+    );
     rs = await startRsyslog(rsyslogd, dir);
     const b = built.get(PROCESSOR)!;
     const { env, cwd } = processorRun(PROJECT, b);
@@ -1355,7 +1398,11 @@ test('end to end: the processor image (compose environment, file driver) sends a
     const r = spawnSync('sh', [b.image.host(b.image.entrypoint[0]!)], { cwd, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, `exit ${r.status}\n${r.stderr}`);
     // shellshock.sf raises 2 alerts with the shipped runtimeintegrity policies (npm start shows them)
-    const lines = await waitFor(15_000, () => rs!.lines(), (l) => l.length >= 2);
+    const lines = await waitFor(
+      15_000,
+      () => rs!.lines(),
+      (l) => l.length >= 2,
+    );
     assert.equal(lines.length, 2, `alerts.log: ${lines.join('\n')}`);
     const source = serviceEnv(b.service, NO_VARS).EXPORTER_SOURCE;
     for (const line of lines) {
@@ -1384,7 +1431,12 @@ test('collector image: the built sfcollector needs only what the run stage insta
   const libs = [...r.stdout.matchAll(/^\s*(\S+)/gm)].map((m) => m[1]!);
   const fromPackage: Record<string, string> = { 'libelf.so.1': 'libelf1', 'libz.so.1': 'zlib1g' };
   const base = /^(linux-vdso\.so\.1|linux-gate\.so\.1|libc\.so\.6|libm\.so\.6|\/lib.*\/ld-linux.*\.so\.\d)$/;
-  const installed = parseDockerfile(PROJECT.read('native/Dockerfile')).at(-1)!.instrs.filter((i) => i.op === 'RUN').flatMap((i) => runCommands(i.args)).filter((c) => c[0] === 'apt-get' && c[1] === 'install').flatMap((c) => c.slice(2).filter((w) => !w.startsWith('-')));
+  const installed = parseDockerfile(PROJECT.read('native/Dockerfile'))
+    .at(-1)!
+    .instrs.filter((i) => i.op === 'RUN')
+    .flatMap((i) => runCommands(i.args))
+    .filter((c) => c[0] === 'apt-get' && c[1] === 'install')
+    .flatMap((c) => c.slice(2).filter((w) => !w.startsWith('-')));
   for (const lib of libs) {
     if (base.test(lib)) continue;
     assert.ok(fromPackage[lib], `sfcollector links ${lib}, which the run stage does not provide (libbpf must be linked statically)`);
@@ -1442,8 +1494,16 @@ test('the whole stack without Docker: collector entrypoint -> shared socket volu
     assert.equal(cr.status, 0, `collector: exit ${cr.status}\n${cr.stderr}`);
     assert.match(cr.stderr, /socket: [1-9]\d* sent, 0 dropped/, 'the collector streamed to the socket');
     const want = ['Shadow file read by untrusted program', 'Search for private keys or passwords'];
-    const lines = await waitFor(20_000, () => rs!.lines(), (l) => want.every((w) => l.some((x) => x.includes(w))));
-    for (const w of want) assert.ok(lines.some((x) => x.includes(w)), `no '${w}' alert in alerts.log:\n${lines.join('\n')}\nprocessor: ${perr}`);
+    const lines = await waitFor(
+      20_000,
+      () => rs!.lines(),
+      (l) => want.every((w) => l.some((x) => x.includes(w))),
+    );
+    for (const w of want)
+      assert.ok(
+        lines.some((x) => x.includes(w)),
+        `no '${w}' alert in alerts.log:\n${lines.join('\n')}\nprocessor: ${perr}`,
+      );
     const exporter = serviceEnv(c.service, NO_VARS).EXPORTER_ID;
     for (const line of lines) {
       const rec = JSON.parse(line.split(' ').slice(4).join(' ')) as { node?: { id?: string } };
@@ -1465,7 +1525,11 @@ test('the whole stack without Docker: collector entrypoint -> shared socket volu
 });
 
 test('mutations: each check catches a deliberate mistake', () => {
-  const has = (problems: string[], re: RegExp, what: string) => assert.ok(problems.some((m) => re.test(m)), `${what}: expected a problem matching ${re}, got ${JSON.stringify(problems)}`);
+  const has = (problems: string[], re: RegExp, what: string) =>
+    assert.ok(
+      problems.some((m) => re.test(m)),
+      `${what}: expected a problem matching ${re}, got ${JSON.stringify(problems)}`,
+    );
   const P = PROJECT;
   // environment
   has(envProblems(P.edit(COMPOSE_FILE, 'EXPORTER_HOST: rsyslog', 'EXPORTER_HOSTNAME: rsyslog')), /EXPORTER_HOSTNAME is not read/, 'renamed variable');
@@ -1484,11 +1548,19 @@ test('mutations: each check catches a deliberate mistake', () => {
   // build context
   has(buildProblems(P.edit('.dockerignore', '!policies\n', '')), /COPY policies\/: excluded .* '\*'/, 'policies excluded');
   has(buildProblems(P.edit('.dockerignore', '!native\n', '')), /native\/unixpacket is excluded|COPY native\/: excluded/, 'native excluded');
-  has(buildProblems(P.edit('native/Dockerfile', 'docker/sf-collector/entrypoint.sh', 'docker/collector/entrypoint.sh')), /docker\/collector\/entrypoint\.sh: not in the build context/, 'missing COPY source');
+  has(
+    buildProblems(P.edit('native/Dockerfile', 'docker/sf-collector/entrypoint.sh', 'docker/collector/entrypoint.sh')),
+    /docker\/collector\/entrypoint\.sh: not in the build context/,
+    'missing COPY source',
+  );
   has(buildProblems(P.edit('Dockerfile', 'dist node_modules resources /out/', 'dist node_modules /out/')), /\/out\/ holds/, 'app assembly changed');
   has(buildProblems(P.edit(COMPOSE_FILE, 'dockerfile: native/Dockerfile', 'dockerfile: native/Dockerfile.collector')), /Dockerfile\.collector does not exist/, 'dockerfile path');
   // wiring
-  has(wiringProblems(P.edit(COMPOSE_FILE, 'INPUT_PATH: /sock/sysflow.sock', 'INPUT_PATH: /sock/other.sock')), /collector writes socket-vol:sysflow\.sock .* processor listens on socket-vol:other\.sock/, 'socket paths');
+  has(
+    wiringProblems(P.edit(COMPOSE_FILE, 'INPUT_PATH: /sock/sysflow.sock', 'INPUT_PATH: /sock/other.sock')),
+    /collector writes socket-vol:sysflow\.sock .* processor listens on socket-vol:other\.sock/,
+    'socket paths',
+  );
   has(wiringProblems(P.edit(COMPOSE_FILE, /(no tracefs.*\n\s+volumes:\n\s+)- socket-vol:\/sock/, '$1- other-vol:/sock')), /collector writes other-vol/, 'socket volumes');
   has(wiringProblems(P.edit(COMPOSE_FILE, 'EXPORTER_PORT: "514"', 'EXPORTER_PORT: "5514"')), /to port 5514; .* listens for tcp on 514/, 'syslog port');
   has(wiringProblems(P.edit('docker/rsyslog/rsyslog.conf', 'input(type="imtcp" port="514")', 'input(type="imtcp" port="10514")')), /listens for tcp on 10514/, 'rsyslog port');
@@ -1499,9 +1571,23 @@ test('mutations: each check catches a deliberate mistake', () => {
   // compose structure
   has(composeProblems(P.edit(COMPOSE_FILE, /\n {2}es-data:\n/, '\n')), /volume 'es-data' is not declared/, 'undeclared volume');
   has(composeProblems(P.edit(COMPOSE_FILE, 'EXPORTER_ES_TEMPLATE: "true"', 'EXPORTER_ES_TEMPLATE: true')), /EXPORTER_ES_TEMPLATE: true must be a string/, 'boolean env value');
-  has(composeProblems(P.edit(COMPOSE_FILE, 'condition: service_healthy\n    environment:\n      SOCK_FILE', 'condition: service_healthy\n      elasticsearch:\n        condition: service_healthy\n    environment:\n      SOCK_FILE')), /sf-collector: depends on elasticsearch, which is in profile/, 'dependency on a profile service');
+  has(
+    composeProblems(
+      P.edit(
+        COMPOSE_FILE,
+        'condition: service_healthy\n    environment:\n      SOCK_FILE',
+        'condition: service_healthy\n      elasticsearch:\n        condition: service_healthy\n    environment:\n      SOCK_FILE',
+      ),
+    ),
+    /sf-collector: depends on elasticsearch, which is in profile/,
+    'dependency on a profile service',
+  );
   has(composeProblems(P.edit(COMPOSE_FILE, '${LOG_LEVEL:-info}', '${SF_LOG:-info}')), /SF_LOG.* not listed in \.env\.example/, 'undocumented variable');
   has(composeProblems(P.edit(COMPOSE_FILE, './resources/elasticsearch/sysflow-ecs-template.json', './resources/sysflow-ecs-template.json')), /bind mount source .* does not exist/, 'bind source');
   // docs
-  has(docsProblems(P.edit('docker/sf-collector/entrypoint.sh', 'INTERVAL="${INTERVAL-}"', 'INTERVAL="${INTERVAL-}"\nSNAPLEN="${SNAPLEN-}"')), /no table row for SNAPLEN/, 'undocumented entrypoint variable');
+  has(
+    docsProblems(P.edit('docker/sf-collector/entrypoint.sh', 'INTERVAL="${INTERVAL-}"', 'INTERVAL="${INTERVAL-}"\nSNAPLEN="${SNAPLEN-}"')),
+    /no table row for SNAPLEN/,
+    'undocumented entrypoint variable',
+  );
 });

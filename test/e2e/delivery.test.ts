@@ -54,7 +54,10 @@ test('in order, exactly once through a link that fails every third send', async 
   const d = new Delivery({ name: 't', connect: t.connect, log, batchSize: 7, backoffMs: { initial: 1, max: 5 }, statsIntervalMs: 0 });
   for (let i = 0; i < 500; i++) d.push(msg(i));
   await d.close();
-  assert.deepEqual(t.got.map(num), Array.from({ length: 500 }, (_, i) => i));
+  assert.deepEqual(
+    t.got.map(num),
+    Array.from({ length: 500 }, (_, i) => i),
+  );
   assert.equal(d.stats.sent, 500);
   assert.ok(d.stats.retried > 0 && d.stats.reconnects > 0, JSON.stringify(d.stats));
 });
@@ -64,8 +67,19 @@ test('a full queue holds the producer back (ready) and releases it when the targ
   const gate = new Promise<void>((r) => (release = r));
   const got: Message[] = [];
   const d = new Delivery({
-    name: 't', log, queueLimit: 100, batchSize: 10, statsIntervalMs: 0,
-    connect: async () => ({ send: async (b) => { await gate; got.push(...b); return noFailures; }, close: async () => {} }),
+    name: 't',
+    log,
+    queueLimit: 100,
+    batchSize: 10,
+    statsIntervalMs: 0,
+    connect: async () => ({
+      send: async (b) => {
+        await gate;
+        got.push(...b);
+        return noFailures;
+      },
+      close: async () => {},
+    }),
   });
   let n = 0;
   while (d.ready() === null && n < 1000) {
@@ -99,10 +113,20 @@ test('an outage longer than memory holds goes to the disk spool, then everything
     assert.ok(readdirSync(dir).length > 0);
     t.up = true;
     await d.close();
-    assert.deepEqual(t.got.map(num), Array.from({ length: 25_000 }, (_, i) => i));
+    assert.deepEqual(
+      t.got.map(num),
+      Array.from({ length: 25_000 }, (_, i) => i),
+    );
     // spooled, read back and sent: counted once (spooled is what is on disk now)
     assert.deepEqual(pick(d.stats), { in: 25_000, sent: 25_000, spooled: 0, failed: 0, queued: 0, earlier: 0 });
-    assert.deepEqual(t.got.slice(0, 3).map((m) => [m.priority, m.ts, m.id]), [[0, 1_700_000_000_000, undefined], [1, 1_700_000_000_001, 'id-1'], [2, 1_700_000_000_002, undefined]]);
+    assert.deepEqual(
+      t.got.slice(0, 3).map((m) => [m.priority, m.ts, m.id]),
+      [
+        [0, 1_700_000_000_000, undefined],
+        [1, 1_700_000_000_001, 'id-1'],
+        [2, 1_700_000_000_002, undefined],
+      ],
+    );
     assert.deepEqual(readdirSync(dir), [], 'spool emptied');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -145,7 +169,10 @@ test('unreachable at shutdown: the queue is spooled and the next run sends it fi
     await second.close();
     // the 50 that were in memory at shutdown are older than the spooled 70: they go first, and the
     // new run's messages queue behind the spool
-    assert.deepEqual(up.got.map(num), Array.from({ length: 130 }, (_, i) => i));
+    assert.deepEqual(
+      up.got.map(num),
+      Array.from({ length: 130 }, (_, i) => i),
+    );
     assert.deepEqual(pick(second.stats), { in: 10, sent: 130, spooled: 0, failed: 0, queued: 0, earlier: 120 });
     assert.deepEqual(readdirSync(dir), []);
   } finally {
@@ -166,7 +193,11 @@ test('per-item results: temporary refusals are retried, permanent ones counted a
   const got: number[] = [];
   const seen = new Set<number>();
   const d = new Delivery({
-    name: 't', log, batchSize: 50, backoffMs: { initial: 1, max: 2 }, statsIntervalMs: 0,
+    name: 't',
+    log,
+    batchSize: 50,
+    backoffMs: { initial: 1, max: 2 },
+    statsIntervalMs: 0,
     connect: async () => ({
       send: async (batch) => {
         const retry: Message[] = [];
@@ -187,7 +218,10 @@ test('per-item results: temporary refusals are retried, permanent ones counted a
   for (let i = 0; i < 200; i++) d.push(msg(i));
   await d.close();
   const want = Array.from({ length: 200 }, (_, i) => i).filter((n) => n % 10 !== 3);
-  assert.deepEqual([...got].sort((a, b) => a - b), want);
+  assert.deepEqual(
+    [...got].sort((a, b) => a - b),
+    want,
+  );
   assert.equal(d.stats.failed, 20);
   assert.equal(d.stats.sent, want.length);
   assert.ok(d.stats.retried >= 25);
@@ -197,8 +231,20 @@ test('links without receipts: what was sent just before a break is sent again (a
   const got: number[] = [];
   let link: Link | null = null;
   const d = new Delivery({
-    name: 't', log, batchSize: 10, resendWindowMs: 60_000, backoffMs: { initial: 1, max: 2 }, statsIntervalMs: 0,
-    connect: async () => (link = { send: async (b) => { got.push(...b.map(num)); return noFailures; }, close: async () => {} }),
+    name: 't',
+    log,
+    batchSize: 10,
+    resendWindowMs: 60_000,
+    backoffMs: { initial: 1, max: 2 },
+    statsIntervalMs: 0,
+    connect: async () =>
+      (link = {
+        send: async (b) => {
+          got.push(...b.map(num));
+          return noFailures;
+        },
+        close: async () => {},
+      }),
   });
   for (let i = 0; i < 30; i++) d.push(msg(i));
   await until(() => got.length === 30);
@@ -234,17 +280,32 @@ test('a full filesystem under the spool behaves like a full spool: back-pressure
     const target = new Target();
     target.up = false;
     // the spool cap is far above the filesystem: the disk fills first
-    const d = new Delivery({ name: 't', connect: target.connect, log: capture, queueLimit: 20, drainTimeoutMs: 50, backoffMs: { initial: 5, max: 10 }, spool: new Spool(dir, 1 << 30), statsIntervalMs: 0 });
+    const d = new Delivery({
+      name: 't',
+      connect: target.connect,
+      log: capture,
+      queueLimit: 20,
+      drainTimeoutMs: 50,
+      backoffMs: { initial: 5, max: 10 },
+      spool: new Spool(dir, 1 << 30),
+      statsIntervalMs: 0,
+    });
     const big = (i: number): Message => ({ ...msg(i), body: Buffer.from(`{"n":${i},"pad":"${'x'.repeat(3000)}"}`) });
     let i = 0;
     while (d.ready() === null && i < 5000) d.push(big(i++));
     assert.ok(i < 5000, `back-pressure started (${i} pushed)`);
-    assert.ok(lines.some((l) => l.includes(`spool directory ${dir} is full (ENOSPC: `) && /\d+ bytes free on the filesystem/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`spool directory ${dir} is full (ENOSPC: `) && /\d+ bytes free on the filesystem/.test(l)),
+      lines.join('\n'),
+    );
     await d.close(); // the target never comes back
     const s = d.stats;
     assert.equal(s.sent, 0);
     assert.equal(s.spooled + s.failed + s.queued, i, `every message counted once: ${JSON.stringify(s)}`);
-    assert.ok(lines.some((l) => /target unreachable at shutdown; \d+ messages spooled .* not kept \(filesystem full: ENOSPC/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /target unreachable at shutdown; \d+ messages spooled .* not kept \(filesystem full: ENOSPC/.test(l)),
+      lines.join('\n'),
+    );
     // what is on disk is whole: read it back, no damaged tail
     const again = new Spool(dir, 1 << 30);
     let back = 0;
@@ -293,7 +354,10 @@ test('a send that never returns at shutdown: its batch is counted as not deliver
   assert.equal(d.undelivered, 13);
   const summary = lines.length;
   assert.match(lines[summary - 1]!, /^info es x: in=13 sent=0 .* failed=13/);
-  assert.ok(lines.some((l) => /^error es x: target unreachable at shutdown; 13 messages not delivered/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^error es x: target unreachable at shutdown; 13 messages not delivered/.test(l)),
+    lines.join('\n'),
+  );
   release!();
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(lines.length, summary, `logged after the final counters: ${lines.slice(summary).join(' | ')}`);

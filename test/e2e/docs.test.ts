@@ -49,7 +49,13 @@ function sfprocessor(args: string[]): Run {
 }
 
 /** The docs that make up the documentation set. */
-const DOCS = () => ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const DOCS = () => [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Generated references
@@ -118,7 +124,9 @@ function cliTable(tool: 'sfprocessor' | 'sysprint', usage: string) {
   }
   for (const f of listed) assert.ok(real.has(f), `README ${tool} flag table: -${f} is not a flag of ${tool} (its usage lists: ${[...real].join(' ')})`);
   for (const f of real) assert.ok(listed.has(f), `${tool} has -${f}, but the README flag table does not list it`);
-  const synopsis = codeBlocks(text).map((b) => b.text).join('\n');
+  const synopsis = codeBlocks(text)
+    .map((b) => b.text)
+    .join('\n');
   assert.ok(synopsis.includes(tool), `README ${tool}: the synopsis block is inside the markers`);
   for (const f of synopsisFlags(synopsis)) assert.ok(real.has(f), `README ${tool} synopsis: -${f} is not a flag of ${tool}`);
 }
@@ -146,7 +154,9 @@ function assertValid(args: string[], what: string) {
 
 test('every shipped pipeline config (pipelines/*.json) loads with -test and is described in docs/configuration.md', () => {
   const doc = read(CONFIG_DOC);
-  const files = readdirSync(join(ROOT, 'pipelines')).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(join(ROOT, 'pipelines'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   assert.ok(files.length >= 1);
   for (const f of files) {
     assertValid(['-config', `pipelines/${f}`], `pipelines/${f}`);
@@ -155,7 +165,9 @@ test('every shipped pipeline config (pipelines/*.json) loads with -test and is d
 });
 
 test('every example plugin config (examples/plugins/<name>/pipeline.json) loads with -test and -plugdir dist/examples/plugins/<name>', () => {
-  const names = readdirSync(join(ROOT, 'examples', 'plugins')).filter((d) => existsSync(join(ROOT, 'examples', 'plugins', d, 'pipeline.json'))).sort();
+  const names = readdirSync(join(ROOT, 'examples', 'plugins'))
+    .filter((d) => existsSync(join(ROOT, 'examples', 'plugins', d, 'pipeline.json')))
+    .sort();
   assert.ok(names.length >= 1);
   for (const n of names) assertValid(['-plugdir', `dist/examples/plugins/${n}`, '-config', `examples/plugins/${n}/pipeline.json`], `examples/plugins/${n}/pipeline.json`);
 });

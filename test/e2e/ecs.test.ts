@@ -58,7 +58,15 @@ const rule = (name: string, priority: number, tags: string[] = []): MatchedRule 
 
 test('PE: the whole document, byte for byte', () => {
   const r = pe({
-    ts: '1553543280704111050', exe: '/bin/ls', args: '-l /tmp', pid: 100, tid: 100, uid: 1000, user: 'alice', gid: 1000, group: 'staff',
+    ts: '1553543280704111050',
+    exe: '/bin/ls',
+    args: '-l /tmp',
+    pid: 100,
+    tid: 100,
+    uid: 1000,
+    user: 'alice',
+    gid: 1000,
+    group: 'staff',
     parent: { pid: 99, exe: '/bin/bash' },
   });
   assert.equal(
@@ -103,15 +111,88 @@ test('PE: top-level and nested key order', () => {
   const d = encode(pe({ container: { id: 'c0ffee', imageid: 'sha256:1' } }));
   assert.deepEqual(shape(d), [
     ['@timestamp', null],
-    ['agent', [['type', null], ['version', null]]],
+    [
+      'agent',
+      [
+        ['type', null],
+        ['version', null],
+      ],
+    ],
     ['ecs', [['version', null]]],
-    ['event', [['action', null], ['category', null], ['duration', null], ['end', null], ['kind', null], ['sf_ret', null], ['sf_type', null], ['start', null], ['type', null]]],
-    ['host', [['id', null], ['ip', null]]],
-    ['container', [['id', null], ['image', [['id', null], ['name', null]]], ['name', null], ['runtime', null], ['sf_privileged', null]]],
-    ['process', [['args', null], ['command_line', null], ['executable', null], ['name', null],
-      ['parent', [['args', null], ['command_line', null], ['executable', null], ['name', null], ['pid', null], ['start', null]]],
-      ['pid', null], ['start', null], ['thread', [['id', null]]]]],
-    ['user', [['group', [['id', null], ['name', null]]], ['id', null], ['name', null]]],
+    [
+      'event',
+      [
+        ['action', null],
+        ['category', null],
+        ['duration', null],
+        ['end', null],
+        ['kind', null],
+        ['sf_ret', null],
+        ['sf_type', null],
+        ['start', null],
+        ['type', null],
+      ],
+    ],
+    [
+      'host',
+      [
+        ['id', null],
+        ['ip', null],
+      ],
+    ],
+    [
+      'container',
+      [
+        ['id', null],
+        [
+          'image',
+          [
+            ['id', null],
+            ['name', null],
+          ],
+        ],
+        ['name', null],
+        ['runtime', null],
+        ['sf_privileged', null],
+      ],
+    ],
+    [
+      'process',
+      [
+        ['args', null],
+        ['command_line', null],
+        ['executable', null],
+        ['name', null],
+        [
+          'parent',
+          [
+            ['args', null],
+            ['command_line', null],
+            ['executable', null],
+            ['name', null],
+            ['pid', null],
+            ['start', null],
+          ],
+        ],
+        ['pid', null],
+        ['start', null],
+        ['thread', [['id', null]]],
+      ],
+    ],
+    [
+      'user',
+      [
+        [
+          'group',
+          [
+            ['id', null],
+            ['name', null],
+          ],
+        ],
+        ['id', null],
+        ['name', null],
+      ],
+    ],
   ]);
 });
 
@@ -125,9 +206,14 @@ test('process: command line without trailing space, missing parent and missing p
 
   d = encode(pe({ proc: null, pid: 4242, tid: 4243, createTS: '1553543280000000001' }));
   assert.deepEqual(d.process, {
-    args: '', command_line: '', executable: '', name: '.',
+    args: '',
+    command_line: '',
+    executable: '',
+    name: '.',
     parent: { args: '', command_line: '', executable: '', name: '.', pid: 0, start: '1970-01-01T00:00:00Z' },
-    pid: 4242, start: '2019-03-25T19:48:00.000000001Z', thread: { id: 4243 },
+    pid: 4242,
+    start: '2019-03-25T19:48:00.000000001Z',
+    thread: { id: 4243 },
   });
   assert.deepEqual(d.user, { group: { id: 0 }, id: 0 });
   assert.equal((d.event as Doc).type, 'thread-start');
@@ -150,15 +236,34 @@ test('container: image only with an image id, runtime without CT_, privileged as
 
 function mkPod(services: Pod['services']): Pod {
   return {
-    sfType: SfType.POD, ts: 1647543915026917000, tsNs: 26917000, id: 'pod-uid', name: 'web-1', nodeName: 'node-a',
-    hostIP: [ipNum('192.168.59.100')], internalIP: [ipNum('172.17.0.16'), ipNum('10.0.0.5')], namespace: 'shop', restartCount: 2,
-    labels: {}, selectors: {}, services,
+    sfType: SfType.POD,
+    ts: 1647543915026917000,
+    tsNs: 26917000,
+    id: 'pod-uid',
+    name: 'web-1',
+    nodeName: 'node-a',
+    hostIP: [ipNum('192.168.59.100')],
+    internalIP: [ipNum('172.17.0.16'), ipNum('10.0.0.5')],
+    namespace: 'shop',
+    restartCount: 2,
+    labels: {},
+    selectors: {},
+    services,
   };
 }
 
 test('pod: orchestrator, pod and service sections', () => {
   const svc = [
-    { name: 'web', id: 's1', namespace: 'shop', clusterIP: [ipNum('10.96.0.1')], portList: [{ port: 80, targetPort: 8080, nodePort: 30080, proto: 'TCP' }, { port: 443, targetPort: 8443, nodePort: 0, proto: 'TCP' }] },
+    {
+      name: 'web',
+      id: 's1',
+      namespace: 'shop',
+      clusterIP: [ipNum('10.96.0.1')],
+      portList: [
+        { port: 80, targetPort: 8080, nodePort: 30080, proto: 'TCP' },
+        { port: 443, targetPort: 8443, nodePort: 0, proto: 'TCP' },
+      ],
+    },
     { name: 'dns', id: 's2', namespace: 'kube-system', clusterIP: [], portList: [] },
   ];
   const d = encode(pe({ container: { id: 'c1', podId: 'pod-uid' }, pod: mkPod(svc) }));
@@ -166,16 +271,51 @@ test('pod: orchestrator, pod and service sections', () => {
   assert.deepEqual(keys, ['@timestamp', 'agent', 'ecs', 'event', 'host', 'container', 'orchestrator', 'pod', 'service', 'process', 'user']);
   assert.deepEqual(d.orchestrator, { namespace: 'shop', resource: { name: 'web-1', type: 'pod' }, type: 'kubernetes' });
   assert.deepEqual(d.pod, {
-    hostip: ['192.168.59.100'], id: 'pod-uid', internalip: ['172.17.0.16', '10.0.0.5'], name: 'web-1', namespace: 'shop',
-    nodename: 'node-a', restartcnt: 2, ts: '2022-03-17T19:05:15.026917Z',
+    hostip: ['192.168.59.100'],
+    id: 'pod-uid',
+    internalip: ['172.17.0.16', '10.0.0.5'],
+    name: 'web-1',
+    namespace: 'shop',
+    nodename: 'node-a',
+    restartcnt: 2,
+    ts: '2022-03-17T19:05:15.026917Z',
   });
   assert.deepEqual(d.service, [
-    { clusterip: ['10.96.0.1'], id: 's1', name: 'web', namespace: 'shop', ports: [
-      { nodeport: 30080, port: 80, proto: 'TCP', targetport: 8080 }, { nodeport: 0, port: 443, proto: 'TCP', targetport: 8443 }] },
+    {
+      clusterip: ['10.96.0.1'],
+      id: 's1',
+      name: 'web',
+      namespace: 'shop',
+      ports: [
+        { nodeport: 30080, port: 80, proto: 'TCP', targetport: 8080 },
+        { nodeport: 0, port: 443, proto: 'TCP', targetport: 8443 },
+      ],
+    },
     { clusterip: [], id: 's2', name: 'dns', namespace: 'kube-system', ports: [] },
   ]);
-  assert.deepEqual(shape((d.service as Doc[])[0]), [['clusterip', [null]], ['id', null], ['name', null], ['namespace', null],
-    ['ports', [[['nodeport', null], ['port', null], ['proto', null], ['targetport', null]], [['nodeport', null], ['port', null], ['proto', null], ['targetport', null]]]]]);
+  assert.deepEqual(shape((d.service as Doc[])[0]), [
+    ['clusterip', [null]],
+    ['id', null],
+    ['name', null],
+    ['namespace', null],
+    [
+      'ports',
+      [
+        [
+          ['nodeport', null],
+          ['port', null],
+          ['proto', null],
+          ['targetport', null],
+        ],
+        [
+          ['nodeport', null],
+          ['port', null],
+          ['proto', null],
+          ['targetport', null],
+        ],
+      ],
+    ],
+  ]);
   // no services: no service section
   const d2 = encode(pe({ pod: mkPod([]) }));
   assert.equal(d2.service, undefined);
@@ -219,7 +359,16 @@ test('FF: key order with file and sf_file_action', () => {
 });
 
 test('file: type mapping, directories, symlink flag, empty path, relative names', () => {
-  const types: [string, string][] = [['f', 'file'], ['d', 'dir'], ['u', 'socket'], ['p', 'pipe'], ['4', 'unknown'], ['6', 'unknown'], ['?', 'unknown'], ['x', 'unknown']];
+  const types: [string, string][] = [
+    ['f', 'file'],
+    ['d', 'dir'],
+    ['u', 'socket'],
+    ['p', 'pipe'],
+    ['4', 'unknown'],
+    ['6', 'unknown'],
+    ['?', 'unknown'],
+    ['x', 'unknown'],
+  ];
   for (const [restype, type] of types) {
     const d = encode(ff({ path: '/var/run/a.sock', restype }));
     if (type === 'dir') assert.deepEqual(d.file, { directory: '/var/run/a.sock', type: 'dir' });
@@ -233,8 +382,7 @@ test('file: type mapping, directories, symlink flag, empty path, relative names'
   // a bare name: no path key (path equals name)
   assert.deepEqual(encode(ff({ path: 'pipe:[1234]', restype: 'p' })).file, { directory: '.', name: 'pipe:[1234]', type: 'pipe' });
   // unix socket pairs: the path part only
-  assert.deepEqual(encode(ff({ path: 'ffff8a1c2b3d4e5f->ffff8a1c2b3d4e60 /run/x.sock', restype: 'u' })).file,
-    { directory: '/run', name: 'x.sock', path: '/run/x.sock', type: 'socket' });
+  assert.deepEqual(encode(ff({ path: 'ffff8a1c2b3d4e5f->ffff8a1c2b3d4e60 /run/x.sock', restype: 'u' })).file, { directory: '/run', name: 'x.sock', path: '/run/x.sock', type: 'socket' });
   // memoised per file: the same file object with and without the symlink flag
   const a = fe({ flags: OpFlags.UNLINK, path: '/tmp/same' });
   assert.equal((encode(a).file as Doc).type, 'file');
@@ -288,7 +436,13 @@ test('NF: network, source, destination; counters not doubled; Community ID', () 
   // the reverse direction has the same Community ID
   const back = encode(nf({ sip: '5.6.7.8', sport: 3344, dip: '1.2.3.4', dport: 1122, proto: 6 }));
   assert.equal((back.network as Doc).community_id, '1:wCb3OG7yAFWelaUydu0D+125CLM=');
-  for (const [proto, name] of [[17, 'udp'], [1, 'icmp'], [254, 'raw'], [132, ''], [0, '']] as const) {
+  for (const [proto, name] of [
+    [17, 'udp'],
+    [1, 'icmp'],
+    [254, 'raw'],
+    [132, ''],
+    [0, ''],
+  ] as const) {
     const n = encode(nf({ proto })).network as Doc;
     assert.equal(n.protocol, name);
     assert.equal(n.iana_number, String(proto));
@@ -319,16 +473,27 @@ test('Community ID: published vectors (corelight/community-id-spec baseline, see
 test('KE: orchestration event, original message, orchestrator from the message', () => {
   const msg = JSON.stringify({ apiVersion: 'v1', items: [{ name: 'user-899b', namespace: 'robot-shop', uid: 'u1' }], kind: 'Pod', type: 'ADDED' });
   const cases: [string, string][] = [
-    ['K8S_COMPONENT_ADDED', 'creation'], ['K8S_COMPONENT_DELETED', 'deletion'], ['K8S_COMPONENT_MODIFIED', 'change'],
-    ['K8S_COMPONENT_ERROR', 'error'], ['K8S_COMPONENT_NONEXISTENT', 'info'], ['K8S_COMPONENT_UNKNOWN', 'info'],
+    ['K8S_COMPONENT_ADDED', 'creation'],
+    ['K8S_COMPONENT_DELETED', 'deletion'],
+    ['K8S_COMPONENT_MODIFIED', 'change'],
+    ['K8S_COMPONENT_ERROR', 'error'],
+    ['K8S_COMPONENT_NONEXISTENT', 'info'],
+    ['K8S_COMPONENT_UNKNOWN', 'info'],
   ];
   for (const [action, type] of cases) {
     const text = encodeText(ke({ action, message: msg + '\n\u0000', ts: '1647544504410939817' }));
     const d = JSON.parse(text) as Doc;
     assert.deepEqual(Object.keys(d), ['@timestamp', 'agent', 'ecs', 'event', 'host', 'orchestrator']);
     assert.deepEqual(d.event, {
-      action, category: 'orchestration', duration: 0, end: '2022-03-17T19:15:04.410939817Z', kind: 'event', original: msg,
-      sf_type: 'KE', start: '2022-03-17T19:15:04.410939817Z', type,
+      action,
+      category: 'orchestration',
+      duration: 0,
+      end: '2022-03-17T19:15:04.410939817Z',
+      kind: 'event',
+      original: msg,
+      sf_type: 'KE',
+      start: '2022-03-17T19:15:04.410939817Z',
+      type,
     });
     assert.deepEqual(d.orchestrator, { namespace: 'robot-shop', resource: { name: 'user-899b', type: 'pod' }, type: 'kubernetes' });
     assert.ok(!text.includes('<') && !text.includes('\\u0000'));
@@ -442,8 +607,10 @@ test('ecsDocId: XXH64 over the documented byte layout', () => {
 
   const n = nf({ ts: String(ts), pid: 55, createTS: String(createTS), sip: '10.1.2.200', dip: '192.168.1.1', sport: 40000, dport: 443, proto: 6 });
   const nr = n.rec as NetworkFlow;
-  assert.equal(ecsDocId(n), expect([Buffer.from('node-1'), Buffer.alloc(0), le64(ts), le64(55n), le64(createTS), le64(BigInt(nr.opFlags)),
-    le64(i32(nr.sip)), le64(40000n), le64(i32(nr.dip)), le64(443n), le64(6n)]));
+  assert.equal(
+    ecsDocId(n),
+    expect([Buffer.from('node-1'), Buffer.alloc(0), le64(ts), le64(55n), le64(createTS), le64(BigInt(nr.opFlags)), le64(i32(nr.sip)), le64(40000n), le64(i32(nr.dip)), le64(443n), le64(6n)]),
+  );
 
   const k = ke({ ts: String(ts), action: 'K8S_COMPONENT_DELETED', kind: 'K8S_SERVICES', message: '{"a":1}\n\u0000' });
   assert.equal(ecsDocId(k), expect([Buffer.from('node-1'), Buffer.alloc(0), le64(ts), le64(0n), le64(0n), le64(0n), le64(2n), le64(4n), Buffer.from('{"a":1}')]));
@@ -463,23 +630,68 @@ test('ecsDocId: XXH64 over the documented byte layout', () => {
  */
 type FieldSpec = Record<string, string>;
 const COMMON: FieldSpec = {
-  '@timestamp': 'date!', 'agent.type': 'str!', 'agent.version': 'str', 'ecs.version': 'str!',
-  'event.action': 'str!', 'event.category': 'str!', 'event.duration': 'int!', 'event.end': 'date!', 'event.kind': 'str!',
-  'event.reason': 'str', 'event.severity': 'int', 'event.sf_type': 'str!', 'event.start': 'date!', 'event.type': 'str!',
-  'host.id': 'str!', 'host.ip': 'str!', tags: 'strs',
+  '@timestamp': 'date!',
+  'agent.type': 'str!',
+  'agent.version': 'str',
+  'ecs.version': 'str!',
+  'event.action': 'str!',
+  'event.category': 'str!',
+  'event.duration': 'int!',
+  'event.end': 'date!',
+  'event.kind': 'str!',
+  'event.reason': 'str',
+  'event.severity': 'int',
+  'event.sf_type': 'str!',
+  'event.start': 'date!',
+  'event.type': 'str!',
+  'host.id': 'str!',
+  'host.ip': 'str!',
+  tags: 'strs',
 };
 const PROCESS_CONTEXT: FieldSpec = {
-  'container.id': 'str', 'container.image.id': 'str', 'container.image.name': 'str', 'container.name': 'str',
-  'container.runtime': 'str', 'container.sf_privileged': 'bool',
-  'orchestrator.namespace': 'str', 'orchestrator.resource.name': 'str', 'orchestrator.resource.type': 'str', 'orchestrator.type': 'str',
-  'pod.hostip': 'ips', 'pod.id': 'str', 'pod.internalip': 'ips', 'pod.name': 'str', 'pod.namespace': 'str', 'pod.nodename': 'str',
-  'pod.restartcnt': 'int', 'pod.ts': 'date',
-  'service.clusterip': 'ips', 'service.id': 'str', 'service.name': 'str', 'service.namespace': 'str',
-  'service.ports.nodeport': 'int', 'service.ports.port': 'int', 'service.ports.proto': 'str', 'service.ports.targetport': 'int',
-  'process.args': 'str!', 'process.command_line': 'str!', 'process.executable': 'str!', 'process.name': 'str!',
-  'process.parent.args': 'str!', 'process.parent.command_line': 'str!', 'process.parent.executable': 'str!', 'process.parent.name': 'str!',
-  'process.parent.pid': 'int!', 'process.parent.start': 'date!', 'process.pid': 'int!', 'process.start': 'date!', 'process.thread.id': 'int!',
-  'user.group.id': 'int!', 'user.group.name': 'str', 'user.id': 'int!', 'user.name': 'str',
+  'container.id': 'str',
+  'container.image.id': 'str',
+  'container.image.name': 'str',
+  'container.name': 'str',
+  'container.runtime': 'str',
+  'container.sf_privileged': 'bool',
+  'orchestrator.namespace': 'str',
+  'orchestrator.resource.name': 'str',
+  'orchestrator.resource.type': 'str',
+  'orchestrator.type': 'str',
+  'pod.hostip': 'ips',
+  'pod.id': 'str',
+  'pod.internalip': 'ips',
+  'pod.name': 'str',
+  'pod.namespace': 'str',
+  'pod.nodename': 'str',
+  'pod.restartcnt': 'int',
+  'pod.ts': 'date',
+  'service.clusterip': 'ips',
+  'service.id': 'str',
+  'service.name': 'str',
+  'service.namespace': 'str',
+  'service.ports.nodeport': 'int',
+  'service.ports.port': 'int',
+  'service.ports.proto': 'str',
+  'service.ports.targetport': 'int',
+  'process.args': 'str!',
+  'process.command_line': 'str!',
+  'process.executable': 'str!',
+  'process.name': 'str!',
+  'process.parent.args': 'str!',
+  'process.parent.command_line': 'str!',
+  'process.parent.executable': 'str!',
+  'process.parent.name': 'str!',
+  'process.parent.pid': 'int!',
+  'process.parent.start': 'date!',
+  'process.pid': 'int!',
+  'process.start': 'date!',
+  'process.thread.id': 'int!',
+  'user.group.id': 'int!',
+  'user.group.name': 'str',
+  'user.id': 'int!',
+  'user.name': 'str',
 };
 const FILE: FieldSpec = { 'file.directory': 'str!', 'file.name': 'str', 'file.path': 'str', 'file.type': 'str!' };
 const ENDPOINTS = (counters: boolean): FieldSpec => {
@@ -498,25 +710,62 @@ const ENDPOINTS = (counters: boolean): FieldSpec => {
 const FIELDS: Record<string, FieldSpec> = {
   PE: { ...COMMON, ...PROCESS_CONTEXT, 'event.sf_ret': 'int!' },
   FF: {
-    ...COMMON, ...PROCESS_CONTEXT, ...FILE,
-    'sf_file_action.bytes_read': 'int', 'sf_file_action.bytes_written': 'int', 'sf_file_action.read_ops': 'int', 'sf_file_action.write_ops': 'int',
+    ...COMMON,
+    ...PROCESS_CONTEXT,
+    ...FILE,
+    'sf_file_action.bytes_read': 'int',
+    'sf_file_action.bytes_written': 'int',
+    'sf_file_action.read_ops': 'int',
+    'sf_file_action.write_ops': 'int',
   },
   FE: { ...COMMON, ...PROCESS_CONTEXT, ...FILE, 'file.target_path': 'str', 'event.sf_ret': 'int!' },
   NF: {
-    ...COMMON, ...PROCESS_CONTEXT, ...ENDPOINTS(true),
-    'network.bytes': 'int!', 'network.community_id': 'cid!', 'network.iana_number': 'num!', 'network.protocol': 'str!',
+    ...COMMON,
+    ...PROCESS_CONTEXT,
+    ...ENDPOINTS(true),
+    'network.bytes': 'int!',
+    'network.community_id': 'cid!',
+    'network.iana_number': 'num!',
+    'network.protocol': 'str!',
   },
   NE: { ...COMMON, ...PROCESS_CONTEXT, ...ENDPOINTS(false), 'network.community_id': 'cid!', 'network.iana_number': 'num!', 'network.protocol': 'str!', 'event.sf_ret': 'int!' },
   PF: { ...COMMON, ...PROCESS_CONTEXT },
   KE: {
-    ...COMMON, 'event.original': 'str!',
-    'orchestrator.namespace': 'str!', 'orchestrator.resource.name': 'str!', 'orchestrator.resource.type': 'str!', 'orchestrator.type': 'str!',
+    ...COMMON,
+    'event.original': 'str!',
+    'orchestrator.namespace': 'str!',
+    'orchestrator.resource.name': 'str!',
+    'orchestrator.resource.type': 'str!',
+    'orchestrator.type': 'str!',
   },
 };
-const TOP_ORDER = ['@timestamp', 'agent', 'ecs', 'event', 'host', 'container', 'orchestrator', 'pod', 'service', 'file', 'sf_file_action',
-  'network', 'source', 'destination', 'process', 'user', 'tags'];
+const TOP_ORDER = [
+  '@timestamp',
+  'agent',
+  'ecs',
+  'event',
+  'host',
+  'container',
+  'orchestrator',
+  'pod',
+  'service',
+  'file',
+  'sf_file_action',
+  'network',
+  'source',
+  'destination',
+  'process',
+  'user',
+  'tags',
+];
 const CATEGORIES: Record<string, string[]> = {
-  PE: ['process'], FF: ['file'], FE: ['file', 'directory'], NF: ['network'], NE: ['network'], PF: ['process'], KE: ['orchestration'],
+  PE: ['process'],
+  FF: ['file'],
+  FE: ['file', 'directory'],
+  NF: ['network'],
+  NE: ['network'],
+  PF: ['process'],
+  KE: ['orchestration'],
 };
 
 const DATE_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/;
@@ -525,16 +774,26 @@ const isIp = (v: unknown) => typeof v === 'string' && IP_RE.test(v) && v.split('
 
 function typeOk(t: string, v: unknown): boolean {
   switch (t) {
-    case 'str': return typeof v === 'string';
-    case 'int': return typeof v === 'number' && Number.isInteger(v);
-    case 'bool': return typeof v === 'boolean';
-    case 'date': return typeof v === 'string' && DATE_RE.test(v);
-    case 'ip': return isIp(v);
-    case 'ips': return Array.isArray(v) && v.every(isIp);
-    case 'strs': return Array.isArray(v) && v.every((x) => typeof x === 'string');
-    case 'num': return typeof v === 'string' && /^-?\d+$/.test(v); // SysFlow's proto is an int: -1 occurs
-    case 'cid': return typeof v === 'string' && /^1:[A-Za-z0-9+/]{27}=$/.test(v);
-    default: throw new Error(`unknown type ${t}`);
+    case 'str':
+      return typeof v === 'string';
+    case 'int':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'date':
+      return typeof v === 'string' && DATE_RE.test(v);
+    case 'ip':
+      return isIp(v);
+    case 'ips':
+      return Array.isArray(v) && v.every(isIp);
+    case 'strs':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'num':
+      return typeof v === 'string' && /^-?\d+$/.test(v); // SysFlow's proto is an int: -1 occurs
+    case 'cid':
+      return typeof v === 'string' && /^1:[A-Za-z0-9+/]{27}=$/.test(v);
+    default:
+      throw new Error(`unknown type ${t}`);
   }
 }
 
@@ -594,14 +853,21 @@ function mappingAccepts(m: Mapping, v: unknown, path: string): boolean {
   const vals = Array.isArray(v) ? v : [v];
   return vals.every((x) => {
     switch (m.type) {
-      case 'keyword': return typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
+      case 'keyword':
+        return typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
       case 'text':
-      case 'match_only_text': return typeof x === 'string';
-      case 'long': return typeof x === 'number' && Number.isInteger(x);
-      case 'boolean': return typeof x === 'boolean';
-      case 'date': return typeof x === 'string' && DATE_RE.test(x);
-      case 'ip': return isIp(x) || (m.ignore_malformed === true && path === 'host.ip');
-      default: return false;
+      case 'match_only_text':
+        return typeof x === 'string';
+      case 'long':
+        return typeof x === 'number' && Number.isInteger(x);
+      case 'boolean':
+        return typeof x === 'boolean';
+      case 'date':
+        return typeof x === 'string' && DATE_RE.test(x);
+      case 'ip':
+        return isIp(x) || (m.ignore_malformed === true && path === 'host.ip');
+      default:
+        return false;
     }
   });
 }
@@ -612,13 +878,23 @@ const ALL_SPEC_PATHS = [...new Set(Object.values(FIELDS).flatMap((s) => Object.k
 test('index template: composable, sysflow-*, maps every documented field with the right type', () => {
   assert.deepEqual(TEMPLATE.index_patterns, ['sysflow-*']);
   const want: Record<string, string> = {
-    date: 'date', int: 'long', bool: 'boolean', ip: 'ip', ips: 'ip', cid: 'keyword', num: 'keyword', strs: 'keyword',
+    date: 'date',
+    int: 'long',
+    bool: 'boolean',
+    ip: 'ip',
+    ips: 'ip',
+    cid: 'keyword',
+    num: 'keyword',
+    strs: 'keyword',
   };
   const keywordIds = new Set(['user.id', 'user.group.id', 'host.ip', 'source.address', 'destination.address']);
   for (const path of ALL_SPEC_PATHS) {
     const m = mappingOf(path);
     assert.ok(m?.type, `template maps ${path}`);
-    const t = Object.values(FIELDS).map((s) => s[path]).find((x) => x !== undefined)!.replace('!', '');
+    const t = Object.values(FIELDS)
+      .map((s) => s[path])
+      .find((x) => x !== undefined)!
+      .replace('!', '');
     if (path === 'event.original') {
       assert.equal(m.type, 'text');
       assert.equal(m.index, false);
@@ -642,7 +918,10 @@ test('index template: composable, sysflow-*, maps every documented field with th
     }
   };
   walk(TEMPLATE.template.mappings.properties, '');
-  assert.deepEqual(mapped.filter((p) => !ALL_SPEC_PATHS.includes(p)), []);
+  assert.deepEqual(
+    mapped.filter((p) => !ALL_SPEC_PATHS.includes(p)),
+    [],
+  );
 });
 
 /** Independent RFC 3339 text of an exact nanosecond count. */
@@ -771,8 +1050,18 @@ test('NE and PF (extensions): documents that follow the field list', () => {
   const base = nf({ sip: '10.0.0.1', dip: '10.0.0.2', sport: 5000, dport: 53, proto: 17, container: { id: 'c1' } });
   const n = base.rec as NetworkFlow;
   const neRec: NetworkEvent = {
-    sfType: SfType.NE, procOID: n.procOID, ts: n.ts, tsNs: n.tsNs, tid: n.tid, opFlags: OpFlags.CONNECT,
-    sip: n.sip, sport: n.sport, dip: n.dip, dport: n.dport, proto: n.proto, ret: -111,
+    sfType: SfType.NE,
+    procOID: n.procOID,
+    ts: n.ts,
+    tsNs: n.tsNs,
+    tid: n.tid,
+    opFlags: OpFlags.CONNECT,
+    sip: n.sip,
+    sport: n.sport,
+    dip: n.dip,
+    dport: n.dport,
+    proto: n.proto,
+    ret: -111,
   };
   const ne = new FlatRecord(SfType.NE, neRec, base.header, base.proc, base.pproc, base.container, base.pod, undefined, undefined, () => base.ptree);
   const d = encode(ne);
@@ -783,8 +1072,16 @@ test('NE and PF (extensions): documents that follow the field list', () => {
   assert.deepEqual([(d.event as Doc).action, (d.event as Doc).sf_ret], ['network-connection', -111]);
 
   const pfRec: ProcessFlow = {
-    sfType: SfType.PF, procOID: n.procOID, ts: n.ts, tsNs: n.tsNs, numThreadsCloned: 3, opFlags: OpFlags.CLONE | OpFlags.EXIT,
-    endTs: n.ts + 2000, endTsNs: n.tsNs + 2000, numThreadsExited: 2, numCloneErrors: 0,
+    sfType: SfType.PF,
+    procOID: n.procOID,
+    ts: n.ts,
+    tsNs: n.tsNs,
+    numThreadsCloned: 3,
+    opFlags: OpFlags.CLONE | OpFlags.EXIT,
+    endTs: n.ts + 2000,
+    endTsNs: n.tsNs + 2000,
+    numThreadsExited: 2,
+    numCloneErrors: 0,
   };
   const pf = new FlatRecord(SfType.PF, pfRec, base.header, base.proc, base.pproc, base.container, base.pod, undefined, undefined, () => base.ptree);
   const dp = encode(pf);
@@ -829,7 +1126,11 @@ test(`corpus: every record validates against the field list and the template (${
       total[type] = (total[type] ?? 0) + 1;
     }
   }
-  t.diagnostic(`${TRACES.length} traces: ${Object.entries(total).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  t.diagnostic(
+    `${TRACES.length} traces: ${Object.entries(total)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   assert.equal(dupIds, 0, 'document ids are unique within a trace');
   assert.ok((total.PE ?? 0) > 0 && (total.FF ?? 0) > 0 && (total.NF ?? 0) > 0, 'the traces exercise PE, FF and NF');
 });

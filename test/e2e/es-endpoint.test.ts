@@ -34,7 +34,9 @@ function raw(ep: EsEndpoint, method: string, path: string, body: string | Buffer
         let parsed: unknown = text;
         try {
           parsed = JSON.parse(text);
-        } catch { /* text body */ }
+        } catch {
+          /* text body */
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
       });
     });
@@ -56,7 +58,10 @@ test('info, ping and the product check', async () => {
     assert.equal(await client.ping(), true);
     // the client sends the v8 compatibility media types
     assert.equal(ep.requests[0]!.headers.accept, 'application/vnd.elasticsearch+json; compatible-with=8,text/plain');
-    assert.deepEqual(ep.requests.map((r) => `${r.method} ${r.path}`), ['GET /', 'HEAD /']);
+    assert.deepEqual(
+      ep.requests.map((r) => `${r.method} ${r.path}`),
+      ['GET /', 'HEAD /'],
+    );
     await client.close();
   });
 });
@@ -67,38 +72,53 @@ test('client.bulk: create/index/update/delete semantics, generated ids, duplicat
     const r1 = await client.bulk({
       index: 'events',
       operations: [
-        { create: { _id: 'a' } }, { n: 1 },
-        { create: { _id: 'a' } }, { n: 2 }, // duplicate → 409
-        { index: {} }, { n: 3 }, // generated _id
-        { index: { _index: 'other', _id: 'x' } }, { n: 4 },
-        { index: { _index: 'other', _id: 'x' } }, { n: 5 }, // overwrite → updated, _version 2
-        { update: { _index: 'other', _id: 'x' } }, { doc: { extra: true } },
-        { update: { _index: 'other', _id: 'x' } }, { doc: { extra: true } }, // noop
-        { update: { _id: 'missing' } }, { doc: { a: 1 } }, // 404
+        { create: { _id: 'a' } },
+        { n: 1 },
+        { create: { _id: 'a' } },
+        { n: 2 }, // duplicate → 409
+        { index: {} },
+        { n: 3 }, // generated _id
+        { index: { _index: 'other', _id: 'x' } },
+        { n: 4 },
+        { index: { _index: 'other', _id: 'x' } },
+        { n: 5 }, // overwrite → updated, _version 2
+        { update: { _index: 'other', _id: 'x' } },
+        { doc: { extra: true } },
+        { update: { _index: 'other', _id: 'x' } },
+        { doc: { extra: true } }, // noop
+        { update: { _id: 'missing' } },
+        { doc: { a: 1 } }, // 404
         { delete: { _index: 'other', _id: 'nope' } },
-        { create: { _index: 'Upper' } }, { n: 6 }, // invalid index name
+        { create: { _index: 'Upper' } },
+        { n: 6 }, // invalid index name
       ],
     });
     assert.equal(r1.errors, true);
     const items = r1.items.map((it) => Object.entries(it)[0]!);
-    assert.deepEqual(items.map(([op, v]) => [op, v!.status, v!.result ?? v!.error?.type]), [
-      ['create', 201, 'created'],
-      ['create', 409, 'version_conflict_engine_exception'],
-      ['index', 201, 'created'],
-      ['index', 201, 'created'],
-      ['index', 200, 'updated'],
-      ['update', 200, 'updated'],
-      ['update', 200, 'noop'],
-      ['update', 404, 'document_missing_exception'],
-      ['delete', 404, 'not_found'],
-      ['create', 400, 'invalid_index_name_exception'],
-    ]);
+    assert.deepEqual(
+      items.map(([op, v]) => [op, v!.status, v!.result ?? v!.error?.type]),
+      [
+        ['create', 201, 'created'],
+        ['create', 409, 'version_conflict_engine_exception'],
+        ['index', 201, 'created'],
+        ['index', 201, 'created'],
+        ['index', 200, 'updated'],
+        ['update', 200, 'updated'],
+        ['update', 200, 'noop'],
+        ['update', 404, 'document_missing_exception'],
+        ['delete', 404, 'not_found'],
+        ['create', 400, 'invalid_index_name_exception'],
+      ],
+    );
     assert.match(items[1]![1]!.error!.reason!, /^\[a\]: version conflict, document already exists \(current version \[1\]\)$/);
     assert.match(items[2]![1]!._id!, /^[A-Za-z0-9_-]{20}$/);
     assert.equal(items[4]![1]!._version, 2);
     assert.equal(items[5]![1]!._version, 3);
     assert.equal(ep.duplicatesRejected, 1);
-    assert.deepEqual(ep.docs('events').map((d) => d.source), [{ n: 1 }, { n: 3 }]);
+    assert.deepEqual(
+      ep.docs('events').map((d) => d.source),
+      [{ n: 1 }, { n: 3 }],
+    );
     assert.deepEqual(ep.docs('other'), [{ index: 'other', id: 'x', source: { n: 5, extra: true }, version: 3, seqNo: 2 }]);
     // no refresh requested and no periodic refresh: not yet visible to _count
     assert.equal((await client.count({ index: 'events' })).count, 0);
@@ -112,7 +132,10 @@ test('client.bulk: create/index/update/delete semantics, generated ids, duplicat
     assert.equal(ep.requests.find((r) => r.path === '/events/_bulk' && r.query.refresh === 'true') !== undefined, true);
     assert.equal((await client.count({ index: 'events' })).count, 2);
     const cat = await client.cat.indices({ format: 'json' });
-    assert.deepEqual(cat.map((c) => [c.index, c['docs.count']]).sort(), [['events', '2'], ['other', '0']]);
+    assert.deepEqual(cat.map((c) => [c.index, c['docs.count']]).sort(), [
+      ['events', '2'],
+      ['other', '0'],
+    ]);
     // the wire format: NDJSON ending with a newline, vendored content type
     const bulkReq = ep.bulkRequests()[0]!;
     assert.equal(bulkReq.headers['content-type'], 'application/vnd.elasticsearch+x-ndjson; compatible-with=8');
@@ -123,48 +146,71 @@ test('client.bulk: create/index/update/delete semantics, generated ids, duplicat
 });
 
 test('bulk helper: per-item 429 retried and stored once, per-item 400 dropped to onDrop', async () => {
-  await withEndpoint({
-    itemFailures: (action, doc, attempt) => {
-      const seq = (doc as { seq: number }).seq;
-      assert.equal(action.op, 'create');
-      assert.equal(action.index, 'sf');
-      if (seq % 10 === 3) return { status: 400, type: 'document_parsing_exception', reason: `[1:9] failed to parse field [seq] of type [long] in document with id '${action.id}'` };
-      if (seq % 4 === 0 && attempt === 1) return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution of primary operation' };
-      return null;
+  await withEndpoint(
+    {
+      itemFailures: (action, doc, attempt) => {
+        const seq = (doc as { seq: number }).seq;
+        assert.equal(action.op, 'create');
+        assert.equal(action.index, 'sf');
+        if (seq % 10 === 3) return { status: 400, type: 'document_parsing_exception', reason: `[1:9] failed to parse field [seq] of type [long] in document with id '${action.id}'` };
+        if (seq % 4 === 0 && attempt === 1) return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution of primary operation' };
+        return null;
+      },
     },
-  }, async (ep) => {
-    const client = new Client({ node: ep.url });
-    const dropped: { status: number; type: string | undefined; seq: number; retried: boolean }[] = [];
-    const stats = await client.helpers.bulk({
-      datasource: docs(60),
-      onDocument: (d) => ({ create: { _index: 'sf', _id: `id-${d.seq}` } }),
-      onDrop: (d) => dropped.push({ status: d.status, type: d.error?.type, seq: d.document.seq, retried: d.retried }),
-      retries: 3,
-      wait: 10,
-      flushBytes: 1000,
-      concurrency: 2,
-    });
-    const expectedDrops = docs(60).filter((d) => d.seq % 10 === 3).map((d) => d.seq);
-    assert.deepEqual(dropped.map((d) => d.seq).sort((a, b) => a - b), expectedDrops);
-    assert.ok(dropped.every((d) => d.status === 400 && d.type === 'document_parsing_exception'));
-    assert.equal(stats.total, 60);
-    assert.equal(stats.failed, expectedDrops.length);
-    assert.equal(stats.successful, 60 - expectedDrops.length);
-    // the helper's stats.retry counts NDJSON lines (action + source), not documents
-    assert.equal(stats.retry, 2 * docs(60).filter((d) => d.seq % 4 === 0 && d.seq % 10 !== 3).length);
-    const stored = ep.docs('sf').map((d) => (d.source as { seq: number }).seq).sort((a, b) => a - b);
-    assert.deepEqual(stored, docs(60).map((d) => d.seq).filter((s) => s % 10 !== 3));
-    assert.equal(ep.duplicatesRejected, 0);
-    assert.ok(ep.bulkRequests().length > 2);
-    // the helper's retry request holds exactly the 429'd operations
-    const seqsOf = (body: string) => body.split('\n').filter((_, i) => i % 2 === 0 && _ !== '')
-      .map((l) => Number((JSON.parse(l) as { create: { _id: string } }).create._id.slice(3)));
-    const retryBodies = ep.bulkRequests().filter((r) => seqsOf(r.body).every((s) => s % 4 === 0 && s % 10 !== 3));
-    assert.ok(retryBodies.length >= 1);
-    assert.deepEqual(retryBodies.flatMap((r) => seqsOf(r.body)).sort((a, b) => a - b),
-      docs(60).map((d) => d.seq).filter((s) => s % 4 === 0 && s % 10 !== 3));
-    await client.close();
-  });
+    async (ep) => {
+      const client = new Client({ node: ep.url });
+      const dropped: { status: number; type: string | undefined; seq: number; retried: boolean }[] = [];
+      const stats = await client.helpers.bulk({
+        datasource: docs(60),
+        onDocument: (d) => ({ create: { _index: 'sf', _id: `id-${d.seq}` } }),
+        onDrop: (d) => dropped.push({ status: d.status, type: d.error?.type, seq: d.document.seq, retried: d.retried }),
+        retries: 3,
+        wait: 10,
+        flushBytes: 1000,
+        concurrency: 2,
+      });
+      const expectedDrops = docs(60)
+        .filter((d) => d.seq % 10 === 3)
+        .map((d) => d.seq);
+      assert.deepEqual(
+        dropped.map((d) => d.seq).sort((a, b) => a - b),
+        expectedDrops,
+      );
+      assert.ok(dropped.every((d) => d.status === 400 && d.type === 'document_parsing_exception'));
+      assert.equal(stats.total, 60);
+      assert.equal(stats.failed, expectedDrops.length);
+      assert.equal(stats.successful, 60 - expectedDrops.length);
+      // the helper's stats.retry counts NDJSON lines (action + source), not documents
+      assert.equal(stats.retry, 2 * docs(60).filter((d) => d.seq % 4 === 0 && d.seq % 10 !== 3).length);
+      const stored = ep
+        .docs('sf')
+        .map((d) => (d.source as { seq: number }).seq)
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        stored,
+        docs(60)
+          .map((d) => d.seq)
+          .filter((s) => s % 10 !== 3),
+      );
+      assert.equal(ep.duplicatesRejected, 0);
+      assert.ok(ep.bulkRequests().length > 2);
+      // the helper's retry request holds exactly the 429'd operations
+      const seqsOf = (body: string) =>
+        body
+          .split('\n')
+          .filter((_, i) => i % 2 === 0 && _ !== '')
+          .map((l) => Number((JSON.parse(l) as { create: { _id: string } }).create._id.slice(3)));
+      const retryBodies = ep.bulkRequests().filter((r) => seqsOf(r.body).every((s) => s % 4 === 0 && s % 10 !== 3));
+      assert.ok(retryBodies.length >= 1);
+      assert.deepEqual(
+        retryBodies.flatMap((r) => seqsOf(r.body)).sort((a, b) => a - b),
+        docs(60)
+          .map((d) => d.seq)
+          .filter((s) => s % 4 === 0 && s % 10 !== 3),
+      );
+      await client.close();
+    },
+  );
 });
 
 test('bulk helper: 429 with retries exhausted → onDrop with status 429', async () => {
@@ -193,7 +239,10 @@ test('whole-request failures: 502/503/504 are retried by the transport, 429 and 
       const r = await client.bulk({ index: 'sf', operations: [{ create: {} }, { a: 1 }] });
       assert.equal(r.errors, false);
       assert.equal(ep.bulkRequests().length, 3, `status ${status}`);
-      assert.deepEqual(ep.bulkRequests().map((q) => q.status), [status, status, 200]);
+      assert.deepEqual(
+        ep.bulkRequests().map((q) => q.status),
+        [status, status, 200],
+      );
       assert.equal(ep.docs('sf').length, 1);
       await client.close();
     });
@@ -221,8 +270,10 @@ test('whole-request failures: 502/503/504 are retried by the transport, 429 and 
       assert.equal(ep.bulkRequests().length, 1, `status ${status} is not retried by the client`);
       // the bulk helper does not retry a whole-request 429 either: it rejects (aborts)
       ep.failNextBulk(1, status);
-      await assert.rejects(client.helpers.bulk({ datasource: docs(2), onDocument: () => ({ create: { _index: 'sf' } }), wait: 5 }),
-        (e: unknown) => e instanceof errors.ResponseError && e.statusCode === status);
+      await assert.rejects(
+        client.helpers.bulk({ datasource: docs(2), onDocument: () => ({ create: { _index: 'sf' } }), wait: 5 }),
+        (e: unknown) => e instanceof errors.ResponseError && e.statusCode === status,
+      );
       assert.equal(ep.bulkRequests().length, 2);
       assert.equal(ep.docs().length, 0);
       await client.close();
@@ -280,8 +331,7 @@ test('outage: setDown(true) → ConnectionError (ECONNREFUSED), recovery after s
       assert.match(e.message, /ECONNREFUSED|other side closed|socket/i);
       return true;
     });
-    await assert.rejects(client.helpers.bulk({ datasource: docs(2), onDocument: () => ({ create: { _index: 'sf' } }) }, { maxRetries: 0 }),
-      (e: unknown) => e instanceof errors.ConnectionError);
+    await assert.rejects(client.helpers.bulk({ datasource: docs(2), onDocument: () => ({ create: { _index: 'sf' } }) }, { maxRetries: 0 }), (e: unknown) => e instanceof errors.ConnectionError);
     await ep.setDown(false);
     const r = await client.bulk({ index: 'sf', operations: [{ create: {} }, { a: 1 }] });
     assert.equal(r.errors, false);
@@ -291,7 +341,10 @@ test('outage: setDown(true) → ConnectionError (ECONNREFUSED), recovery after s
     ep.options.bulkReply = ({ n }) => (n === 2 ? 'destroy' : null);
     const r2 = await client.bulk({ index: 'sf', operations: [{ create: {} }, { a: 2 }] }, { retryBackoff: () => 0 });
     assert.equal(r2.errors, false);
-    assert.deepEqual(ep.bulkRequests().map((q) => q.status), [200, 0, 200]);
+    assert.deepEqual(
+      ep.bulkRequests().map((q) => q.status),
+      [200, 0, 200],
+    );
     assert.equal(ep.docs('sf').length, 2);
     await client.close();
   });
@@ -327,7 +380,9 @@ test('index templates, index create/exists, _doc get', async () => {
   await withEndpoint({}, async (ep) => {
     const client = new Client({ node: ep.url });
     const ack = await client.indices.putIndexTemplate({
-      name: 'sysflow', index_patterns: ['sysflow-*'], template: { mappings: { properties: { ts: { type: 'date_nanos' } } } },
+      name: 'sysflow',
+      index_patterns: ['sysflow-*'],
+      template: { mappings: { properties: { ts: { type: 'date_nanos' } } } },
     });
     assert.equal(ack.acknowledged, true);
     assert.deepEqual(ep.templates.get('sysflow'), { index_patterns: ['sysflow-*'], template: { mappings: { properties: { ts: { type: 'date_nanos' } } } } });
@@ -338,8 +393,10 @@ test('index templates, index create/exists, _doc get', async () => {
     assert.equal(await client.indices.exists({ index: 'sysflow-1' }), false);
     await client.indices.create({ index: 'sysflow-1' });
     assert.equal(await client.indices.exists({ index: 'sysflow-1' }), true);
-    await assert.rejects(client.indices.create({ index: 'sysflow-1' }), (e: unknown) =>
-      e instanceof errors.ResponseError && e.statusCode === 400 && e.body.error.type === 'resource_already_exists_exception');
+    await assert.rejects(
+      client.indices.create({ index: 'sysflow-1' }),
+      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 400 && e.body.error.type === 'resource_already_exists_exception',
+    );
     await client.bulk({ operations: [{ index: { _index: 'sysflow-1', _id: 'z' } }, { k: 1 }] });
     assert.deepEqual((await client.get({ index: 'sysflow-1', id: 'z' }))._source, { k: 1 });
     await client.close();
@@ -354,7 +411,8 @@ test('raw HTTP: ES request errors (no final newline, malformed lines, media type
     assert.deepEqual(noNewline.body, {
       error: {
         root_cause: [{ type: 'illegal_argument_exception', reason: 'The bulk request must be terminated by a newline [\\n]' }],
-        type: 'illegal_argument_exception', reason: 'The bulk request must be terminated by a newline [\\n]',
+        type: 'illegal_argument_exception',
+        reason: 'The bulk request must be terminated by a newline [\\n]',
       },
       status: 400,
     });
@@ -379,13 +437,17 @@ test('raw HTTP: ES request errors (no final newline, malformed lines, media type
     assert.equal(mixed.body.items[0].index.status, 400);
     assert.equal(mixed.body.items[0].index.error.type, 'document_parsing_exception');
     assert.equal(mixed.body.items[1].index.status, 201);
-    assert.deepEqual(ep.docs('sf').map((d) => d.id), ['2']);
+    assert.deepEqual(
+      ep.docs('sf').map((d) => d.id),
+      ['2'],
+    );
     const plain = await raw(ep, 'POST', '/_bulk', '{"index":{"_index":"sf"}}\n{"a":1}\n', { 'content-type': 'text/plain' });
     assert.equal(plain.status, 406);
     assert.deepEqual(plain.body, { error: 'Content-Type header [text/plain] is not supported', status: 406 });
     // a v9 client's media types against this 8.x "server"
     const v9 = await raw(ep, 'POST', '/_bulk', '{"index":{"_index":"sf"}}\n{"a":1}\n', {
-      'content-type': 'application/vnd.elasticsearch+x-ndjson; compatible-with=9', accept: 'application/vnd.elasticsearch+json; compatible-with=9',
+      'content-type': 'application/vnd.elasticsearch+x-ndjson; compatible-with=9',
+      accept: 'application/vnd.elasticsearch+json; compatible-with=9',
     });
     assert.equal(v9.status, 400);
     assert.equal(v9.body.error.type, 'media_type_header_exception');
@@ -402,9 +464,29 @@ test('TLS: HTTPS with a self-signed certificate', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'es-endpoint-tls-'));
   try {
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
     } catch {
       t.skip('openssl unavailable');
       return;

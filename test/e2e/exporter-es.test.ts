@@ -24,13 +24,16 @@ interface Run {
 
 function runCli(dir: string, exporter: Record<string, string>, policyMode: Record<string, string> = { mode: 'enrich' }, onStderr?: (text: string) => void): Promise<Run> {
   const config = join(dir, `pipeline-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(config, JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...policyMode },
-      { processor: 'exporter', in: 'evt eventchan', 'stats.interval': '0', 'retry.max': '500ms', ...exporter },
-    ],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...policyMode },
+        { processor: 'exporter', in: 'evt eventchan', 'stats.interval': '0', 'retry.max': '500ms', ...exporter },
+      ],
+    }),
+  );
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [CLI, '-config', config, '-log', 'info', TRACE], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -81,7 +84,13 @@ test('every record is indexed once, with basic auth, into date-pattern indices',
     assert.equal(docs.length, want.length);
     assert.deepEqual(docs.map((d) => JSON.stringify(d.source)).sort(), want.map((l) => JSON.stringify(JSON.parse(l))).sort());
     const days = new Set(want.map((l) => new Date(Number((JSON.parse(l) as { ts: number }).ts) / 1e6).toISOString().slice(0, 10).replace(/-/g, '.')));
-    assert.deepEqual(ep.indices().filter((i) => i.startsWith('sysflow-')).sort(), [...days].sort().map((d) => `sysflow-${d}`));
+    assert.deepEqual(
+      ep
+        .indices()
+        .filter((i) => i.startsWith('sysflow-'))
+        .sort(),
+      [...days].sort().map((d) => `sysflow-${d}`),
+    );
     assert.ok(!r.stderr.includes(AUTH.password), 'the password is never logged');
     assert.equal(counters(r.stderr).sent, want.length);
     assert.ok(ep.bulkRequests().every((q) => q.headers.authorization === `Basic ${Buffer.from(`${AUTH.username}:${AUTH.password}`).toString('base64')}`));
@@ -90,31 +99,34 @@ test('every record is indexed once, with basic auth, into date-pattern indices',
 
 test('per-item 429 is retried until indexed; mapping errors are counted and logged, not retried', async () => {
   let refusedOnce = 0;
-  await withEs({
-    itemFailures: (action, doc, attempt) => {
-      const d = doc as { type?: string; proc?: { pid?: number } };
-      if (d.type === 'PE') return { status: 400, type: 'mapper_parsing_exception', reason: 'failed to parse field [proc.pid]' };
-      if (attempt <= 3 && (action.id ?? '').charCodeAt(0) % 3 === 0) {
-        refusedOnce++;
-        return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' };
-      }
-      return null;
+  await withEs(
+    {
+      itemFailures: (action, doc, attempt) => {
+        const d = doc as { type?: string; proc?: { pid?: number } };
+        if (d.type === 'PE') return { status: 400, type: 'mapper_parsing_exception', reason: 'failed to parse field [proc.pid]' };
+        if (attempt <= 3 && (action.id ?? '').charCodeAt(0) % 3 === 0) {
+          refusedOnce++;
+          return { status: 429, type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' };
+        }
+        return null;
+      },
     },
-  }, async (ep, dir) => {
-    const want = await reference(dir);
-    const pe = want.filter((l) => (JSON.parse(l) as { type: string }).type === 'PE').length;
-    assert.ok(pe > 0);
-    const r = await runCli(dir, { export: 'es', format: 'json', 'es.addresses': ep.url });
-    assert.equal(r.status, 3, `refused records are undelivered: exit code 3: ${r.stderr.slice(-500)}`);
-    assert.match(r.stderr, new RegExp(`error: ${pe} records were neither delivered nor spooled`));
-    assert.ok(refusedOnce > 100, `${refusedOnce} items refused with 429`);
-    const c = counters(r.stderr);
-    assert.equal(ep.docs().length, want.length - pe, r.stderr.slice(-2000));
-    assert.equal(c.failed, pe);
-    assert.equal(c.sent, want.length - pe);
-    assert.ok(c.retried > 0);
-    assert.match(r.stderr, /record refused: 400 mapper_parsing_exception: failed to parse field \[proc\.pid\]/);
-  });
+    async (ep, dir) => {
+      const want = await reference(dir);
+      const pe = want.filter((l) => (JSON.parse(l) as { type: string }).type === 'PE').length;
+      assert.ok(pe > 0);
+      const r = await runCli(dir, { export: 'es', format: 'json', 'es.addresses': ep.url });
+      assert.equal(r.status, 3, `refused records are undelivered: exit code 3: ${r.stderr.slice(-500)}`);
+      assert.match(r.stderr, new RegExp(`error: ${pe} records were neither delivered nor spooled`));
+      assert.ok(refusedOnce > 100, `${refusedOnce} items refused with 429`);
+      const c = counters(r.stderr);
+      assert.equal(ep.docs().length, want.length - pe, r.stderr.slice(-2000));
+      assert.equal(c.failed, pe);
+      assert.equal(c.sent, want.length - pe);
+      assert.ok(c.retried > 0);
+      assert.match(r.stderr, /record refused: 400 mapper_parsing_exception: failed to parse field \[proc\.pid\]/);
+    },
+  );
 });
 
 test('whole-request 429 and 503 answers are retried with backoff; nothing is lost or doubled', async () => {
@@ -203,16 +215,19 @@ test('fan-out: one policy engine feeds file, es and a syslog server that is down
     const want = await reference(dir);
     const out = join(dir, 'fan.json');
     const config = join(dir, 'fanout.json');
-    writeFileSync(config, JSON.stringify({
-      pipeline: [
-        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-        { processor: 'policyengine', in: 'flat flattenerchan', out: ['a eventchan', 'b eventchan', 'c eventchan'], mode: 'enrich' },
-        { processor: 'exporter', in: 'a eventchan', export: 'file', format: 'json', 'file.path': out },
-        { processor: 'exporter', in: 'b eventchan', export: 'es', format: 'json', 'es.addresses': ep.url, 'stats.interval': '0' },
-        // nothing listens on port 9 of 127.0.0.1 (discard): refused; its queue holds the whole stream
-        { processor: 'exporter', in: 'c eventchan', export: 'syslog', 'syslog.host': '127.0.0.1', 'syslog.port': '9', 'queue.size': '10000', 'drain.timeout': '1s', 'stats.interval': '0' },
-      ],
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        pipeline: [
+          { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+          { processor: 'policyengine', in: 'flat flattenerchan', out: ['a eventchan', 'b eventchan', 'c eventchan'], mode: 'enrich' },
+          { processor: 'exporter', in: 'a eventchan', export: 'file', format: 'json', 'file.path': out },
+          { processor: 'exporter', in: 'b eventchan', export: 'es', format: 'json', 'es.addresses': ep.url, 'stats.interval': '0' },
+          // nothing listens on port 9 of 127.0.0.1 (discard): refused; its queue holds the whole stream
+          { processor: 'exporter', in: 'c eventchan', export: 'syslog', 'syslog.host': '127.0.0.1', 'syslog.port': '9', 'queue.size': '10000', 'drain.timeout': '1s', 'stats.interval': '0' },
+        ],
+      }),
+    );
     const p = spawn(process.execPath, [CLI, '-config', config, '-log', 'info', TRACE], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

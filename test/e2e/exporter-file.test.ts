@@ -12,20 +12,27 @@ const TRACE = join(FIXTURES, 'traces/sf-collector/mpm-event/full_capture.sf');
 
 function run(dir: string, exporter: Record<string, string>): { status: number | null; stderr: string } {
   const config = join(dir, 'pipeline.json');
-  writeFileSync(config, JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },
-      { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', ...exporter },
-    ],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },
+        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', ...exporter },
+      ],
+    }),
+  );
   const p = spawnSync(process.execPath, [CLI, '-config', config, '-log', 'warn', TRACE], { encoding: 'utf8', timeout: 60_000 });
   return { status: p.status, stderr: p.stderr };
 }
 
 /** Rotated files oldest first, then the current one. */
 function inOrder(dir: string, base: string): string[] {
-  const rotated = readdirSync(dir).filter((f) => f.startsWith(base + '.')).map((f) => Number(f.slice(base.length + 1))).filter(Number.isInteger).sort((a, b) => b - a);
+  const rotated = readdirSync(dir)
+    .filter((f) => f.startsWith(base + '.'))
+    .map((f) => Number(f.slice(base.length + 1)))
+    .filter(Number.isInteger)
+    .sort((a, b) => b - a);
   return [...rotated.map((n) => join(dir, `${base}.${n}`)), join(dir, base)];
 }
 
@@ -47,8 +54,15 @@ test('rotation by size: whole records in every file, nothing lost or reordered, 
 
     r = run(dir, { 'file.path': join(dir, 'few.json'), 'file.rotate.size': '200K', 'file.rotate.keep': '2' });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('few.json')).sort(), ['few.json', 'few.json.1', 'few.json.2']);
-    const kept = inOrder(dir, 'few.json').map((f) => readFileSync(f, 'utf8')).join('');
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((f) => f.startsWith('few.json'))
+        .sort(),
+      ['few.json', 'few.json.1', 'few.json.2'],
+    );
+    const kept = inOrder(dir, 'few.json')
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('');
     assert.ok(plain.endsWith(kept), 'the newest records are kept');
   } finally {
     rmSync(dir, { recursive: true, force: true });

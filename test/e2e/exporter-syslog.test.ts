@@ -61,13 +61,16 @@ interface Run {
 
 function runCli(input: string, engine: Record<string, string>, exporter: Record<string, string>, onStderr?: (s: string, p: ChildProcess) => void): Promise<Run> {
   const config = join(dir, `pipeline-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(config, JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
-      { processor: 'exporter', in: 'evt eventchan', format: 'json', 'stats.interval': '0', ...exporter },
-    ],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
+        { processor: 'exporter', in: 'evt eventchan', format: 'json', 'stats.interval': '0', ...exporter },
+      ],
+    }),
+  );
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [CLI, '-config', config, '-log', 'info', input], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -282,11 +285,19 @@ test('SIGTERM while rsyslog is down: everything queued is spooled, the next run 
     const r2 = await runCli(SMALL, { mode: 'enrich' }, exporter);
     assert.equal(r2.status, 0, r2.stderr);
     const c2 = counts(r2.stderr);
-    assert.deepEqual({ in: c2.in, earlier: c2.earlier, sent: c2.sent, failed: c2.failed, spooled: c2.spooled }, { in: small.length, earlier: c1.in, sent: c1.in + small.length, failed: 0, spooled: 0 }, r2.stderr);
+    assert.deepEqual(
+      { in: c2.in, earlier: c2.earlier, sent: c2.sent, failed: c2.failed, spooled: c2.spooled },
+      { in: small.length, earlier: c1.in, sent: c1.in + small.length, failed: 0, spooled: 0 },
+      r2.stderr,
+    );
     assert.deepEqual(readdirSync(spoolDir), [], 'spool emptied, no torn record left behind');
     const got = await rs.waitFor(c1.in + small.length, 30_000);
     // the first run delivered nothing, so it had queued the first c1.in records of the input, in order
-    assert.deepEqual(got.map((m) => m.msg), [...want.slice(0, c1.in), ...small], 'the spooled messages arrive first, in order, then the new run\'s');
+    assert.deepEqual(
+      got.map((m) => m.msg),
+      [...want.slice(0, c1.in), ...small],
+      "the spooled messages arrive first, in order, then the new run's",
+    );
   } finally {
     await rs.close();
   }

@@ -44,7 +44,9 @@ test('collector → socket driver → policy engine: the workload raises exactly
   writeFileSync(secret, 'hunter2\n');
   // rules on what only this workload does (the collector traces just its tree, but paths make the
   // expectations independent of the shell's own start-up)
-  writeFileSync(join(dir, 'policy.yaml'), `
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    `
 - rule: Secret read by cat
   desc: a file of this test read by cat
   condition: sf.type = FF and sf.opflags contains READ and sf.file.path = "${secret}" and sf.proc.name = cat
@@ -62,14 +64,18 @@ test('collector → socket driver → policy engine: the workload raises exactly
 - rule: never
   desc: a rule that must not fire
   condition: sf.opflags = EXEC and sf.proc.name = no-such-program
-`);
-  writeFileSync(join(dir, 'pipeline.json'), JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'alert', policies: join(dir, 'policy.yaml') },
-      { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-    ],
-  }));
+`,
+  );
+  writeFileSync(
+    join(dir, 'pipeline.json'),
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'alert', policies: join(dir, 'policy.yaml') },
+        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
+      ],
+    }),
+  );
   const run = ProcessorRun.start(['-config', join(dir, 'pipeline.json'), '-driver', 'socket', '-log', 'info', sock], { env: childEnv() });
   try {
     await run.waitFor(/listening on /);
@@ -88,7 +94,10 @@ test('collector → socket driver → policy engine: the workload raises exactly
     assert.equal(exit.code, 0, run.stderr);
   }
   assert.ok(!existsSync(sock), 'socket file removed at shutdown');
-  const alerts = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Alert);
+  const alerts = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Alert);
   const byRule = new Map<string, Alert[]>();
   for (const a of alerts) for (const p of a.policies ?? []) byRule.set(p.id, [...(byRule.get(p.id) ?? []), a]);
   assert.deepEqual([...byRule.keys()].sort(), ['Directory made in the test dir', 'Secret read by cat', 'true run by the workload shell'], JSON.stringify(alerts));
@@ -99,7 +108,10 @@ test('collector → socket driver → policy engine: the workload raises exactly
   assert.deepEqual(read!.tags, ['e2e', 'credential']);
   assert.equal(read!.policies![0]!.priority, 3, 'high');
   const mk = byRule.get('Directory made in the test dir')!;
-  assert.deepEqual(mk.map((a) => [a.type, a.file?.path]), [['FE', `${dir}/made`]]);
+  assert.deepEqual(
+    mk.map((a) => [a.type, a.file?.path]),
+    [['FE', `${dir}/made`]],
+  );
   const tr = byRule.get('true run by the workload shell')!;
   assert.equal(tr.length, 1);
   assert.match(tr[0]!.proc?.exe ?? '', /\/true$/);

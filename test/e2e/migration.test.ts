@@ -80,7 +80,12 @@ const upstreamConfigs: Upstream[] = readdirSync(PIPELINES)
 const entries = (u: Upstream) => (u.raw.pipeline as Record<string, unknown>[]) ?? [];
 const drivers = (u: Upstream) => (u.raw.drivers as Record<string, unknown>[] | undefined) ?? [];
 /** The template documents values as `a|b|c (default: a)`. */
-const values = (v: unknown): string[] => String(v).replace(/\s*\(.*$/, '').split('|').map((s) => s.trim()).filter(Boolean);
+const values = (v: unknown): string[] =>
+  String(v)
+    .replace(/\s*\(.*$/, '')
+    .split('|')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const channelType = (spec: unknown): string[] => (Array.isArray(spec) ? spec : [spec]).map((s) => String(s).trim().split(/\s+/)[1]!);
 
 function sfprocessor(args: string[], env: Record<string, string> = {}) {
@@ -89,10 +94,25 @@ function sfprocessor(args: string[], env: Record<string, string> = {}) {
 }
 
 test(`${DOC}: every status is one of ${STATUSES.join(', ')}, and the sections exist`, () => {
-  for (const s of ['Command line', 'Pipeline file', 'Processors and handlers', 'Channel types', 'Drivers', 'sysflowreader', 'policyengine', 'exporter', "Drivers' attributes", 'Exporters', 'Formats', 'Policy language', 'Fields']) section(s);
+  for (const s of [
+    'Command line',
+    'Pipeline file',
+    'Processors and handlers',
+    'Channel types',
+    'Drivers',
+    'sysflowreader',
+    'policyengine',
+    'exporter',
+    "Drivers' attributes",
+    'Exporters',
+    'Formats',
+    'Policy language',
+    'Fields',
+  ])
+    section(s);
 });
 
-test('every item of sf-processor\'s shipped pipelines has a row', () => {
+test("every item of sf-processor's shipped pipelines has a row", () => {
   assert.ok(upstreamConfigs.length >= 9, `${upstreamConfigs.length} upstream pipelines`);
   for (const u of upstreamConfigs) {
     const where = relative(ROOT, u.file);
@@ -120,7 +140,7 @@ test('every item of sf-processor\'s shipped pipelines has a row', () => {
   }
 });
 
-test('sf-processor\'s flags: accepted as their rows say; the refused one is a usage error naming the page', () => {
+test("sf-processor's flags: accepted as their rows say; the refused one is a usage error naming the page", () => {
   const help = sfprocessor(['-help']);
   assert.equal(help.code, 0);
   for (const f of UPSTREAM_FLAGS) {
@@ -233,7 +253,7 @@ test('drivers, processors, handlers, transports and formats that are not refused
   }
 });
 
-test('sf-processor\'s shipped pipelines under -test: what the page says, and refused settings warned about naming it', () => {
+test("sf-processor's shipped pipelines under -test: what the page says, and refused settings warned about naming it", () => {
   for (const u of upstreamConfigs) {
     const name = relative(PIPELINES, u.file);
     // the printer handler is mapped to the JS plugin, loaded as its row says
@@ -245,7 +265,12 @@ test('sf-processor\'s shipped pipelines under -test: what the page says, and ref
       ...entries(u).flatMap((e) => [
         ['Processors and handlers', String(e.processor)],
         ...(e.handler !== undefined ? [['Processors and handlers', String(e.handler)]] : []),
-        ...(e.processor === 'exporter' ? [['Exporters', String(e.export ?? 'terminal')], ['Formats', String(e.format ?? 'json')]] : []),
+        ...(e.processor === 'exporter'
+          ? [
+              ['Exporters', String(e.export ?? 'terminal')],
+              ['Formats', String(e.format ?? 'json')],
+            ]
+          : []),
       ]),
     ].filter(([s, v]) => section(s!).get(v!) === 'refused');
     if (name === 'pipeline.template.json') {
@@ -278,7 +303,7 @@ test('sf-processor\'s shipped pipelines under -test: what the page says, and ref
   }
 });
 
-test('every policy construct of sf-processor\'s shipped policies has a row', () => {
+test("every policy construct of sf-processor's shipped policies has a row", () => {
   const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.yaml') ? [join(dir, d.name)] : []));
   const kinds = new Set<string>();
   const keys = new Set<string>();
@@ -295,7 +320,7 @@ test('every policy construct of sf-processor\'s shipped policies has a row', () 
   }
 });
 
-test('every field row compiles to its status; every field sf-processor\'s policies use has a row', async () => {
+test("every field row compiles to its status; every field sf-processor's policies use has a row", async () => {
   await initHashing();
   const rows = section('Fields');
   assert.ok(rows.size > 150, `${rows.size} field rows`);

@@ -156,7 +156,11 @@ test('config: an entry without processor / without in', () => {
 
 test('graph: unknown processor', () => {
   const d = caseDir();
-  expectConfigError({ pipeline: [reader(), { processor: 'nosuch', in: 'flat flattenerchan', out: 'evt eventchan' }, exporter(join(d, 'o'))] }, ['plugin #1 (nosuch)', /unknown processor 'nosuch'/, /policyengine/]);
+  expectConfigError({ pipeline: [reader(), { processor: 'nosuch', in: 'flat flattenerchan', out: 'evt eventchan' }, exporter(join(d, 'o'))] }, [
+    'plugin #1 (nosuch)',
+    /unknown processor 'nosuch'/,
+    /policyengine/,
+  ]);
 });
 
 test('graph: sysflowreader without handler / with an unknown handler', () => {
@@ -166,7 +170,9 @@ test('graph: sysflowreader without handler / with an unknown handler', () => {
   expectConfigError({ pipeline: [noHandler, engine(), exporter(join(d, 'o'))] }, ['plugin #0 (sysflowreader)', /'handler'/, /flattener/]);
   expectConfigError({ pipeline: [{ ...reader(), handler: 'nosuch' }, engine(), exporter(join(d, 'o'))] }, ['plugin #0 (sysflowreader)', "attribute 'handler'", /unknown handler 'nosuch'/]);
   // Through the environment too.
-  expectConfigError({ pipeline: [reader(), engine(), exporter(join(d, 'o'))] }, ['plugin #0 (sysflowreader)', "attribute 'handler'", /unknown handler 'viaenv'/], { env: { SYSFLOWREADER_HANDLER: 'viaenv' } });
+  expectConfigError({ pipeline: [reader(), engine(), exporter(join(d, 'o'))] }, ['plugin #0 (sysflowreader)', "attribute 'handler'", /unknown handler 'viaenv'/], {
+    env: { SYSFLOWREADER_HANDLER: 'viaenv' },
+  });
 });
 
 test("graph: a 'handler' attribute does not change the channel types of a processor that takes no handler", () => {
@@ -216,14 +222,16 @@ test('graph: channel type mismatch (exporter reading a flattenerchan)', () => {
 
 test('graph: a channel read by two plugins / written by two plugins / declared with two types', () => {
   const d = caseDir();
-  expectConfigError(
-    { pipeline: [reader(), engine({ out: 'e1 eventchan' }), engine({ out: 'e2 eventchan' }), exporter(join(d, 'o'), { in: 'e1 eventchan' })] },
-    ['plugin #2 (policyengine)', "attribute 'in'", /'flat' is already read by plugin #1/],
-  );
-  expectConfigError(
-    { pipeline: [{ ...reader(), out: ['f1 flattenerchan', 'f2 flattenerchan'] }, engine({ in: 'f1 flattenerchan' }), engine({ in: 'f2 flattenerchan' }), exporter(join(d, 'o'))] },
-    ['plugin #2 (policyengine)', "attribute 'out'", /'evt' is already written by plugin #1/],
-  );
+  expectConfigError({ pipeline: [reader(), engine({ out: 'e1 eventchan' }), engine({ out: 'e2 eventchan' }), exporter(join(d, 'o'), { in: 'e1 eventchan' })] }, [
+    'plugin #2 (policyengine)',
+    "attribute 'in'",
+    /'flat' is already read by plugin #1/,
+  ]);
+  expectConfigError({ pipeline: [{ ...reader(), out: ['f1 flattenerchan', 'f2 flattenerchan'] }, engine({ in: 'f1 flattenerchan' }), engine({ in: 'f2 flattenerchan' }), exporter(join(d, 'o'))] }, [
+    'plugin #2 (policyengine)',
+    "attribute 'out'",
+    /'evt' is already written by plugin #1/,
+  ]);
   expectConfigError({ pipeline: [reader(), engine({ in: 'flat eventchan' }), exporter(join(d, 'o'))] }, ['plugin #1 (policyengine)', "attribute 'in'", /'flat'/, /'flattenerchan'/, /'eventchan'/]);
   // The same channel twice in one 'out'.
   expectConfigError({ pipeline: [reader(), engine({ out: ['evt eventchan', 'evt eventchan'] }), exporter(join(d, 'o'))] }, ['plugin #1 (policyengine)', "attribute 'out'", /'evt' is listed twice/]);
@@ -246,15 +254,21 @@ test('graph: cycles (with a user processor `loop`, flattenerchan → flattenerch
   const check = (pipeline: object[]) => validateGraph(loadConfig(writeConfig(caseDir(), { pipeline }), {}, GLOBALS), registry, 'sysflowchan');
   // A valid chain through loop plugins passes.
   const types = check([reader(), loop('flat', 'l1'), loop('l1', 'l2'), engine({ in: 'l2 flattenerchan' }), exporter(join(d, 'o'))]);
-  assert.deepEqual(types.map((t) => t.outType), ['flattenerchan', 'flattenerchan', 'flattenerchan', 'eventchan', null]);
+  assert.deepEqual(
+    types.map((t) => t.outType),
+    ['flattenerchan', 'flattenerchan', 'flattenerchan', 'eventchan', null],
+  );
   // Two plugins feeding each other.
-  assert.throws(() => check([reader(), engine(), exporter(join(d, 'o')), loop('a', 'b'), loop('b', 'a')]), (e: Error) => {
-    assert.ok(e instanceof ConfigError);
-    assert.match(e.message, /pipeline\.json: /);
-    assert.match(e.message, /cycle/);
-    assert.match(e.message, /#3 → #4 → #3/);
-    return true;
-  });
+  assert.throws(
+    () => check([reader(), engine(), exporter(join(d, 'o')), loop('a', 'b'), loop('b', 'a')]),
+    (e: Error) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /pipeline\.json: /);
+      assert.match(e.message, /cycle/);
+      assert.match(e.message, /#3 → #4 → #3/);
+      return true;
+    },
+  );
   // A plugin feeding itself.
   assert.throws(() => check([reader(), engine(), exporter(join(d, 'o')), loop('a', 'a')]), /cycle: plugins #3 → #3/);
   // A longer cycle with a side branch out of it.
@@ -497,7 +511,10 @@ test('config: attributes no built-in reads are warned about, once each, naming t
   const r = cli(['-test', '-config', file]);
   assert.equal(r.code, 0, r.stderr);
   const warns = lines(r.stderr).filter((l) => l.includes('unknown attribute'));
-  assert.deepEqual(warns.map((l) => /plugin #\d \(\w+\): unknown attribute '([^']+)' ignored/.exec(l)?.[1]), ['cache.process', 'plicies', 'fiel.path']);
+  assert.deepEqual(
+    warns.map((l) => /plugin #\d \(\w+\): unknown attribute '([^']+)' ignored/.exec(l)?.[1]),
+    ['cache.process', 'plicies', 'fiel.path'],
+  );
   for (const w of warns) assert.ok(w.includes(file), w);
   // the shipped configs have none
   for (const f of ['pipeline.terminal.json', 'pipeline.fanout.json', 'pipeline.syslog.json']) {
@@ -590,16 +607,22 @@ test('cli: a directory with unreadable files still ends on the summary of what w
   assert.equal(lines(readFileSync(out, 'utf8')).length, tcpEvents + K8S_EVENTS, 'the readable files were exported in full');
 });
 
-test('cli: an unknown driver names where it was asked for; sf-processor\'s otelkafka driver and findings exporter are named as such', () => {
+test("cli: an unknown driver names where it was asked for; sf-processor's otelkafka driver and findings exporter are named as such", () => {
   const d = caseDir();
   const kafka = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'))], drivers: [{ driver: 'otelkafka', out: 'sysflow sysflowchan' }] }, 'kafka.json');
   const r = cli(['-config', kafka, TCP]);
   assert.equal(r.code, 1);
   // before: "sfprocessor: error: unknown driver 'otelkafka' (available: file, socket)", no file
-  assert.equal(r.stderr, `sfprocessor: error: ${kafka}: drivers entry: unknown driver 'otelkafka' (sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes; not available in sfprocessor; see docs/migration.md) (available: file, socket)\n`);
+  assert.equal(
+    r.stderr,
+    `sfprocessor: error: ${kafka}: drivers entry: unknown driver 'otelkafka' (sf-processor's driver for SysFlow over Kafka in OpenTelemetry envelopes; not available in sfprocessor; see docs/migration.md) (available: file, socket)\n`,
+  );
   const findings = writeConfig(d, { pipeline: [reader(), engine(), exporter(join(d, 'o.json'), { export: 'findings' })] }, 'findings.json');
   const f = cli(['-config', findings, '-test']);
   assert.equal(f.code, 1);
-  assert.match(f.stderr, /^sfprocessor: error: .*findings\.json: .*attribute 'export': unknown transport 'findings' \(sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API \(removed in sf-processor 0\.7\); not available in sfprocessor; see docs\/migration\.md\) \(available: /);
+  assert.match(
+    f.stderr,
+    /^sfprocessor: error: .*findings\.json: .*attribute 'export': unknown transport 'findings' \(sf-processor's exporter to the IBM Cloud Security and Compliance Center Findings API \(removed in sf-processor 0\.7\); not available in sfprocessor; see docs\/migration\.md\) \(available: /,
+  );
   assert.equal(f.stderr.split('\n').length, 2, f.stderr);
 });

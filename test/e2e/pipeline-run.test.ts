@@ -88,54 +88,55 @@ test('order and completeness: k8s_small.sf exports 5247 JSON lines in trace orde
   }
 });
 
-for (const SIG of ['SIGTERM', 'SIGINT'] as const) test(`${SIG}: stops the input, drains, exits 0 with complete JSON lines`, async () => {
-  const dir = mkdtempSync(join(TMP, 'signal-'));
-  const input = join(dir, 'input');
-  mkdirSync(input);
-  const COPIES = 60;
-  for (let i = 0; i < COPIES; i++) copyFileSync(K8S, join(input, `k8s_${i}.sf`));
-  const out = join(dir, 'out.json');
-  const config = join(dir, 'pipeline.json');
-  writeFileSync(config, JSON.stringify(pipelineFor(out)));
+for (const SIG of ['SIGTERM', 'SIGINT'] as const)
+  test(`${SIG}: stops the input, drains, exits 0 with complete JSON lines`, async () => {
+    const dir = mkdtempSync(join(TMP, 'signal-'));
+    const input = join(dir, 'input');
+    mkdirSync(input);
+    const COPIES = 60;
+    for (let i = 0; i < COPIES; i++) copyFileSync(K8S, join(input, `k8s_${i}.sf`));
+    const out = join(dir, 'out.json');
+    const config = join(dir, 'pipeline.json');
+    writeFileSync(config, JSON.stringify(pipelineFor(out)));
 
-  const child = spawn(process.execPath, [CLI, '-config', config, input], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  child.stdout.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const child = spawn(process.execPath, [CLI, '-config', config, input], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout.resume();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
-  // Wait until the output has started growing and ~0.5 s have passed, then signal.
-  const started = Date.now();
-  const size = () => (existsSync(out) ? statSync(out).size : 0);
-  while ((size() === 0 || Date.now() - started < 500) && child.exitCode === null && Date.now() - started < 20_000) await sleep(20);
-  assert.equal(child.exitCode, null, `still running when signalled (stderr: ${stderr})`);
-  const sizeAtSignal = size();
-  assert.ok(sizeAtSignal > 0, 'the output file has started growing');
-  child.kill(SIG);
-  const { code, signal } = await exited;
+    // Wait until the output has started growing and ~0.5 s have passed, then signal.
+    const started = Date.now();
+    const size = () => (existsSync(out) ? statSync(out).size : 0);
+    while ((size() === 0 || Date.now() - started < 500) && child.exitCode === null && Date.now() - started < 20_000) await sleep(20);
+    assert.equal(child.exitCode, null, `still running when signalled (stderr: ${stderr})`);
+    const sizeAtSignal = size();
+    assert.ok(sizeAtSignal > 0, 'the output file has started growing');
+    child.kill(SIG);
+    const { code, signal } = await exited;
 
-  assert.equal(signal, null, 'exited by itself, not killed by the signal');
-  assert.equal(code, 0, stderr);
-  assert.match(stderr, new RegExp(`${SIG}: stopping input`));
-  const m = /processed (\d+) records .*stopped by signal/.exec(stderr);
-  assert.ok(m, `the run reports it stopped by signal: ${stderr}`);
-  assert.ok(Number(m![1]) < COPIES * K8S_RECORDS, 'the driver stopped reading early');
+    assert.equal(signal, null, 'exited by itself, not killed by the signal');
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, new RegExp(`${SIG}: stopping input`));
+    const m = /processed (\d+) records .*stopped by signal/.exec(stderr);
+    assert.ok(m, `the run reports it stopped by signal: ${stderr}`);
+    assert.ok(Number(m![1]) < COPIES * K8S_RECORDS, 'the driver stopped reading early');
 
-  const text = readFileSync(out, 'utf8');
-  assert.ok(text.length >= sizeAtSignal);
-  assert.ok(text.endsWith('\n'), 'the last line is complete');
-  const got = lines(text);
-  for (const [i, l] of got.entries()) assert.doesNotThrow(() => JSON.parse(l), `line ${i + 1} parses`);
-  assert.ok(got.length > 0);
-  assert.ok(got.length < COPIES * K8S_EVENTS, `stopped early: ${got.length} of ${COPIES * K8S_EVENTS} lines`);
-  // Whole input files' worth of records plus a prefix of the next: records in trace order throughout.
-  const want = traceEvents(K8S);
-  for (let i = 0; i < got.length; i += 997) {
-    const o = parseExactJson(got[i]!) as { ts: unknown };
-    const e = want[i % K8S_EVENTS]!;
-    assert.equal(typeof o.ts === 'number' ? String(o.ts) : String(o.ts).replace(/^#int:/, ''), exactToString(e.ts, e.tsNs), `line ${i + 1}`);
-  }
-});
+    const text = readFileSync(out, 'utf8');
+    assert.ok(text.length >= sizeAtSignal);
+    assert.ok(text.endsWith('\n'), 'the last line is complete');
+    const got = lines(text);
+    for (const [i, l] of got.entries()) assert.doesNotThrow(() => JSON.parse(l), `line ${i + 1} parses`);
+    assert.ok(got.length > 0);
+    assert.ok(got.length < COPIES * K8S_EVENTS, `stopped early: ${got.length} of ${COPIES * K8S_EVENTS} lines`);
+    // Whole input files' worth of records plus a prefix of the next: records in trace order throughout.
+    const want = traceEvents(K8S);
+    for (let i = 0; i < got.length; i += 997) {
+      const o = parseExactJson(got[i]!) as { ts: unknown };
+      const e = want[i % K8S_EVENTS]!;
+      assert.equal(typeof o.ts === 'number' ? String(o.ts) : String(o.ts).replace(/^#int:/, ''), exactToString(e.ts, e.tsNs), `line ${i + 1}`);
+    }
+  });
 
 /**
  * A slow consumer: keeps what it receives in a queue and consumes CHUNK records per timer tick;
@@ -339,7 +340,11 @@ test('backpressure through the exporter: a slow transport pauses the driver; out
   const sink = sinks[0]!;
   assert.equal(stats.records, K8S_RECORDS);
   assert.ok(stats.waits > 0, 'the driver waited for the transport');
-  assert.deepEqual(atPush, atPush.map(() => 0), `nothing left unshipped when the driver pushes: ${atPush.join(',')}`);
+  assert.deepEqual(
+    atPush,
+    atPush.map(() => 0),
+    `nothing left unshipped when the driver pushes: ${atPush.join(',')}`,
+  );
   assert.equal(sink.chunks.length, 0);
   const got = lines(Buffer.concat(sink.shipped).toString('utf8'));
   const want = traceEvents(K8S);

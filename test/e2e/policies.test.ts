@@ -33,7 +33,10 @@ const OF = OpenFlags;
 /** An ancestry with a web server: parent `parent`, grandparent apache2, then init. */
 const belowApache = (parent: ProcSpec = { pid: 60, exe: '/bin/sh', args: '-c x' }) => ({
   parent,
-  ancestors: [{ pid: 40, exe: '/usr/sbin/apache2', args: '-k start' }, { pid: 1, exe: '/sbin/init' }],
+  ancestors: [
+    { pid: 40, exe: '/usr/sbin/apache2', args: '-k start' },
+    { pid: 1, exe: '/sbin/init' },
+  ],
 });
 
 /** A file flow that opened `path` for writing and wrote to it. */
@@ -524,7 +527,19 @@ describe('policies/runtimeintegrity: loading and conventions', () => {
   });
 
   test('tags: MITRE tactics (mitre_<tactic>) then technique ids, at least one of each', () => {
-    const TACTICS = new Set(['execution', 'persistence', 'privilege_escalation', 'defense_evasion', 'credential_access', 'discovery', 'lateral_movement', 'collection', 'command_and_control', 'exfiltration', 'impact']);
+    const TACTICS = new Set([
+      'execution',
+      'persistence',
+      'privilege_escalation',
+      'defense_evasion',
+      'credential_access',
+      'discovery',
+      'lateral_movement',
+      'collection',
+      'command_and_control',
+      'exfiltration',
+      'impact',
+    ]);
     for (const r of ri.rules) {
       const tactics = r.tags.filter((t) => t.startsWith('mitre_'));
       const techniques = r.tags.filter((t) => /^T\d{4}(\.\d{3})?$/.test(t));
@@ -641,7 +656,10 @@ describe('policies/distribution/filter.yaml', () => {
   test('loads: filters plus telemetry rules, all supported, all low priority', () => {
     assert.ok(dist.filterCount >= 5, `${dist.filterCount} filters`);
     assert.ok(dist.rules.length >= 6);
-    assert.deepEqual(dist.report.filter((r) => r.status !== 'supported').map((r) => r.name), []);
+    assert.deepEqual(
+      dist.report.filter((r) => r.status !== 'supported').map((r) => r.name),
+      [],
+    );
     for (const r of dist.rules) {
       assert.equal(r.priority, 1, r.name);
       assert.ok(r.tags.includes('telemetry'), r.name);

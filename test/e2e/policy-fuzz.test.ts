@@ -204,17 +204,76 @@ const KNOWN_FIELDS = [...SF_FIELDS.keys(), ...FALCO_FIELDS.keys()];
 const STR_FIELDS = KNOWN_FIELDS.filter((n) => vtOf(n) === VT.Str || vtOf(n) === VT.StrList);
 const NUM_FIELDS = KNOWN_FIELDS.filter((n) => vtOf(n) === VT.Int || vtOf(n) === VT.IntList || vtOf(n) === VT.Time);
 const BOOL_FIELDS = KNOWN_FIELDS.filter((n) => vtOf(n) === VT.Bool);
-const ARG_FIELDS = ['proc.aname[0]', 'proc.aname[2]', 'proc.apid[1]', 'proc.aexe[3]', 'proc.acmdline[1]', 'sf.ke.message[items.0.namespace]', 'sf.pod.services[0.name]', 'proc.aname[x]', 'proc.aname[]', 'sf.ke.message[]', 'proc.name[1]', 'sf.ke.message[a..b]'];
+const ARG_FIELDS = [
+  'proc.aname[0]',
+  'proc.aname[2]',
+  'proc.apid[1]',
+  'proc.aexe[3]',
+  'proc.acmdline[1]',
+  'sf.ke.message[items.0.namespace]',
+  'sf.pod.services[0.name]',
+  'proc.aname[x]',
+  'proc.aname[]',
+  'sf.ke.message[]',
+  'proc.name[1]',
+  'sf.ke.message[a..b]',
+];
 const ODD_FIELDS = [...[...UNSUPPORTED_FIELDS.keys()].slice(0, 30), 'evt.arg.request', 'evt.arg[0]', 'ka.verb', 'foo.bar', 'proc.nme', 'sf.proc', 'a.b.c.d', 'x'];
 const STR_OPS = ['=', '==', '!=', 'contains', 'icontains', 'startswith', 'endswith', 'glob', 'iglob', 'regex', 'bcontains', 'bstartswith'];
 const NUM_OPS = ['=', '!=', '<', '<=', '>', '>='];
 const LIST_OPS = ['in', 'intersects', 'pmatch'];
 const XFS = ['tolower', 'toupper', 'basename', 'len', 'b64'];
 const STR_VALUES = [
-  'bash', 'curl', '/etc/shadow', '/etc', '/', '""', "''", '"a b"', "'x,y'", '"a\\nb"', '"\\x41"', "'it\\'s'", '"say \\"hi\\""', '"\\t\\\\"',
-  '"*.so"', '/tmp/*', '"[a-z]*"', '"[!a]?"', '"[z-a]"', '"["', 'c*rl', '"(a|a)*b"', '"a{2,3}"', '".*"', '"(?=x)"', '"(a)\\\\1"', '"[a-"',
-  '6162', '2f746d70', 'abc', '0', '-1', 'PE', 'FF', 'READ', 'execve', 'host', 'true', 'false', '<', '>', 'shells', 'empty', 'nested',
-  'sf.proc.name', 'sf.pproc.exe', 'proc.pname', '"\\q"', '"\\x4"', '"unterminated',
+  'bash',
+  'curl',
+  '/etc/shadow',
+  '/etc',
+  '/',
+  '""',
+  "''",
+  '"a b"',
+  "'x,y'",
+  '"a\\nb"',
+  '"\\x41"',
+  "'it\\'s'",
+  '"say \\"hi\\""',
+  '"\\t\\\\"',
+  '"*.so"',
+  '/tmp/*',
+  '"[a-z]*"',
+  '"[!a]?"',
+  '"[z-a]"',
+  '"["',
+  'c*rl',
+  '"(a|a)*b"',
+  '"a{2,3}"',
+  '".*"',
+  '"(?=x)"',
+  '"(a)\\\\1"',
+  '"[a-"',
+  '6162',
+  '2f746d70',
+  'abc',
+  '0',
+  '-1',
+  'PE',
+  'FF',
+  'READ',
+  'execve',
+  'host',
+  'true',
+  'false',
+  '<',
+  '>',
+  'shells',
+  'empty',
+  'nested',
+  'sf.proc.name',
+  'sf.pproc.exe',
+  'proc.pname',
+  '"\\q"',
+  '"\\x4"',
+  '"unterminated',
 ];
 const NUM_VALUES = ['0', '1', '-1', '100', '65535', '0x64', '0xFFFFFFFF', '1700000000123456789', '9223372036854775807', '99999999999999999999', '1e2', '1.5', '+7', 'abc', '""', 'true'];
 const BOOL_VALUES = ['true', 'false', 'TRUE', '0', '1', 'yes', '2'];
@@ -229,16 +288,25 @@ function soup(g: Rng): string {
   for (let k = 0; k < n; k++) {
     const c = g.int(15);
     toks.push(
-      c < 3 ? g.pick(KNOWN_FIELDS)
-      : c === 3 ? g.pick([...ARG_FIELDS, ...ODD_FIELDS])
-      : c < 6 ? g.pick([...STR_OPS, ...NUM_OPS, ...LIST_OPS, 'exists', '!', '=<'])
-      : c === 6 ? g.pick(['and', 'or', 'not', 'not(', 'and(', 'or('])
-      : c === 7 ? g.pick(['(', ')', '[', ']', ',', '()', '(,)'])
-      : c === 8 ? g.pick(XFS) + '('
-      : c === 9 ? 'val('
-      : c === 10 ? g.pick(Object.keys(ENV.macros!))
-      : c < 13 ? g.pick(STR_VALUES)
-      : g.pick(NUM_VALUES),
+      c < 3
+        ? g.pick(KNOWN_FIELDS)
+        : c === 3
+          ? g.pick([...ARG_FIELDS, ...ODD_FIELDS])
+          : c < 6
+            ? g.pick([...STR_OPS, ...NUM_OPS, ...LIST_OPS, 'exists', '!', '=<'])
+            : c === 6
+              ? g.pick(['and', 'or', 'not', 'not(', 'and(', 'or('])
+              : c === 7
+                ? g.pick(['(', ')', '[', ']', ',', '()', '(,)'])
+                : c === 8
+                  ? g.pick(XFS) + '('
+                  : c === 9
+                    ? 'val('
+                    : c === 10
+                      ? g.pick(Object.keys(ENV.macros!))
+                      : c < 13
+                        ? g.pick(STR_VALUES)
+                        : g.pick(NUM_VALUES),
     );
   }
   return toks.join(g.chance(0.1) ? '' : g.pick([' ', ' ', ' ', '  ', '\n', '\t']));
@@ -356,12 +424,32 @@ function withDeps(idx: readonly number[]): string {
 }
 const YAML_CHARS = ' \n-:[]{}"\'#&*!|>%@`\t\\(),=a0.';
 const YAML_SNIPPETS = [
-  '\n  override:\n    condition: append\n', '\n  override:\n    items: replace\n', '\n  append: true\n', '\n  enabled: false\n', '\n  enabled: maybe\n',
-  '\n  exceptions:\n    - name: x\n      fields: [proc.name, user.name]\n      values: [[a, b], [c]]\n', '\n  exceptions:\n    - name: y\n      fields: proc.name\n      comps: pmatch\n      values: [/tmp]\n',
-  '\n- required_engine_version: 0.99.0\n', '\n- required_engine_version: 26\n', '\n  priority: BOGUS\n', '\n  prefilter: [PE, ZZ]\n', '\n  skip-if-unknown-filter: true\n',
-  '\n  source: k8s_audit\n', '\n- filter: f\n  condition: proc.name = x\n', '\n  output: "%proc.name %proc.aname[2] %toupper(fd.name) %20evt.type %nope.field"\n',
-  '\n  actions: [tag, bogus]\n', '\n- macro: loop\n  condition: loop\n', '\n- list: l1\n  items: [l2]\n- list: l2\n  items: [l1]\n', '\n  condition: [a, b]\n', '\n---\n', ' &a ', ' *a ', ' !!str ',
-  ': ', ' # c', '\n- rule: x\n  condition: spawned_process and\n',
+  '\n  override:\n    condition: append\n',
+  '\n  override:\n    items: replace\n',
+  '\n  append: true\n',
+  '\n  enabled: false\n',
+  '\n  enabled: maybe\n',
+  '\n  exceptions:\n    - name: x\n      fields: [proc.name, user.name]\n      values: [[a, b], [c]]\n',
+  '\n  exceptions:\n    - name: y\n      fields: proc.name\n      comps: pmatch\n      values: [/tmp]\n',
+  '\n- required_engine_version: 0.99.0\n',
+  '\n- required_engine_version: 26\n',
+  '\n  priority: BOGUS\n',
+  '\n  prefilter: [PE, ZZ]\n',
+  '\n  skip-if-unknown-filter: true\n',
+  '\n  source: k8s_audit\n',
+  '\n- filter: f\n  condition: proc.name = x\n',
+  '\n  output: "%proc.name %proc.aname[2] %toupper(fd.name) %20evt.type %nope.field"\n',
+  '\n  actions: [tag, bogus]\n',
+  '\n- macro: loop\n  condition: loop\n',
+  '\n- list: l1\n  items: [l2]\n- list: l2\n  items: [l1]\n',
+  '\n  condition: [a, b]\n',
+  '\n---\n',
+  ' &a ',
+  ' *a ',
+  ' !!str ',
+  ': ',
+  ' # c',
+  '\n- rule: x\n  condition: spawned_process and\n',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -544,7 +632,9 @@ describe('policy fuzz', { timeout: 300_000 }, () => {
         const name = g.pick(['a', 'b', 'shells', 'spawned', 'r1', 'r2']);
         switch (g.int(6)) {
           case 0:
-            parts.push(`- list: ${name}\n  items: [${Array.from({ length: g.int(4) }, () => g.pick(STR_VALUES.filter((v) => !/["'\\]/.test(v)))).join(', ')}]${g.chance(0.2) ? g.pick(YAML_SNIPPETS) : ''}`);
+            parts.push(
+              `- list: ${name}\n  items: [${Array.from({ length: g.int(4) }, () => g.pick(STR_VALUES.filter((v) => !/["'\\]/.test(v)))).join(', ')}]${g.chance(0.2) ? g.pick(YAML_SNIPPETS) : ''}`,
+            );
             break;
           case 1:
             parts.push(`- macro: ${name}\n  condition: ${JSON.stringify(expr(g, 3))}${g.chance(0.2) ? g.pick(YAML_SNIPPETS) : ''}`);

@@ -89,7 +89,10 @@ describe('items', () => {
     assert.equal(rule.priority, 'warning'); // case-insensitive, stored lower-case
     assert.deepEqual(rule.tags, ['process', 'T1059']);
     assert.equal(rule.pos.line, 10); // the text starts with a newline
-    assert.ok(defs.warnings.some((w) => /required_plugin_versions: ignored/.test(w)), defs.warnings.join('\n'));
+    assert.ok(
+      defs.warnings.some((w) => /required_plugin_versions: ignored/.test(w)),
+      defs.warnings.join('\n'),
+    );
   });
 
   test('an empty file has no rules; a file that is not a list is an error', () => {
@@ -110,8 +113,14 @@ describe('items', () => {
   test('unknown keys are warnings', () => {
     const set = policyFromYaml('- rule: r\n  condition: proc.name = bash\n  colour: blue\n- list: l\n  items: []\n  size: 3\n');
     assert.equal(set.rules.length, 1);
-    assert.ok(set.warnings.some((w) => /:3:3: rule 'r': unknown key 'colour' ignored$/.test(w)), set.warnings.join('\n'));
-    assert.ok(set.warnings.some((w) => /:6:3: list 'l': unknown key 'size' ignored$/.test(w)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => /:3:3: rule 'r': unknown key 'colour' ignored$/.test(w)),
+      set.warnings.join('\n'),
+    );
+    assert.ok(
+      set.warnings.some((w) => /:6:3: list 'l': unknown key 'size' ignored$/.test(w)),
+      set.warnings.join('\n'),
+    );
   });
 
   test('a directory loads every .yaml/.yml below it, in natural order, lists and macros shared', () => {
@@ -122,7 +131,10 @@ describe('items', () => {
     writeFileSync(join(dir, 'sub', 'macros.yaml'), '- macro: shell\n  condition: sf.type = PE\n');
     writeFileSync(join(dir, 'notes.txt'), 'not a policy');
     const set = loadPolicySet(dir);
-    assert.deepEqual(set.files.map((f) => f.slice(dir.length + 1)), ['2-lists.yml', '10-rules.yaml', 'sub/macros.yaml']);
+    assert.deepEqual(
+      set.files.map((f) => f.slice(dir.length + 1)),
+      ['2-lists.yml', '10-rules.yaml', 'sub/macros.yaml'],
+    );
     assert.deepEqual(names(set, BASH()), ['r']);
   });
 });
@@ -142,9 +154,18 @@ describe('errors name file:line:col and the item', () => {
     assert.match(e.message, /:2:35: rule 'r': unknown field/);
     // an sf.* attribute that does not exist costs its rule only (sf-processor files load with them; see policy-upstream)
     const set = loadPolicySet(writePolicy('- rule: r\n  condition: sf.proc.nam = bash\n- rule: ok\n  condition: sf.proc.name = bash\n'));
-    assert.deepEqual(set.report.map((r) => [r.name, r.status]), [['r', 'unsupported'], ['ok', 'supported']]);
+    assert.deepEqual(
+      set.report.map((r) => [r.name, r.status]),
+      [
+        ['r', 'unsupported'],
+        ['ok', 'supported'],
+      ],
+    );
     assert.match(set.report[0]!.notes[0]!, /unknown field 'sf\.proc\.nam' \(did you mean 'sf\.proc\.name'\?\)/);
-    assert.ok(set.warnings.some((w) => /:2:14: rule 'r': unknown field 'sf\.proc\.nam'.*rule skipped/.test(w)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => /:2:14: rule 'r': unknown field 'sf\.proc\.nam'.*rule skipped/.test(w)),
+      set.warnings.join('\n'),
+    );
     loadFails('- rule: r\n  condition: totally.unrelated.thing = 1\n', /^unknown field 'totally\.unrelated\.thing'$/, { line: 2, col: 14 });
   });
 
@@ -159,7 +180,10 @@ describe('errors name file:line:col and the item', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'a.yaml'), '- rule: r\n  condition: proc.name = bash\n');
     writeFileSync(join(dir, 'b.yaml'), '- rule: r\n  condition: and\n    proc.nme = x\n  override:\n    condition: append\n');
-    assert.throws(() => loadPolicySet(dir), (e: unknown) => e instanceof PolicyError && e.file === join(dir, 'b.yaml') && e.line === 3 && e.col === 5 && /unknown field 'proc.nme'/.test(e.reason));
+    assert.throws(
+      () => loadPolicySet(dir),
+      (e: unknown) => e instanceof PolicyError && e.file === join(dir, 'b.yaml') && e.line === 3 && e.col === 5 && /unknown field 'proc.nme'/.test(e.reason),
+    );
   });
 
   test('a condition that ends too early points at its own line', () => {
@@ -254,7 +278,9 @@ describe('override and append (Falco 0.37+)', () => {
     assert.deepEqual(names(set, SH()), ['r']);
     assert.deepEqual(names(set, CURL()), []);
 
-    const rep = policyFromYaml('- rule: r\n  condition: proc.name = bash\n  tags: [t1]\n- rule: r\n  condition: proc.name = sh\n  tags: [t9]\n  override:\n    condition: replace\n    tags: replace\n');
+    const rep = policyFromYaml(
+      '- rule: r\n  condition: proc.name = bash\n  tags: [t1]\n- rule: r\n  condition: proc.name = sh\n  tags: [t9]\n  override:\n    condition: replace\n    tags: replace\n',
+    );
     assert.deepEqual(names(rep, BASH()), []);
     assert.deepEqual(names(rep, SH()), ['r']);
     assert.deepEqual(rep.rules[0]!.tags, ['t9']);
@@ -268,7 +294,10 @@ describe('override and append (Falco 0.37+)', () => {
   test('legacy append: true on a rule appends the condition', () => {
     const set = policyFromYaml('- rule: r\n  condition: proc.name = bash\n- rule: r\n  condition: or proc.name = sh\n  append: true\n');
     assert.deepEqual(names(set, SH()), ['r']);
-    assert.ok(set.warnings.some((w) => /:5:3: rule 'r': 'append: true' is deprecated/.test(w)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => /:5:3: rule 'r': 'append: true' is deprecated/.test(w)),
+      set.warnings.join('\n'),
+    );
     loadFails('- rule: r\n  condition: proc.name = bash\n- rule: r\n  priority: error\n  append: true\n', /'priority' cannot be appended/, { line: 4, col: 3 });
   });
 
@@ -276,13 +305,20 @@ describe('override and append (Falco 0.37+)', () => {
     loadFails('- rule: r\n  condition: x\n  override:\n    condition: append\n', /cannot override: no rule 'r' is defined before this item/, { line: 1, col: 3, item: "rule 'r'" });
     loadFails('- rule: r\n  condition: x\n  append: true\n', /cannot append to: no rule 'r' is defined before this item/, { line: 1 });
     // defined later in the same file does not count
-    loadFails('- macro: m\n  condition: or x\n  override:\n    condition: append\n- macro: m\n  condition: proc.name = a\n', /cannot append condition: no macro 'm' is defined before this item/, { line: 1, item: "macro 'm'" });
+    loadFails('- macro: m\n  condition: or x\n  override:\n    condition: append\n- macro: m\n  condition: proc.name = a\n', /cannot append condition: no macro 'm' is defined before this item/, {
+      line: 1,
+      item: "macro 'm'",
+    });
     loadFails('- list: l\n  items: [a]\n  override:\n    items: replace\n- list: l\n  items: [b]\n', /cannot replace items: no list 'l' is defined before this item/, { line: 1, item: "list 'l'" });
   });
 
   test('errors (continued)', () => {
     const base = '- rule: r\n  condition: proc.name = bash\n';
-    loadFails(base + '- list: l\n  items: [a]\n- list: l\n  items: [b]\n  append: true\n  override:\n    items: append\n', /'append' and 'override' cannot be used together/, { line: 7, col: 3, item: "list 'l'" });
+    loadFails(base + '- list: l\n  items: [a]\n- list: l\n  items: [b]\n  append: true\n  override:\n    items: append\n', /'append' and 'override' cannot be used together/, {
+      line: 7,
+      col: 3,
+      item: "list 'l'",
+    });
     loadFails(base + '- rule: r\n  condition: or x\n  append: true\n  override:\n    condition: append\n', /'append' and 'override' cannot be used together/, { line: 5 });
     loadFails(base + '- rule: r\n  priority: error\n  override:\n    condition: append\n', /override lists 'condition' but the item has no 'condition'/, { line: 6, col: 5 });
     loadFails(base + '- rule: r\n  condition: or proc.name = sh\n  priority: error\n  override:\n    condition: append\n', /'priority' is present but not listed under override/, { line: 5, col: 3 });
@@ -293,11 +329,19 @@ describe('override and append (Falco 0.37+)', () => {
   });
 
   test('rule redefinition replaces the rule (with a warning) and moves it to the end', () => {
-    const set = policyFromYaml('- rule: a\n  condition: proc.name = bash\n  priority: error\n- rule: b\n  condition: proc.name = bash\n- rule: a\n  condition: proc.name in (bash, sh)\n  priority: debug\n');
-    assert.deepEqual(set.rules.map((r) => `${r.name}:${r.priorityName}`), ['b:low', 'a:debug']);
+    const set = policyFromYaml(
+      '- rule: a\n  condition: proc.name = bash\n  priority: error\n- rule: b\n  condition: proc.name = bash\n- rule: a\n  condition: proc.name in (bash, sh)\n  priority: debug\n',
+    );
+    assert.deepEqual(
+      set.rules.map((r) => `${r.name}:${r.priorityName}`),
+      ['b:low', 'a:debug'],
+    );
     assert.deepEqual(names(set, BASH()), ['b', 'a']);
     assert.deepEqual(names(set, SH()), ['a']);
-    assert.ok(set.warnings.some((w) => /:6:3: rule 'a': redefines the rule from .*:1$/.test(w)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => /:6:3: rule 'a': redefines the rule from .*:1$/.test(w)),
+      set.warnings.join('\n'),
+    );
   });
 });
 
@@ -347,8 +391,15 @@ describe('exceptions', () => {
   });
 
   test('an unknown exception field names the exception', () => {
-    loadFails('- rule: r\n  condition: proc.name = bash\n  exceptions:\n    - name: e\n      fields: [proc.name, tolower(user.nmae)]\n      values: [[x, y]]\n', /unknown field 'user\.nmae' \(did you mean 'user\.name'\?\)/, { line: 4, item: /exception 'e'/ });
-    loadFails('- rule: r\n  condition: proc.name = bash\n  exceptions:\n    - name: e\n      fields: [proc.nme]\n      values: [[x]]\n', /unknown field 'proc\.nme'/, { line: 4, item: /exception 'e'/ });
+    loadFails(
+      '- rule: r\n  condition: proc.name = bash\n  exceptions:\n    - name: e\n      fields: [proc.name, tolower(user.nmae)]\n      values: [[x, y]]\n',
+      /unknown field 'user\.nmae' \(did you mean 'user\.name'\?\)/,
+      { line: 4, item: /exception 'e'/ },
+    );
+    loadFails('- rule: r\n  condition: proc.name = bash\n  exceptions:\n    - name: e\n      fields: [proc.nme]\n      values: [[x]]\n', /unknown field 'proc\.nme'/, {
+      line: 4,
+      item: /exception 'e'/,
+    });
   });
 
   test('override exceptions: append adds a new exception', () => {
@@ -440,7 +491,10 @@ describe('required_engine_version, enabled, skip-if-unknown-filter, source', () 
     const set = policyFromYaml('- rule: r\n  condition: proc.nme = bash\n  skip-if-unknown-filter: true\n- rule: s\n  condition: proc.name = bash\n');
     assert.deepEqual(status(set), { r: 'unsupported', s: 'supported' });
     assert.match(set.report[0]!.notes[0]!, /unknown field 'proc\.nme'/);
-    assert.ok(set.warnings.some((w) => /:2:14: rule 'r': unknown field 'proc\.nme'.*\(rule skipped: skip-if-unknown-filter\)$/.test(w)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => /:2:14: rule 'r': unknown field 'proc\.nme'.*\(rule skipped: skip-if-unknown-filter\)$/.test(w)),
+      set.warnings.join('\n'),
+    );
     loadFails('- rule: r\n  condition: proc.name = bash and nomacro\n  skip-if-unknown-filter: true\n', /unknown macro 'nomacro'/);
     loadFails('- rule: r\n  condition: proc.name = (\n  skip-if-unknown-filter: true\n', /expected a value/);
   });
@@ -574,7 +628,10 @@ describe('the stable Falco rules (test/fixtures/falco/falco_rules.yaml)', () => 
   test("'PTRACE attached to process' is unsupported because of evt.arg.request", () => {
     const r = set.report.find((x) => x.name === 'PTRACE attached to process')!;
     assert.equal(r.status, 'unsupported');
-    assert.ok(r.notes.some((n) => /^evt\.arg\.request: /.test(n)), r.notes.join('; '));
+    assert.ok(
+      r.notes.some((n) => /^evt\.arg\.request: /.test(n)),
+      r.notes.join('; '),
+    );
     const byName = Object.fromEntries(set.report.map((x) => [x.name, x]));
     assert.match(byName['Linux Kernel Module Injection Detected']!.notes.join(), /thread\.cap_effective/);
     assert.match(byName['Redirect STDOUT/STDIN to Network Connection in Container']!.notes.join(), /can never be true.*does not record dup, dup2, dup3/);
@@ -617,8 +674,12 @@ const ALLOW: ReadonlyArray<{ why: string; exprs?: readonly string[]; family?: (e
   {
     why: 'list operators against a field or transformer instead of a literal list are not implemented',
     exprs: [
-      'some.field in val(test.field)', 'some.field in b64(test.field)', 'some.field intersects val(test.field)',
-      'some.field intersects b64(test.field)', 'some.field pmatch val(test.field)', 'some.field pmatch b64(test.field)',
+      'some.field in val(test.field)',
+      'some.field in b64(test.field)',
+      'some.field intersects val(test.field)',
+      'some.field intersects b64(test.field)',
+      'some.field pmatch val(test.field)',
+      'some.field pmatch b64(test.field)',
     ],
   },
   {
@@ -687,7 +748,9 @@ describe('libsinsp parser vectors', () => {
     }
     const total = data.vectors.length;
     const join = data.vectors.filter((v) => v.expr.includes('join(')).length;
-    t.diagnostic(`agreement ${agree}/${total} (${((100 * agree) / total).toFixed(1)}%); without the ${join} join() vectors (not implemented) ${agree - agreeJoin}/${total - join} (${((100 * (agree - agreeJoin)) / (total - join)).toFixed(1)}%)`);
+    t.diagnostic(
+      `agreement ${agree}/${total} (${((100 * agree) / total).toFixed(1)}%); without the ${join} join() vectors (not implemented) ${agree - agreeJoin}/${total - join} (${((100 * (agree - agreeJoin)) / (total - join)).toFixed(1)}%)`,
+    );
     for (const [why, n] of allowedHits) t.diagnostic(`allowed ×${n}: ${why}`);
     assert.deepEqual(unexpected, [], 'new disagreements with upstream');
     assert.deepEqual(stale, [], 'stale allow-list entries');
@@ -726,7 +789,11 @@ describe('size and depth: big lists load, deep nesting is an error with a positi
   });
   test('macros nested deeper than 500 levels name the file, position and chain', () => {
     const chain = Array.from({ length: 800 }, (_, i) => `- macro: m${i}\n  condition: m${i + 1} or proc.pid = ${i}\n`).join('');
-    loadFails(`${chain}- macro: m800\n  condition: proc.name = a\n- rule: r\n  condition: m0\n`, /^macros nested deeper than 500 levels \(m0 → m1 → m2 → …\)$/, { line: 1000, col: 14, item: "macro 'm499'" });
+    loadFails(`${chain}- macro: m800\n  condition: proc.name = a\n- rule: r\n  condition: m0\n`, /^macros nested deeper than 500 levels \(m0 → m1 → m2 → …\)$/, {
+      line: 1000,
+      col: 14,
+      item: "macro 'm499'",
+    });
   });
   test('parentheses and `not` nested 20,000 deep are errors at the place, not a crash', () => {
     loadFails(`- rule: r\n  condition: ${'('.repeat(20_000)}proc.name = a${')'.repeat(20_000)}\n`, /nested deeper than 500 levels/, { line: 2, item: "rule 'r'" });

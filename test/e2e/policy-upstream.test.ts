@@ -35,10 +35,12 @@ const tmp = mkdtempSync(join(tmpdir(), 'sfp-upstream-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function walk(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : /\.ya?ml$/.test(n) ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : /\.ya?ml$/.test(n) ? [p] : [];
+    });
 }
 const status = (set: PolicySet) => Object.fromEntries(set.report.map((x) => [x.name, x.status]));
 const notes = (set: PolicySet, rule: string) => set.report.find((r) => r.name === rule)?.notes.join('; ') ?? `(no rule '${rule}')`;
@@ -52,15 +54,31 @@ function run(set: PolicySet, r: FlatRecord): string[] {
 describe('every upstream policy file loads, with a report per rule', () => {
   const files = walk(UP);
   test('the fixture set is complete', () => {
-    assert.deepEqual(files.map((f) => relative(UP, f)), [
-      'distribution/filter.yaml', 'distribution/qradar.yaml', 'filter/sprint4.yaml', 'filter/test.yaml',
-      'runtimeintegrity/demo.yaml', 'runtimeintegrity/globals.yaml', 'runtimeintegrity/path.yaml', 'runtimeintegrity/runtimeintegrity.yaml',
-      'runtimeintegrity/sf_container_integrity.yaml', 'runtimeintegrity/ttps.yaml',
-      'sigma/config/sysflow.yml', 'sigma/rules/linux/process_creation/proc_creation_lnx_test.yml', 'sigma/rules/linux/process_creation/proc_creation_lnx_webshell_detection.yml',
-      'tests/falco.yaml', 'tests/globals.yaml', 'tests/ma.yaml', 'tests/sf_container_integrity.yaml', 'tests/sprint4.yaml',
-      ...['contains', 'eq', 'fileflow', 'ge', 'gt', 'in', 'le', 'logic', 'lt', 'macro', 'networkflow', 'pmatch', 'sfmap', 'simple', 'startswith', 'unary'].map((u) => `tests/unit_test_${u}.yaml`),
-      'ttp/mitre.yaml',
-    ]);
+    assert.deepEqual(
+      files.map((f) => relative(UP, f)),
+      [
+        'distribution/filter.yaml',
+        'distribution/qradar.yaml',
+        'filter/sprint4.yaml',
+        'filter/test.yaml',
+        'runtimeintegrity/demo.yaml',
+        'runtimeintegrity/globals.yaml',
+        'runtimeintegrity/path.yaml',
+        'runtimeintegrity/runtimeintegrity.yaml',
+        'runtimeintegrity/sf_container_integrity.yaml',
+        'runtimeintegrity/ttps.yaml',
+        'sigma/config/sysflow.yml',
+        'sigma/rules/linux/process_creation/proc_creation_lnx_test.yml',
+        'sigma/rules/linux/process_creation/proc_creation_lnx_webshell_detection.yml',
+        'tests/falco.yaml',
+        'tests/globals.yaml',
+        'tests/ma.yaml',
+        'tests/sf_container_integrity.yaml',
+        'tests/sprint4.yaml',
+        ...['contains', 'eq', 'fileflow', 'ge', 'gt', 'in', 'le', 'logic', 'lt', 'macro', 'networkflow', 'pmatch', 'sfmap', 'simple', 'startswith', 'unary'].map((u) => `tests/unit_test_${u}.yaml`),
+        'ttp/mitre.yaml',
+      ],
+    );
   });
   for (const f of files) {
     if (f.includes('/sigma/')) continue;
@@ -94,7 +112,10 @@ describe('every upstream policy file loads, with a report per rule', () => {
     assert.match(notes(set, 'Remote File Copy'), /unknown field 'sf\.prog\.args' \(did you mean 'sf\.proc\.args'\?\)/);
     assert.match(notes(set, 'Process Discovery'), /unknown field 'sf-process\.args'/);
     assert.equal(set.report.filter((r) => r.status === 'unsupported').length, 4);
-    assert.ok(set.warnings.some((w) => w.startsWith(`${TTPS}:943:36: rule 'Scheduled Task/Job At': unknown field 'sf.poc.name'`)), set.warnings.join('\n'));
+    assert.ok(
+      set.warnings.some((w) => w.startsWith(`${TTPS}:943:36: rule 'Scheduled Task/Job At': unknown field 'sf.poc.name'`)),
+      set.warnings.join('\n'),
+    );
   });
 
   test('tab-indented conditions and unknown sf.* attributes in the unit tests', () => {
@@ -132,11 +153,16 @@ describe('every upstream policy file loads, with a report per rule', () => {
   });
 
   test('sf-processor spellings mean what they say', () => {
-    const set = loadPolicySet(writeYaml('spell.yaml', [
-      '- rule: user', '  condition: sf.proc.username = alice and sf.pproc.username = root',
-      '- rule: udp', '  condition: sf.net.proto = udp and sf.net.sockfamily = ip',
-      '- rule: open_creat', '  condition: sf.opflags in (WRITE_SEND) and sf.net.mask != "127.0.0.0/8"',
-    ]));
+    const set = loadPolicySet(
+      writeYaml('spell.yaml', [
+        '- rule: user',
+        '  condition: sf.proc.username = alice and sf.pproc.username = root',
+        '- rule: udp',
+        '  condition: sf.net.proto = udp and sf.net.sockfamily = ip',
+        '- rule: open_creat',
+        '  condition: sf.opflags in (WRITE_SEND) and sf.net.mask != "127.0.0.0/8"',
+      ]),
+    );
     assert.deepEqual(run(set, pe({ user: 'alice', parent: { user: 'root', pid: 9 } })), ['user']);
     assert.deepEqual(run(set, nf({ proto: 17 })), ['udp', 'open_creat']);
     assert.deepEqual(run(set, nf({ proto: 6, sip: '127.0.0.1', dip: '10.0.0.2' })), []);
@@ -205,13 +231,19 @@ describe('Falco community rules: stable, incubating and sandbox together, in Fal
     assert.deepEqual(run(u, pe({ flags: OpFlags.SETUID, user: 'nobody', uid: 65534 })), ['nobody']);
     assert.deepEqual(run(u, pe({ flags: OpFlags.SETUID, user: 'root', uid: 0 })), ['zero']);
   });
-  test("list items carrying their own quotes are the quoted value ('\"10.0.0.0/8\"', '\"bash\"')", () => {
-    const set = loadPolicySet(writeYaml('quoted.yaml', [
-      "- list: rfc_1918_addresses", "  items: ['\"10.0.0.0/8\"', '\"172.16.0.0/12\"', '\"192.168.0.0/16\"']",
-      "- list: shells", "  items: ['\"bash\"', \"'sh'\"]",
-      '- rule: private', '  condition: fd.snet in (rfc_1918_addresses)',
-      '- rule: shell', '  condition: proc.name in (shells)',
-    ]));
+  test('list items carrying their own quotes are the quoted value (\'"10.0.0.0/8"\', \'"bash"\')', () => {
+    const set = loadPolicySet(
+      writeYaml('quoted.yaml', [
+        '- list: rfc_1918_addresses',
+        '  items: [\'"10.0.0.0/8"\', \'"172.16.0.0/12"\', \'"192.168.0.0/16"\']',
+        '- list: shells',
+        '  items: [\'"bash"\', "\'sh\'"]',
+        '- rule: private',
+        '  condition: fd.snet in (rfc_1918_addresses)',
+        '- rule: shell',
+        '  condition: proc.name in (shells)',
+      ]),
+    );
     assert.deepEqual(run(set, nf({ sip: '10.1.2.3', exe: '/usr/bin/curl' })), ['private']);
     assert.deepEqual(run(set, nf({ sip: '8.8.8.8', exe: '/usr/bin/curl' })), []);
     assert.deepEqual(run(set, pe({ exe: '/bin/bash' })), ['shell']);
@@ -265,7 +297,10 @@ interface W extends V {
  * flow or event, and pair each with its sysprint JSON line (sysprint prints exactly those, in order).
  */
 function withAncestry(trace: string): W[] {
-  const views = readOracle(trace, 'json').split('\n').filter(Boolean).map((l) => view(parseExactJson(l) as J));
+  const views = readOracle(trace, 'json')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => view(parseExactJson(l) as J));
   const table = new Map<string, { exe: string; poid: J | null }>();
   const key = (oid: J | null | undefined) => (oid ? `${oid.hpid}:${oid.createTS}` : '');
   const out: W[] = [];
@@ -299,33 +334,90 @@ function withAncestry(trace: string): W[] {
 const L = {
   shell: ['bash', 'csh', 'ksh', 'sh', 'tcsh', 'zsh', 'dash'],
   shellInterp: ['awk', 'gawk'],
-  coreutils: ('truncate sha1sum numfmt fmt fold uniq cut who groups csplit sort expand printf printenv unlink tee chcon stat basename split nice yes whoami sha224sum hostid users stdbuf ' +
+  coreutils: (
+    'truncate sha1sum numfmt fmt fold uniq cut who groups csplit sort expand printf printenv unlink tee chcon stat basename split nice yes whoami sha224sum hostid users stdbuf ' +
     'base64 unexpand cksum od paste nproc pathchk sha256sum wc test comm arch du factor sha512sum md5sum tr runcon env dirname tsort join shuf install logname pinky nohup expr pr tty timeout ' +
     'tail [ seq sha384sum nl head id mkfifo sum dircolors ptx shred tac link chroot vdir chown touch ls dd uname true pwd date chgrp chmod mktemp cat mknod sync ln false rm mv cp echo ' +
-    'readlink sleep stty mkdir df dir rmdir').split(' '),
-  coreutilsMod: ('truncate who groups csplit expand printenv unlink chcon split whoami users stdbuf unexpand paste runcon env install logname pinky nohup tty id mkfifo shred ' +
-    'link chroot chown touch dd chgrp chmod mktemp mknod ln rm mv cp rmdir').split(' '),
+    'readlink sleep stty mkdir df dir rmdir'
+  ).split(' '),
+  coreutilsMod: (
+    'truncate who groups csplit expand printenv unlink chcon split whoami users stdbuf unexpand paste runcon env install logname pinky nohup tty id mkfifo shred ' +
+    'link chroot chown touch dd chgrp chmod mktemp mknod ln rm mv cp rmdir'
+  ).split(' '),
   login: ['login', 'systemd', '(systemd)', 'systemd-logind', 'su', 'nologin', 'faillog', 'lastlog', 'newgrp', 'sg'],
   modifyPasswd: ['chpasswd', 'chgpasswd', 'passwd'],
   userUtil: 'shadowconfig grpck pwunconv grpconv pwck vipw pwconv cppw grpunconv chage chsh gpasswd chfn expiry vigr cpgr'.split(' '),
-  shadowutils: ('chage gpasswd lastlog newgrp sg adduser deluser chpasswd groupadd groupdel addgroup delgroup groupmems groupmod grpck grpconv grpunconv newusers pwck pwconv ' +
-    'pwunconv useradd userdel usermod vigr vipw unix_chkpwd').split(' '),
+  shadowutils: (
+    'chage gpasswd lastlog newgrp sg adduser deluser chpasswd groupadd groupdel addgroup delgroup groupmems groupmod grpck grpconv grpunconv newusers pwck pwconv ' +
+    'pwunconv useradd userdel usermod vigr vipw unix_chkpwd'
+  ).split(' '),
   httpServer: ['nginx', 'httpd', 'httpd-foregroun', 'lighttpd', 'apache', 'apache2', 'node'],
-  rpm: ['dnf', 'rpm', 'rpmkey', 'yum', '75-system-updat', 'rhsmcertd-worke', 'subscription-ma', 'repoquery', 'rpmkeys', 'rpmq', 'yum-cron', 'yum-config-mana', 'yum-debug-dump',
-    'abrt-action-sav', 'rpmdb_stat', 'microdnf', 'rhn_check', 'yumdb'],
-  deb: ['dpkg', 'dpkg-preconfigu', 'dpkg-reconfigur', 'dpkg-divert', 'apt', 'apt-get', 'aptitude', 'frontend', 'preinst', 'add-apt-reposit', 'apt-auto-remova', 'apt-key',
-    'apt-listchanges', 'unattended-upgr', 'apt-add-reposit'],
+  rpm: [
+    'dnf',
+    'rpm',
+    'rpmkey',
+    'yum',
+    '75-system-updat',
+    'rhsmcertd-worke',
+    'subscription-ma',
+    'repoquery',
+    'rpmkeys',
+    'rpmq',
+    'yum-cron',
+    'yum-config-mana',
+    'yum-debug-dump',
+    'abrt-action-sav',
+    'rpmdb_stat',
+    'microdnf',
+    'rhn_check',
+    'yumdb',
+  ],
+  deb: [
+    'dpkg',
+    'dpkg-preconfigu',
+    'dpkg-reconfigur',
+    'dpkg-divert',
+    'apt',
+    'apt-get',
+    'aptitude',
+    'frontend',
+    'preinst',
+    'add-apt-reposit',
+    'apt-auto-remova',
+    'apt-key',
+    'apt-listchanges',
+    'unattended-upgr',
+    'apt-add-reposit',
+  ],
   remoteCopy: ['scp', 'rsync', 'telnet', 'ssh', 'ftp', 'rcp', 'sftp'],
   systemDirs: ['/boot', '/lib', '/lib64', '/usr/lib', '/usr/local/lib', '/usr/local/sbin', '/usr/local/bin', '/root/.ssh', '/etc'],
   schedulerDirs: ['/etc/cron.d', '/etc/cron.daily', '/etc/cron.monthly', '/etc/cron.hourly', '/etc/cron.weekly', '/usr/lib/cron/tabs', '/var/cron/tabs', '/var/spool/cron/crontabs', '/var/spool/cron'],
-  knownRootFiles: ['/root/.monit.state', '/root/.auth_tokens', '/root/.bash_history', '/root/.ash_history', '/root/.aws/credentials', '/root/.viminfo.tmp', '/root/.lesshst',
-    '/root/.bzr.log', '/root/.gitconfig.lock', '/root/.babel.json', '/root/.localstack', '/root/.node_repl_history', '/root/.mongorc.js', '/root/.dbshell', '/root/.augeas/history',
-    '/root/.rnd', '/root/.wget-hsts'],
+  knownRootFiles: [
+    '/root/.monit.state',
+    '/root/.auth_tokens',
+    '/root/.bash_history',
+    '/root/.ash_history',
+    '/root/.aws/credentials',
+    '/root/.viminfo.tmp',
+    '/root/.lesshst',
+    '/root/.bzr.log',
+    '/root/.gitconfig.lock',
+    '/root/.babel.json',
+    '/root/.localstack',
+    '/root/.node_repl_history',
+    '/root/.mongorc.js',
+    '/root/.dbshell',
+    '/root/.augeas/history',
+    '/root/.rnd',
+    '/root/.wget-hsts',
+  ],
   knownRootDirs: ['/root/.oracle_jre_usage', '/root/.subversion', '/root/.nami'],
-  knownRootPrefixes: ('/root/orcexec. /root/.m2 /root/.npm /root/.pki /root/.ivy2 /root/.config/Cypress /root/.config/pulse /root/.config/configstore /root/jenkins/workspace ' +
+  knownRootPrefixes: (
+    '/root/orcexec. /root/.m2 /root/.npm /root/.pki /root/.ivy2 /root/.config/Cypress /root/.config/pulse /root/.config/configstore /root/jenkins/workspace ' +
     '/root/.jenkins /root/.cache /root/.sbt /root/.java /root/.glide /root/.sonar /root/.v8flag /root/infaagent /root/.local/lib/python /root/.pm2 /root/.gnupg /root/.pgpass ' +
     '/root/.theano /root/.gradle /root/.android /root/.ansible /root/.crashlytics /root/.dbus /root/.composer /root/.gconf /root/.nv /root/.local/share/jupyter /root/oradiag_root ' +
-    '/root/workspace /root/jvm /root/.node-gyp').split(' '),
+    '/root/workspace /root/jvm /root/.node-gyp'
+  ).split(' '),
   allowedDev: ['/dev/null', '/dev/stdin', '/dev/stdout', '/dev/stderr', '/dev/random', '/dev/urandom', '/dev/console', '/dev/kmsg'],
   docker: ['docker', 'dockerd', 'exe', 'docker-compose', 'docker-entrypoi', 'docker-runc-cur', 'docker-current', 'dockerd-current'],
   k8s: ['hyperkube', 'skydns', 'kube2sky', 'exechealthz', 'weave-net'],
@@ -352,7 +444,9 @@ const M = {
   rootDir: (w: W) => w.fdir === '/' || w.path.startsWith('/root'),
   systemProcs: (w: W) => has(L.coreutils, w.name) || has(userMgmt, w.name),
   dnsLogin: (w: W) => w.name === 'login' && w.proto === 17 && w.sport === 53,
-  inOut: (w: W) => has(w.opflags, 'ACCEPT') || has(w.opflags, 'CONNECT') ||
+  inOut: (w: W) =>
+    has(w.opflags, 'ACCEPT') ||
+    has(w.opflags, 'CONNECT') ||
     ((w.ftype === '4' || w.ftype === '6') && w.sip !== '0.0.0.0' && w.dip !== '0.0.0.0' && !w.sip.startsWith('127.') && !w.dip.startsWith('127.') && w.ret >= 0),
   nrpeNagios: (w: W) => w.name === 'nrpe' && w.user === 'nagios',
 };
@@ -364,11 +458,26 @@ const exec = (w: W) => has(w.opflags, 'EXEC');
 const pwUtil = (w: W) => exec(w) && anyIn(w.name, [...L.modifyPasswd, 'unix_chkpwd', ...L.userUtil]);
 
 const TWINS: [string, (w: W) => boolean][] = [
-  ['Suspicious process spawned', (w) => isPE(w) && exec(w) && w.exe !== w.pexe && w.pexe !== '/usr/local/sbin/runc' &&
-    anyIn(w.name, [...L.shell, 'g++', 'gcc', 'clang', 'javac', 'pkg_mgmt_binaries', ...L.shellInterp, ...L.coreutilsMod])],
+  [
+    'Suspicious process spawned',
+    (w) =>
+      isPE(w) &&
+      exec(w) &&
+      w.exe !== w.pexe &&
+      w.pexe !== '/usr/local/sbin/runc' &&
+      anyIn(w.name, [...L.shell, 'g++', 'gcc', 'clang', 'javac', 'pkg_mgmt_binaries', ...L.shellInterp, ...L.coreutilsMod]),
+  ],
   ['Webserver writing file', (w) => isFF(w) && w.ftype === 'f' && M.openWrite(w) && M.webserver(w) && !anyIn(w.path, ['/var/', '/tmp/nginx-ingress.private'])],
-  ['Unauthorized installer detected', (w) => isPE(w) && exec(w) &&
-    (anyIn(w.name, [...L.rpm, ...L.deb, 'update-alternat', 'gem', 'pip', 'pip3', 'sane-utils.post', 'alternatives', 'chef-client']) || (w.name === 'java' && w.cmdline.includes('sbt-launch.jar')) || w.name === 'mvn') && M.container(w)],
+  [
+    'Unauthorized installer detected',
+    (w) =>
+      isPE(w) &&
+      exec(w) &&
+      (anyIn(w.name, [...L.rpm, ...L.deb, 'update-alternat', 'gem', 'pip', 'pip3', 'sane-utils.post', 'alternatives', 'chef-client']) ||
+        (w.name === 'java' && w.cmdline.includes('sbt-launch.jar')) ||
+        w.name === 'mvn') &&
+      M.container(w),
+  ],
   ['Downloader detected', (w) => isPE(w) && exec(w) && anyIn(w.name, ['wget', 'curl'])],
   ['Remote copy program detected', (w) => isPE(w) && exec(w) && has(L.remoteCopy, w.name) && M.container(w)],
   ['User/group modified, added or deleted', (w) => isPE(w) && exec(w) && has([...L.modifyPasswd, 'useradd', 'newusers', 'userdel', 'usermod', 'groupadd', 'groupdel', 'groupmod'], w.name)],
@@ -385,16 +494,66 @@ const TWINS: [string, (w: W) => boolean][] = [
   ['Write below system dirs', (w) => isFile(w) && M.openWrite(w) && (has(L.systemDirs, w.fdir) || M.userSsh(w)) && !M.privileged(w)],
   ['Write to init directories', (w) => isFile(w) && M.openWrite(w) && w.fdir === '/etc/init.d'],
   ['Write to scheduler directories', (w) => isFile(w) && M.openWrite(w) && has(L.schedulerDirs, w.fdir)],
-  ['Write below root', (w) => isFile(w) && M.rootDir(w) && M.openWrite(w) && !has(L.knownRootFiles, w.path) && !has(L.knownRootDirs, w.fdir) &&
-    !L.knownRootPrefixes.some((p) => w.path.startsWith(p))],
+  ['Write below root', (w) => isFile(w) && M.rootDir(w) && M.openWrite(w) && !has(L.knownRootFiles, w.path) && !has(L.knownRootDirs, w.fdir) && !L.knownRootPrefixes.some((p) => w.path.startsWith(p))],
   ['Untrusted read sensitive file', (w) => isFF(w) && w.path.startsWith('/etc') && has(['/etc/shadow', '/etc/passwd'], w.path) && M.openRead(w) && !M.privileged(w) && !M.auth(w)],
   ['Write Below RPM/DPKG Database', (w) => isFile(w) && (w.path.startsWith('/var/lib/rpm') || w.path.startsWith('/var/lib/dpkg')) && M.openWrite(w)],
-  ['Change thread namespace', (w) => isFF(w) && has(w.opflags, 'SETNS') && !w.aname.some((n) => has([...L.docker, ...L.k8s, ...L.lxd], n)) &&
-    !w.aname.some((n) => n.startsWith('runc:')) && !w.path.startsWith('/var/run/netns/cni')],
-  ['Non sudo setuid', (w) => isFF(w) && has(w.opflags, 'SETUID') && ((M.container(w) && w.user !== 'N/A') || !M.container(w)) && w.user !== 'root' &&
-    !has(['sshd', 'dbus-daemon-lau', 'ping', 'ping6', 'critical-stack-', 'pmmcli', 'filemng', 'PassengerAgent', 'bwrap', 'osdetect', 'nginxmng', 'sw-engine-fpm', 'start-stop-daem',
-      'sudo', 'su', 'suexec', 'critical-stack', 'dzdo', 'sendmail', 'sendmail-msp', 'postfix', 'procmail', 'exim4', 'pickup', 'showq', 'mailq', 'dovecot', 'imap-login', 'imap',
-      'mailmng-core', 'pop3-login', 'dovecot-lda', 'pop3', ...L.docker, 'nxexec', 'nxnode.bin', 'nxserver.bin', 'nxclient.bin'], w.name) && !M.nrpeNagios(w)],
+  [
+    'Change thread namespace',
+    (w) =>
+      isFF(w) && has(w.opflags, 'SETNS') && !w.aname.some((n) => has([...L.docker, ...L.k8s, ...L.lxd], n)) && !w.aname.some((n) => n.startsWith('runc:')) && !w.path.startsWith('/var/run/netns/cni'),
+  ],
+  [
+    'Non sudo setuid',
+    (w) =>
+      isFF(w) &&
+      has(w.opflags, 'SETUID') &&
+      ((M.container(w) && w.user !== 'N/A') || !M.container(w)) &&
+      w.user !== 'root' &&
+      !has(
+        [
+          'sshd',
+          'dbus-daemon-lau',
+          'ping',
+          'ping6',
+          'critical-stack-',
+          'pmmcli',
+          'filemng',
+          'PassengerAgent',
+          'bwrap',
+          'osdetect',
+          'nginxmng',
+          'sw-engine-fpm',
+          'start-stop-daem',
+          'sudo',
+          'su',
+          'suexec',
+          'critical-stack',
+          'dzdo',
+          'sendmail',
+          'sendmail-msp',
+          'postfix',
+          'procmail',
+          'exim4',
+          'pickup',
+          'showq',
+          'mailq',
+          'dovecot',
+          'imap-login',
+          'imap',
+          'mailmng-core',
+          'pop3-login',
+          'dovecot-lda',
+          'pop3',
+          ...L.docker,
+          'nxexec',
+          'nxnode.bin',
+          'nxserver.bin',
+          'nxclient.bin',
+        ],
+        w.name,
+      ) &&
+      !M.nrpeNagios(w),
+  ],
   ['Create files below dev', (w) => isFile(w) && w.fdir === '/dev' && M.openWrite(w) && w.name !== 'dev_creation_binaries' && !has(L.allowedDev, w.path) && !w.path.startsWith('/dev/tty')],
   ['System procs network activity', (w) => w.type === 'NF' && (M.systemProcs(w) || has(L.shell, w.name)) && M.inOut(w) && !has(['systemd', 'hostid', 'id'], w.name) && !M.dnsLogin(w)],
 ];
@@ -405,7 +564,11 @@ const perRule = new Map<string, number>();
 
 test(`runtimeintegrity on the sf-processor traces: ${CORPUS_NOTE} (${SF_TRACES.length} traces)`, () => {
   assert.equal(TWINS.length, 26, 'a twin for every rule');
-  assert.deepEqual(TWINS.map(([n]) => n), loadPolicySet(RI).rules.map((r) => r.name), 'the twins follow the policy, in order');
+  assert.deepEqual(
+    TWINS.map(([n]) => n),
+    loadPolicySet(RI).rules.map((r) => r.name),
+    'the twins follow the policy, in order',
+  );
   if (HAVE_SHARED) assert.equal(SF_TRACES.length, 8);
   else assert.ok(SF_TRACES.length >= 1, 'the bundled sf-processor traces');
 });
@@ -434,6 +597,11 @@ for (const trace of SF_TRACES) {
 }
 
 test('runtimeintegrity: alerts per rule over the traces', (t) => {
-  t.diagnostic([...perRule].filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(', '));
+  t.diagnostic(
+    [...perRule]
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(', '),
+  );
   if (SF_TRACES.length === 8) assert.ok([...perRule.values()].reduce((a, b) => a + b, 0) > 0, 'the policy raises alerts on the traces');
 });

@@ -29,13 +29,16 @@ const input = (() => {
   writeFileSync(join(data, 'k8s-075b-cut.sf'), readFileSync(K8S).subarray(0, 60_000));
   const out = join(dir, 'alerts.json');
   const config = join(dir, 'pipeline.json');
-  writeFileSync(config, JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'alert', policies: join(ROOT, 'policies', 'runtimeintegrity') },
-      { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-    ],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'alert', policies: join(ROOT, 'policies', 'runtimeintegrity') },
+        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
+      ],
+    }),
+  );
   return { dir, data, out, config };
 })();
 
@@ -100,7 +103,7 @@ test('sfprocessor on a terminal: the progress line updates, warnings are written
   assert.ok(summary > 0);
   assert.equal(screen.slice(summary - CLEAR.length, summary), CLEAR, 'cleared before the summary');
   assert.doesNotMatch(screen.slice(summary), /\x1b\[K/);
-  assert.equal(readFileSync(input.out, 'utf8').split('\n').filter(Boolean).length, alerts * 2, 'the same alerts (appended to the first run\'s)');
+  assert.equal(readFileSync(input.out, 'utf8').split('\n').filter(Boolean).length, alerts * 2, "the same alerts (appended to the first run's)");
 });
 
 test('sfprocessor -quiet on a terminal: no progress line and only errors; -progress off a terminal: plain lines', { skip: noScript }, () => {

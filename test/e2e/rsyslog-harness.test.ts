@@ -195,7 +195,14 @@ describe('rsyslog harness: plain TCP, UDP, anonymous TLS', { skip }, () => {
     await sendStream(tcp(rs.tcpPort), [line('before-stop') + '\n']);
     // connections still open at stop() (like an exporter's) are closed by rsyslogd, not waited for
     const held = [tcp(rs.tcpPort)(), tls(rs.tlsPort, { ca: readFileSync(rs.ca) })()];
-    const closed = held.map((s) => new Promise<void>((r) => { s.on('error', () => undefined); s.on('close', () => r()); s.resume(); }));
+    const closed = held.map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.on('error', () => undefined);
+          s.on('close', () => r());
+          s.resume();
+        }),
+    );
     held[0]!.write(line('held-tcp') + '\n');
     held[1]!.write(line('held-tls') + '\n');
     for (const id of ['before-stop', 'held-tcp', 'held-tls']) assert.equal((await arrived(rs, id)).length, 1, id);
@@ -263,9 +270,7 @@ describe('rsyslog harness: TLS with client certificate required', { skip }, () =
     const ca = readFileSync(rs.ca);
     // rsyslog may finish the handshake and drop the connection afterwards, so a send may "succeed"
     await sendStream(tls(rs.tlsPort, { ca }), [line('nocert') + '\n']).catch(() => undefined);
-    await sendStream(tls(rs.tlsPort, { ca, cert: readFileSync(rs.wrongClientCert), key: readFileSync(rs.wrongClientKey) }), [line('badcert') + '\n']).catch(
-      () => undefined,
-    );
+    await sendStream(tls(rs.tlsPort, { ca, cert: readFileSync(rs.wrongClientCert), key: readFileSync(rs.wrongClientKey) }), [line('badcert') + '\n']).catch(() => undefined);
     await sendStream(tls(rs.tlsPort, { ca, cert: readFileSync(rs.clientCert), key: readFileSync(rs.clientKey) }), [line('mtls2') + '\n']);
     assert.equal((await arrived(rs, 'mtls2')).length, 1, rs.diagnostics());
     await new Promise((r) => setTimeout(r, 500));

@@ -20,17 +20,7 @@ import { PacketClient, unixpacket, isAddonError } from '../../core/drivers/socke
 import { socketDecoder } from '../../core/drivers/socket-schemas.js';
 import { FIXTURES, SHARED } from '../helpers/corpus.js';
 import { prng } from '../helpers/prng.js';
-import {
-  CLI,
-  ProcessorRun,
-  childEnv,
-  connectionClosed,
-  encodeForLayout,
-  isEntity,
-  pipelineConfig,
-  streamSend,
-  traceMessages,
-} from '../helpers/socket-harness.js';
+import { CLI, ProcessorRun, childEnv, connectionClosed, encodeForLayout, isEntity, pipelineConfig, streamSend, traceMessages } from '../helpers/socket-harness.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'sfp-sock-'));
 after(async () => {
@@ -166,7 +156,11 @@ test(`seqpacket: every trace gives the file driver's JSON (${HAVE_SHARED ? `bund
     assert.deepEqual(c, { reason: 'end of stream', messages: tm.messages.length, records: tm.messages.length, bad: 0, oversize: 0 }, trace);
   }
   const v3 = traces.some((p) => basename(p) === '1621959914');
-  assert.deepEqual([...versions].sort((a, b) => a - b), v3 ? [2, 3, 4, 5, 1000] : [2, 4, 5, 1000], 'layouts exercised');
+  assert.deepEqual(
+    [...versions].sort((a, b) => a - b),
+    v3 ? [2, 3, 4, 5, 1000] : [2, 4, 5, 1000],
+    'layouts exercised',
+  );
   await stopClean(run);
   assertSameJson(readFileSync(out, 'utf8'), want, `${traces.length} traces`);
   assert.ok(!existsSync(sock), 'socket file removed at exit');
@@ -253,7 +247,7 @@ test('bad and oversize messages are counted, logged with their index and dropped
   assertSameJson(readFileSync(out, 'utf8'), want, 'garbage interleaved');
 });
 
-test('messages beyond upstream\'s 16 KiB are accepted; beyond the default maximum (1 MiB) they are counted as oversize', async (t) => {
+test("messages beyond upstream's 16 KiB are accepted; beyond the default maximum (1 MiB) they are counted as oversize", async (t) => {
   const tm = traceMessages(SETUID);
   const pi = tm.records.findIndex((r) => r.sfType === SfType.P);
   const big: Process = { ...(tm.records[pi] as Process), exeArgs: 'A'.repeat(100_000) };
@@ -413,7 +407,7 @@ test('the summary of a socket run gives the rate over the time it was busy, not 
   assert.ok(wall >= 3 && active < wall / 2, `active ${active} s of ${wall} s`);
   // active is printed to 0.01 s
   assert.ok(rps >= records / (active + 0.005) - 1 && rps <= records / Math.max(active - 0.005, 1e-3) + 1, `rate ${rps} is records over active time`);
-  assert.ok(rps > records / wall * 2, 'higher than the wall-time rate');
+  assert.ok(rps > (records / wall) * 2, 'higher than the wall-time rate');
 });
 
 test('socket file: stale socket replaced, live socket refused, regular file and directory refused, modes', async (t) => {
@@ -459,7 +453,10 @@ test('socket file: stale socket replaced, live socket refused, regular file and 
     const sub = join(dir, 'dir.sock');
     mkdirSync(join(sub, 'inner'), { recursive: true });
     const cfg = writeConfig(dir, join(dir, 'out.json'));
-    for (const [path, kind] of [[file, 'a regular file'], [sub, 'a directory']] as const) {
+    for (const [path, kind] of [
+      [file, 'a regular file'],
+      [sub, 'a directory'],
+    ] as const) {
       for (const extra of [[], ['-test']]) {
         const r = spawnSync(process.execPath, [CLI, ...extra, '-config', cfg, '-driver', 'socket', path], { env: childEnv(), encoding: 'utf8' });
         assert.equal(r.status, 1, r.stderr);
@@ -480,7 +477,13 @@ test('socket file: stale socket replaced, live socket refused, regular file and 
 
 test('socketOptions: defaults, octal modes, limits and unknown attributes', () => {
   assert.deepEqual(socketOptions('/run/x.sock', {}), { path: '/run/x.sock', type: 'seqpacket', mode: 0o600, maxSize: 1 << 20, backlog: 16 });
-  assert.deepEqual(socketOptions('/run/x.sock', { driver: 'socket', path: '/tmp/y.sock', type: 'STREAM', mode: '660', maxsize: '65536', backlog: '2' }), { path: '/tmp/y.sock', type: 'stream', mode: 0o660, maxSize: 65536, backlog: 2 });
+  assert.deepEqual(socketOptions('/run/x.sock', { driver: 'socket', path: '/tmp/y.sock', type: 'STREAM', mode: '660', maxsize: '65536', backlog: '2' }), {
+    path: '/tmp/y.sock',
+    type: 'stream',
+    mode: 0o660,
+    maxSize: 65536,
+    backlog: 2,
+  });
   assert.equal(socketOptions('/x', { mode: '0o640' }).mode, 0o640);
   assert.throws(() => socketOptions('/x', { mode: '0999' }), /attribute 'mode'/);
   assert.throws(() => socketOptions('/x', { mode: '4755' }), /attribute 'mode'/);
@@ -584,14 +587,17 @@ test('layouts follow the header version: v5 before any header, v4 and v1000 afte
   await until('connection closed', () => p.lines.some((l) => l.startsWith('collector connection #1 closed')));
   p.abort.abort();
   await p.done;
-  assert.deepEqual(p.records.map((r) => [r.sfType, r.sfType === SfType.H ? r.version : (r as Process).cwd]), [
-    [SfType.P, proc.cwd],
-    [SfType.H, 4],
-    [SfType.P, undefined],
-    [SfType.H, 1000],
-    [SfType.P, undefined],
-    [SfType.P, undefined],
-  ]);
+  assert.deepEqual(
+    p.records.map((r) => [r.sfType, r.sfType === SfType.H ? r.version : (r as Process).cwd]),
+    [
+      [SfType.P, proc.cwd],
+      [SfType.H, 4],
+      [SfType.P, undefined],
+      [SfType.H, 1000],
+      [SfType.P, undefined],
+      [SfType.P, undefined],
+    ],
+  );
   assert.equal((p.records[4] as Process).entry, undefined, 'v1000 Process has no entry');
   assert.equal((p.records[2] as Process).entry, false);
   // v5 bytes read with the v4 layout: the datum ends before cwd and env, which are left over.
@@ -602,8 +608,14 @@ test('layouts follow the header version: v5 before any header, v4 and v1000 afte
     `connection #1, message ${i}: bad message (${messages[i - 1]!.length} bytes at byte 0), dropped: SFHeader version ${v} has no known layout (known: 5, 4, 3, 2, 1000); the connection keeps v1000`;
   assert.ok(p.lines.includes(unknown(7, 99)), p.lines.join('\n'));
   assert.ok(p.lines.includes(unknown(9, 3743377987)), p.lines.join('\n'));
-  assert.ok(p.lines.some((l) => l.startsWith('connection #1, message 8: bad message') && l.endsWith('bytes left over after the datum')), p.lines.join('\n'));
-  assert.ok(p.lines.some((l) => /10 messages, 6 records, 4 bad, 0 oversize/.test(l)), p.lines.join('\n'));
+  assert.ok(
+    p.lines.some((l) => l.startsWith('connection #1, message 8: bad message') && l.endsWith('bytes left over after the datum')),
+    p.lines.join('\n'),
+  );
+  assert.ok(
+    p.lines.some((l) => /10 messages, 6 records, 4 bad, 0 oversize/.test(l)),
+    p.lines.join('\n'),
+  );
 });
 
 test('a pipeline failure ends the run with that error; the connection is closed and the socket file removed', async (t) => {
@@ -617,7 +629,10 @@ test('a pipeline failure ends the run with that error; the connection is closed 
   await assert.rejects(p.done, /disk full/);
   assert.equal(p.pushes.length, 1, 'nothing is pushed after the failure');
   assert.ok(!existsSync(path), 'socket file removed');
-  assert.ok(p.lines.some((l) => /^collector connection #1 closed \(pipeline failed\): \d+ messages/.test(l)), p.lines.join('\n'));
+  assert.ok(
+    p.lines.some((l) => /^collector connection #1 closed \(pipeline failed\): \d+ messages/.test(l)),
+    p.lines.join('\n'),
+  );
   await sending;
   client.close();
 });

@@ -104,7 +104,12 @@ const SUBJECTS: Subject[] = [
           es
             .bulkRequests()
             .filter((r) => r.status === 200)
-            .flatMap((r) => r.body.split('\n').filter((l, i) => l !== '' && i % 2 === 1).map(numberOf)),
+            .flatMap((r) =>
+              r.body
+                .split('\n')
+                .filter((l, i) => l !== '' && i % 2 === 1)
+                .map(numberOf),
+            ),
         down: () => es.setDown(true),
         up: () => es.setDown(false),
         close: () => es.close(),

@@ -32,7 +32,10 @@ export const SELFTEST = join(NATIVE, 'build', 'sfc-selftest');
 export const FIXTURES = join(REPO, 'test', 'fixtures', 'collector');
 
 function oneLine(s: string): string {
-  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const errs = lines.filter((l) => /error|not found|No such file|cannot/i.test(l));
   return (errs.length ? errs.slice(-2) : lines.slice(-2)).join(' | ').slice(0, 400);
 }
@@ -136,12 +139,24 @@ export interface Summary {
 }
 
 export function parseSummary(stderr: string): Summary {
-  const m = /(\d+) records written \(file: (\d+) in (\d+) file\(s\); socket: (\d+) sent, (\d+) dropped while disconnected, (\d+) dropped on a full queue, (\d+) reconnects\); kernel: (\d+) events, (\d+) ring-buffer drops, (\d+) map-full; IPv6 flows not exported: (\d+)/.exec(stderr);
+  const m =
+    /(\d+) records written \(file: (\d+) in (\d+) file\(s\); socket: (\d+) sent, (\d+) dropped while disconnected, (\d+) dropped on a full queue, (\d+) reconnects\); kernel: (\d+) events, (\d+) ring-buffer drops, (\d+) map-full; IPv6 flows not exported: (\d+)/.exec(
+      stderr,
+    );
   if (!m) throw new Error(`no summary line in collector stderr:\n${stderr}`);
   const n = m.slice(1).map(Number) as [number, number, number, number, number, number, number, number, number, number, number];
   return {
-    records: n[0], fileRecords: n[1], files: n[2], sockSent: n[3], sockDropped: n[4], sockFull: n[5], reconnects: n[6],
-    events: n[7], drops: n[8], mapFull: n[9], ipv6NotExported: n[10],
+    records: n[0],
+    fileRecords: n[1],
+    files: n[2],
+    sockSent: n[3],
+    sockDropped: n[4],
+    sockFull: n[5],
+    reconnects: n[6],
+    events: n[7],
+    drops: n[8],
+    mapFull: n[9],
+    ipv6NotExported: n[10],
   };
 }
 
@@ -164,7 +179,8 @@ export function avscType(schema: unknown): avro.Type {
 export function decodeWithAvsc(path: string): Promise<{ rec: Record<string, unknown> }[]> {
   return new Promise((resolve, reject) => {
     const out: { rec: Record<string, unknown> }[] = [];
-    avro.createFileDecoder(path, { parseHook: (s: unknown) => avscType(s) } as Partial<avro.DecoderOptions>)
+    avro
+      .createFileDecoder(path, { parseHook: (s: unknown) => avscType(s) } as Partial<avro.DecoderOptions>)
       .on('data', (d: { rec: Record<string, unknown> }) => out.push(d))
       .on('error', reject)
       .on('end', () => resolve(out));

@@ -20,9 +20,7 @@ export const HAVE_SHARED = existsSync(join(SHARED, 'traces')) && existsSync(join
 
 export const TRACES_DIR = HAVE_SHARED ? join(SHARED, 'traces') : join(FIXTURES, 'traces');
 export const ORACLE_DIR = HAVE_SHARED ? join(SHARED, 'oracle') : join(FIXTURES, 'oracle');
-export const CORPUS_NOTE = HAVE_SHARED
-  ? `full corpus: ${TRACES_DIR}`
-  : 'SKIPPED full-corpus checks: ../shared not found; using the traces bundled in test/fixtures';
+export const CORPUS_NOTE = HAVE_SHARED ? `full corpus: ${TRACES_DIR}` : 'SKIPPED full-corpus checks: ../shared not found; using the traces bundled in test/fixtures';
 
 function walk(dir: string): string[] {
   const out: string[] = [];

@@ -154,8 +154,7 @@ export function tableRows(text: string): string[][] {
   const rows: string[][] = [];
   const lines = text.split('\n').filter((l) => l.trim().startsWith('|'));
   for (let i = 0; i < lines.length; i++) {
-    const cells = lines[i]!
-      .trim()
+    const cells = lines[i]!.trim()
       .replace(/^\||\|$/g, '')
       .split(/(?<!\\)\|/)
       .map((c) => c.trim());

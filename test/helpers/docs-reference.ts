@@ -81,7 +81,12 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
 
   for (const name of ordered(registry.handlers.names())) {
     const h = registry.handlers.get(name)!;
-    out.push(`### Handler \`${name}\``, '', `${sentence(h.description)}. Set with \`"handler": "${name}"\` on a \`sysflowreader\` entry, which then writes \`${h.outType}\`; its attributes go on that entry.`, '');
+    out.push(
+      `### Handler \`${name}\``,
+      '',
+      `${sentence(h.description)}. Set with \`"handler": "${name}"\` on a \`sysflowreader\` entry, which then writes \`${h.outType}\`; its attributes go on that entry.`,
+      '',
+    );
     out.push(...attrTable(helpOf(h.config)));
   }
 
@@ -102,7 +107,12 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
 
   for (const name of ordered(registry.drivers.names())) {
     const d = registry.drivers.get(name)!;
-    out.push(`### Driver \`${name}\``, '', `${sentence(d.description)}. Writes \`${d.outType}\`. Selected with \`-driver ${name}\` or a \`drivers\` entry \`{"driver": "${name}", …}\`, which holds its attributes.`, '');
+    out.push(
+      `### Driver \`${name}\``,
+      '',
+      `${sentence(d.description)}. Writes \`${d.outType}\`. Selected with \`-driver ${name}\` or a \`drivers\` entry \`{"driver": "${name}", …}\`, which holds its attributes.`,
+      '',
+    );
     out.push(...attrTable(helpOf(d.config)));
   }
   return out.join('\n');
@@ -113,7 +123,10 @@ export function currentReference(text: string): string | null {
   const b = text.indexOf(BEGIN);
   const e = text.indexOf(END);
   if (b < 0 || e < b) return null;
-  return text.slice(b + BEGIN.length, e).replace(/^\n/, '').replace(/\n$/, '');
+  return text
+    .slice(b + BEGIN.length, e)
+    .replace(/^\n/, '')
+    .replace(/\n$/, '');
 }
 
 export function writeReference(file = join(ROOT, CONFIG_DOC)): void {

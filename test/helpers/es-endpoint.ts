@@ -52,11 +52,7 @@ export interface ItemFailure {
 }
 
 /** What `bulkReply` may answer instead of normal processing. */
-export type BulkReply =
-  | { status: number; body?: unknown; headers?: Record<string, string | string[]> }
-  | 'destroy'
-  | null
-  | undefined;
+export type BulkReply = { status: number; body?: unknown; headers?: Record<string, string | string[]> } | 'destroy' | null | undefined;
 
 export type EsAuth =
   | { username: string; password: string }
@@ -172,8 +168,20 @@ interface ParsedOp {
 }
 
 const KNOWN_ACTION_PARAMS = new Set([
-  '_index', '_id', 'routing', 'op_type', 'version', 'version_type', 'retry_on_conflict', 'pipeline',
-  '_source', 'if_seq_no', 'if_primary_term', 'require_alias', 'require_data_stream', 'dynamic_templates',
+  '_index',
+  '_id',
+  'routing',
+  'op_type',
+  'version',
+  'version_type',
+  'retry_on_conflict',
+  'pipeline',
+  '_source',
+  'if_seq_no',
+  'if_primary_term',
+  'require_alias',
+  'require_data_stream',
+  'dynamic_templates',
   'list_executed_pipelines',
 ]);
 const OBJECT_ACTION_PARAMS = new Set(['_source', 'dynamic_templates']);
@@ -186,10 +194,14 @@ function tokenName(v: unknown): string {
   if (v === null) return 'VALUE_NULL';
   if (Array.isArray(v)) return 'START_ARRAY';
   switch (typeof v) {
-    case 'string': return 'VALUE_STRING';
-    case 'number': return 'VALUE_NUMBER';
-    case 'boolean': return 'VALUE_BOOLEAN';
-    default: return 'START_OBJECT';
+    case 'string':
+      return 'VALUE_STRING';
+    case 'number':
+      return 'VALUE_NUMBER';
+    case 'boolean':
+      return 'VALUE_BOOLEAN';
+    default:
+      return 'START_OBJECT';
   }
 }
 
@@ -222,9 +234,9 @@ function indexUuid(): string {
 
 function invalidIndexName(name: string): string | null {
   if (name !== name.toLowerCase()) return 'must be lowercase';
-  if (/[\\/*?"<>| ,#:]/.test(name)) return 'must not contain the following characters [\'\\\', \'/\', \'*\', \'?\', \'"\', \'<\', \'>\', \'|\', \' \', \',\', \'#\', \':\']';
-  if (/^[-_+]/.test(name)) return 'must not start with \'_\', \'-\', or \'+\'';
-  if (name === '.' || name === '..') return 'must not be \'.\' or \'..\'';
+  if (/[\\/*?"<>| ,#:]/.test(name)) return "must not contain the following characters ['\\', '/', '*', '?', '\"', '<', '>', '|', ' ', ',', '#', ':']";
+  if (/^[-_+]/.test(name)) return "must not start with '_', '-', or '+'";
+  if (name === '.' || name === '..') return "must not be '.' or '..'";
   if (Buffer.byteLength(name) > 255) return 'index name is too long, (' + Buffer.byteLength(name) + ' > 255)';
   return null;
 }
@@ -238,7 +250,14 @@ function deepMerge(target: Record<string, unknown>, patch: Record<string, unknow
 }
 
 function globToRegExp(pattern: string): RegExp {
-  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
 }
 
 function pem(v: string): string {
@@ -314,7 +333,10 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
 
   function indexNotFound(name: string): Reply {
     return esError(404, 'index_not_found_exception', `no such index [${name}]`, {
-      'resource.type': 'index_or_alias', 'resource.id': name, index_uuid: '_na_', index: name,
+      'resource.type': 'index_or_alias',
+      'resource.id': name,
+      index_uuid: '_na_',
+      index: name,
     });
   }
 
@@ -325,8 +347,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     if (!auth) return null;
     const hdr = req.headers.authorization;
     const fail = (reason: string, extra: Record<string, unknown> = {}) =>
-      esError(401, 'security_exception', reason, { ...extra, header: { 'WWW-Authenticate': WWW_AUTHENTICATE } },
-        { 'www-authenticate': WWW_AUTHENTICATE });
+      esError(401, 'security_exception', reason, { ...extra, header: { 'WWW-Authenticate': WWW_AUTHENTICATE } }, { 'www-authenticate': WWW_AUTHENTICATE });
     if (!hdr) return fail(`missing authentication credentials for REST request [${uri}]`);
     const sp = hdr.indexOf(' ');
     const scheme = (sp < 0 ? hdr : hdr.slice(0, sp)).toLowerCase();
@@ -341,8 +362,9 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     }
     if (scheme === 'apikey') {
       if (auth.apiKeys.has(cred)) return null;
-      return fail('unable to authenticate with provided credentials and anonymous access is not allowed for this request',
-        { additional_unsuccessful_credentials: 'API key: unable to authenticate with the provided API key' });
+      return fail('unable to authenticate with provided credentials and anonymous access is not allowed for this request', {
+        additional_unsuccessful_credentials: 'API key: unable to authenticate with the provided API key',
+      });
     }
     return fail('unable to authenticate with provided credentials and anonymous access is not allowed for this request');
   }
@@ -358,12 +380,12 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     };
     const ctV = compat(ct);
     const acV = compat(accept);
-    if ((ctV !== undefined && ctV !== 7 && ctV !== 8) || (acV !== undefined && acV !== 7 && acV !== 8) ||
-      (hasBody && ctV !== undefined && acV !== undefined && ctV !== acV)) {
+    if ((ctV !== undefined && ctV !== 7 && ctV !== 8) || (acV !== undefined && acV !== 7 && acV !== 8) || (hasBody && ctV !== undefined && acV !== undefined && ctV !== acV)) {
       return esError(400, 'media_type_header_exception', 'Invalid media-type value on headers [Content-Type, Accept]', {
         caused_by: {
           type: 'status_exception',
-          reason: 'A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. ' +
+          reason:
+            'A compatible version is required on both Content-Type and Accept headers if either one has requested a compatible version and the compatible versions must match. ' +
             `Accept=${accept ?? 'null'}, Content-Type=${ct ?? 'null'}`,
         },
       });
@@ -382,8 +404,11 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
   function wholeFailure(status: number): Reply {
     switch (status) {
       case 429:
-        return esError(429, 'es_rejected_execution_exception',
-          'rejected execution of coordinating operation [coordinating_and_primary_bytes=104857600, replica_bytes=0, all_bytes=104857600, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=104857600]');
+        return esError(
+          429,
+          'es_rejected_execution_exception',
+          'rejected execution of coordinating operation [coordinating_and_primary_bytes=104857600, replica_bytes=0, all_bytes=104857600, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=104857600]',
+        );
       case 503:
         return esError(503, 'cluster_block_exception', 'blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];');
       case 502:
@@ -485,8 +510,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       }
     }
     if (validation.length > 0) {
-      return esError(400, 'action_request_validation_exception',
-        'Validation Failed: ' + validation.map((v, i) => `${i + 1}: ${v};`).join(''));
+      return esError(400, 'action_request_validation_exception', 'Validation Failed: ' + validation.map((v, i) => `${i + 1}: ${v};`).join(''));
     }
 
     const refresh = rec.query.refresh;
@@ -504,8 +528,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
 
   function executeOp(o: ParsedOp, visible: boolean, forcedRefresh: boolean): Record<string, unknown> {
     const index = o.index!;
-    const itemError = (status: number, error: Record<string, unknown>, id: string | undefined = o.id) =>
-      ({ _index: index, _id: id ?? null, status, error });
+    const itemError = (status: number, error: Record<string, unknown>, id: string | undefined = o.id) => ({ _index: index, _id: id ?? null, status, error });
     const badName = invalidIndexName(index);
     if (badName !== null) {
       return itemError(400, { type: 'invalid_index_name_exception', reason: `Invalid index name [${index}], ${badName}`, index_uuid: '_na_', index });
@@ -543,10 +566,15 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       }
     }
     if (parseError !== null) {
-      return itemError(400, {
-        type: 'document_parsing_exception', reason: parseError,
-        caused_by: { type: 'x_content_parse_exception', reason: parseError.replace('failed to parse: ', '') },
-      }, id);
+      return itemError(
+        400,
+        {
+          type: 'document_parsing_exception',
+          reason: parseError,
+          caused_by: { type: 'x_content_parse_exception', reason: parseError.replace('failed to parse: ', '') },
+        },
+        id,
+      );
     }
     const shards = { total: 2, successful: 1, failed: 0 };
     const success = (d: { id: string; version: number; seqNo: number }, result: string, status: number) => {
@@ -575,11 +603,17 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     if (o.op === 'create' || o.op === 'index') {
       if (o.op === 'create' && existing) {
         duplicatesRejected++;
-        return itemError(409, {
-          type: 'version_conflict_engine_exception',
-          reason: `[${id}]: version conflict, document already exists (current version [${existing.version}])`,
-          index_uuid: st.uuid, shard: '0', index,
-        }, id);
+        return itemError(
+          409,
+          {
+            type: 'version_conflict_engine_exception',
+            reason: `[${id}]: version conflict, document already exists (current version [${existing.version}])`,
+            index_uuid: st.uuid,
+            shard: '0',
+            index,
+          },
+          id,
+        );
       }
       const d: DocState = { index, id: id!, source: doc, version: existing ? existing.version + 1 : 1, seqNo: st.seqNo++, visible: visible || (existing?.visible ?? false) };
       store.set(key, d);
@@ -592,7 +626,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     }
     const partial = isObject(upd.doc) ? upd.doc : undefined;
     if (!existing) {
-      const upsertSource = upd.doc_as_upsert === true ? partial : (isObject(upd.upsert) ? upd.upsert : undefined);
+      const upsertSource = upd.doc_as_upsert === true ? partial : isObject(upd.upsert) ? upd.upsert : undefined;
       if (!upsertSource) {
         return itemError(404, { type: 'document_missing_exception', reason: `[${id}]: document missing`, index_uuid: st.uuid, shard: '0', index });
       }
@@ -708,8 +742,17 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       let docs = 0;
       for (const d of store.values()) if (d.visible && d.index === n) docs++;
       return {
-        health: 'yellow', status: 'open', index: n, uuid: indices.get(n)!.uuid, pri: '1', rep: '1',
-        'docs.count': String(docs), 'docs.deleted': '0', 'store.size': `${docs}kb`, 'pri.store.size': `${docs}kb`, 'dataset.size': `${docs}kb`,
+        health: 'yellow',
+        status: 'open',
+        index: n,
+        uuid: indices.get(n)!.uuid,
+        pri: '1',
+        rep: '1',
+        'docs.count': String(docs),
+        'docs.deleted': '0',
+        'store.size': `${docs}kb`,
+        'pri.store.size': `${docs}kb`,
+        'dataset.size': `${docs}kb`,
       };
     });
     if (query.format === 'json') return { status: 200, body: rows };
@@ -722,7 +765,10 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
   }
 
   function route(rec: RecordedRequest): Reply {
-    const segs = rec.path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    const segs = rec.path
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s));
     const m = rec.method;
     const [a, b, c] = segs;
     if (segs.length === 0) {
@@ -740,10 +786,21 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       return {
         status: 200,
         body: {
-          cluster_name: 'sfprocessor-test', status: 'yellow', timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1,
-          active_primary_shards: indices.size, active_shards: indices.size, relocating_shards: 0, initializing_shards: 0,
-          unassigned_shards: indices.size, delayed_unassigned_shards: 0, number_of_pending_tasks: 0, number_of_in_flight_fetch: 0,
-          task_max_waiting_in_queue_millis: 0, active_shards_percent_as_number: indices.size === 0 ? 100 : 50,
+          cluster_name: 'sfprocessor-test',
+          status: 'yellow',
+          timed_out: false,
+          number_of_nodes: 1,
+          number_of_data_nodes: 1,
+          active_primary_shards: indices.size,
+          active_shards: indices.size,
+          relocating_shards: 0,
+          initializing_shards: 0,
+          unassigned_shards: indices.size,
+          delayed_unassigned_shards: 0,
+          number_of_pending_tasks: 0,
+          number_of_in_flight_fetch: 0,
+          task_max_waiting_in_queue_millis: 0,
+          active_shards_percent_as_number: indices.size === 0 ? 100 : 50,
         },
       };
     }
@@ -789,13 +846,21 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
           if (!Array.isArray(names)) return names;
           return {
             status: 200,
-            body: Object.fromEntries(names.map((n) => {
-              const st = indices.get(n)!;
-              return [n, {
-                aliases: {}, mappings: st.mappings ?? {},
-                settings: { index: { ...(isObject(st.settings) ? st.settings : {}), uuid: st.uuid, provided_name: n, creation_date: String(st.createdAt), number_of_shards: '1', number_of_replicas: '1' } },
-              }];
-            })),
+            body: Object.fromEntries(
+              names.map((n) => {
+                const st = indices.get(n)!;
+                return [
+                  n,
+                  {
+                    aliases: {},
+                    mappings: st.mappings ?? {},
+                    settings: {
+                      index: { ...(isObject(st.settings) ? st.settings : {}), uuid: st.uuid, provided_name: n, creation_date: String(st.createdAt), number_of_shards: '1', number_of_replicas: '1' },
+                    },
+                  },
+                ];
+              }),
+            ),
           };
         }
         case 'DELETE': {
@@ -849,13 +914,16 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       return;
     }
     const uri = req.url ?? '/';
-    reply ??= authenticate(req, uri) ?? checkMediaTypes(req, raw.length > 0) ?? (() => {
-      try {
-        return route(rec);
-      } catch (e) {
-        return esError(500, 'exception', `es-endpoint internal error: ${(e as Error).stack ?? e}`);
-      }
-    })();
+    reply ??=
+      authenticate(req, uri) ??
+      checkMediaTypes(req, raw.length > 0) ??
+      (() => {
+        try {
+          return route(rec);
+        } catch (e) {
+          return esError(500, 'exception', `es-endpoint internal error: ${(e as Error).stack ?? e}`);
+        }
+      })();
     if (reply.destroy) {
       req.socket.destroy();
       return;
@@ -876,9 +944,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       } else {
         payload = Buffer.from(JSON.stringify(reply.body), 'utf8');
         const accept = String(req.headers.accept ?? '');
-        headers['content-type'] = accept.includes('application/vnd.elasticsearch+json')
-          ? 'application/vnd.elasticsearch+json;compatible-with=8'
-          : 'application/json';
+        headers['content-type'] = accept.includes('application/vnd.elasticsearch+json') ? 'application/vnd.elasticsearch+json;compatible-with=8' : 'application/json';
       }
     }
     Object.assign(headers, reply.headers ?? {});
@@ -903,9 +969,7 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
       }
     });
   };
-  const server: http.Server = options.tls
-    ? https.createServer({ cert: pem(options.tls.cert), key: pem(options.tls.key) }, onRequest)
-    : http.createServer(onRequest);
+  const server: http.Server = options.tls ? https.createServer({ cert: pem(options.tls.cert), key: pem(options.tls.key) }, onRequest) : http.createServer(onRequest);
   server.keepAliveTimeout = 60_000;
   server.on('connection', (s: Socket) => {
     if (down) {
@@ -916,19 +980,20 @@ export async function startEsEndpoint(opts: EsEndpointOptions = {}): Promise<EsE
     s.on('close', () => sockets.delete(s));
   });
 
-  const listen = (port: number) => new Promise<number>((resolve, reject) => {
-    const onError = (e: Error) => {
-      server.off('listening', onListening);
-      reject(e);
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, '127.0.0.1');
-  });
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const onError = (e: Error) => {
+        server.off('listening', onListening);
+        reject(e);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve((server.address() as AddressInfo).port);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, '127.0.0.1');
+    });
 
   const port = await listen(options.port ?? 0);
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;

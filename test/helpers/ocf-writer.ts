@@ -35,7 +35,10 @@ export interface ByteSink {
 
 /** Synchronous writes to a file descriptor. */
 export class FdSink implements ByteSink {
-  constructor(private fd: number, private readonly ownsFd = true) {}
+  constructor(
+    private fd: number,
+    private readonly ownsFd = true,
+  ) {}
 
   write(chunk: Buffer): void {
     let off = 0;
@@ -97,7 +100,10 @@ export class SysFlowFileWriter {
     return sink.toBuffer();
   }
 
-  constructor(private readonly sink: ByteSink, opts: OcfWriterOptions = {}) {
+  constructor(
+    private readonly sink: ByteSink,
+    opts: OcfWriterOptions = {},
+  ) {
     this.codec = opts.codec ?? 'deflate';
     if (this.codec !== 'deflate' && this.codec !== 'null') throw new RangeError(`unsupported codec ${String(this.codec)}`);
     this.sync = opts.sync ?? randomBytes(SYNC_SIZE);

@@ -10,17 +10,41 @@ export type J = Record<string, any>;
 // ---------------------------------------------------------------------------------------------
 
 const OP_BITS: [number, string, string][] = [
-  [1 << 0, 'CLONE', 'CLONE'], [1 << 1, 'EXEC', 'EXEC'], [1 << 2, 'EXIT', 'EXIT'], [1 << 3, 'SETUID', 'SETUID'],
-  [1 << 4, 'SETNS', 'SETNS'], [1 << 5, 'ACCEPT', 'ACCEPT'], [1 << 6, 'CONNECT', 'CONNECT'], [1 << 7, 'OPEN', 'OPEN'],
-  [1 << 8, 'READ', 'RECV'], [1 << 9, 'WRITE', 'SEND'], [1 << 10, 'CLOSE', 'CLOSE'], [1 << 11, 'TRUNCATE', 'TRUNCATE'],
-  [1 << 12, 'SHUTDOWN', 'SHUTDOWN'], [1 << 13, 'MMAP', 'MMAP'], [1 << 14, 'DIGEST', 'DIGEST'], [1 << 15, 'MKDIR', 'MKDIR'],
-  [1 << 16, 'RMDIR', 'RMDIR'], [1 << 17, 'LINK', 'LINK'], [1 << 18, 'UNLINK', 'UNLINK'], [1 << 19, 'SYMLINK', 'SYMLINK'],
+  [1 << 0, 'CLONE', 'CLONE'],
+  [1 << 1, 'EXEC', 'EXEC'],
+  [1 << 2, 'EXIT', 'EXIT'],
+  [1 << 3, 'SETUID', 'SETUID'],
+  [1 << 4, 'SETNS', 'SETNS'],
+  [1 << 5, 'ACCEPT', 'ACCEPT'],
+  [1 << 6, 'CONNECT', 'CONNECT'],
+  [1 << 7, 'OPEN', 'OPEN'],
+  [1 << 8, 'READ', 'RECV'],
+  [1 << 9, 'WRITE', 'SEND'],
+  [1 << 10, 'CLOSE', 'CLOSE'],
+  [1 << 11, 'TRUNCATE', 'TRUNCATE'],
+  [1 << 12, 'SHUTDOWN', 'SHUTDOWN'],
+  [1 << 13, 'MMAP', 'MMAP'],
+  [1 << 14, 'DIGEST', 'DIGEST'],
+  [1 << 15, 'MKDIR', 'MKDIR'],
+  [1 << 16, 'RMDIR', 'RMDIR'],
+  [1 << 17, 'LINK', 'LINK'],
+  [1 << 18, 'UNLINK', 'UNLINK'],
+  [1 << 19, 'SYMLINK', 'SYMLINK'],
   [1 << 20, 'RENAME', 'RENAME'],
 ];
 // sysdig PPM open flags (sysflow-format.md §4.6); RDWR = both low bits.
 const OPEN_BITS: [number, string][] = [
-  [1 << 2, 'CREAT'], [1 << 3, 'APPEND'], [1 << 4, 'DSYNC'], [1 << 5, 'EXCL'], [1 << 6, 'NONBLOCK'], [1 << 7, 'SYNC'],
-  [1 << 8, 'TRUNC'], [1 << 9, 'DIRECT'], [1 << 10, 'DIRECTORY'], [1 << 11, 'LARGEFILE'], [1 << 12, 'CLOEXEC'],
+  [1 << 2, 'CREAT'],
+  [1 << 3, 'APPEND'],
+  [1 << 4, 'DSYNC'],
+  [1 << 5, 'EXCL'],
+  [1 << 6, 'NONBLOCK'],
+  [1 << 7, 'SYNC'],
+  [1 << 8, 'TRUNC'],
+  [1 << 9, 'DIRECT'],
+  [1 << 10, 'DIRECTORY'],
+  [1 << 11, 'LARGEFILE'],
+  [1 << 12, 'CLOEXEC'],
 ];
 
 export const big = (v: unknown): bigint => (typeof v === 'number' ? BigInt(v) : typeof v === 'string' && v.startsWith('#int:') ? BigInt(v.slice(5)) : 0n);
@@ -118,10 +142,12 @@ export function view(o: J): V {
   const hasParent = pp.pid !== null;
   const path = isFile ? policyPath(str(o.file.path)) : '';
   const of = type === 'FF' ? int(o.file.openflags) : 0;
-  const openflags = type !== 'FF' ? [] : of === 0 ? ['NONE'] : [
-    ...(of & 1 ? ['RDONLY'] : []), ...(of & 2 ? ['WRONLY'] : []), ...((of & 3) === 3 ? ['RDWR'] : []),
-    ...OPEN_BITS.filter(([b]) => of & b).map(([, n]) => n),
-  ];
+  const openflags =
+    type !== 'FF'
+      ? []
+      : of === 0
+        ? ['NONE']
+        : [...(of & 1 ? ['RDONLY'] : []), ...(of & 2 ? ['WRONLY'] : []), ...((of & 3) === 3 ? ['RDWR'] : []), ...OPEN_BITS.filter(([b]) => of & b).map(([, n]) => n)];
   let kens = '';
   if (type === 'KE') {
     try {
@@ -185,4 +211,3 @@ export function view(o: J): V {
     kens,
   };
 }
-

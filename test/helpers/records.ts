@@ -31,7 +31,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlatRecord } from '../../core/flatten/flatrecord.js';
 import { OpFlags } from '../../core/sysflow/flags.js';
-import { SfType, type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkFlow, type OID, type Pod, type Process, type ProcessEvent, type SFHeader } from '../../core/sysflow/types.js';
+import {
+  SfType,
+  type Container,
+  type File,
+  type FileEvent,
+  type FileFlow,
+  type K8sEvent,
+  type NetworkFlow,
+  type OID,
+  type Pod,
+  type Process,
+  type ProcessEvent,
+  type SFHeader,
+} from '../../core/sysflow/types.js';
 import { Text, readDefinitions, type Definitions, type RuleDef } from '../../core/policy/definitions.js';
 import { buildPolicySet, loadPolicySet, type LoadOptions, type PolicySet } from '../../core/policy/policyset.js';
 import { Compiler, Notes, type MacroDef } from '../../core/policy/compile.js';
@@ -228,10 +241,21 @@ export function ff(s: FfSpec = {}): FlatRecord {
   const j = joinEntities(s);
   const end = nanos(s.endTs ?? BigInt(j.ts.d) + 1000n);
   const rec: FileFlow = {
-    sfType: SfType.FF, procOID: j.oid, ts: j.ts.d, tsNs: j.ts.ns, tid: j.tid,
+    sfType: SfType.FF,
+    procOID: j.oid,
+    ts: j.ts.d,
+    tsNs: j.ts.ns,
+    tid: j.tid,
     opFlags: s.flags ?? OpFlags.OPEN | OpFlags.READ_RECV | OpFlags.CLOSE,
-    openFlags: s.openFlags ?? 1, endTs: end.d, endTsNs: end.ns, fileOID: 'f'.repeat(40), fd: s.fd ?? 3,
-    numRRecvOps: s.rops ?? 1, numWSendOps: s.wops ?? 0, numRRecvBytes: s.rbytes ?? 100, numWSendBytes: s.wbytes ?? 0,
+    openFlags: s.openFlags ?? 1,
+    endTs: end.d,
+    endTsNs: end.ns,
+    fileOID: 'f'.repeat(40),
+    fd: s.fd ?? 3,
+    numRRecvOps: s.rops ?? 1,
+    numWSendOps: s.wops ?? 0,
+    numRRecvBytes: s.rbytes ?? 100,
+    numWSendBytes: s.wbytes ?? 0,
   };
   return flat(SfType.FF, rec, j, s, mkFile(s.path ?? '/etc/passwd', s.restype ?? 'f', j.container?.id ?? null));
 }
@@ -249,10 +273,24 @@ export function nf(s: NfSpec = {}): FlatRecord {
   const j = joinEntities(s);
   const end = nanos(s.endTs ?? BigInt(j.ts.d) + 1000n);
   const rec: NetworkFlow = {
-    sfType: SfType.NF, procOID: j.oid, ts: j.ts.d, tsNs: j.ts.ns, tid: j.tid,
+    sfType: SfType.NF,
+    procOID: j.oid,
+    ts: j.ts.d,
+    tsNs: j.ts.ns,
+    tid: j.tid,
     opFlags: s.flags ?? OpFlags.CONNECT | OpFlags.WRITE_SEND | OpFlags.READ_RECV | OpFlags.CLOSE,
-    endTs: end.d, endTsNs: end.ns, sip: ipNum(s.sip ?? '10.0.0.1'), sport: s.sport ?? 40000, dip: ipNum(s.dip ?? '10.0.0.2'), dport: s.dport ?? 80,
-    proto: s.proto ?? 6, fd: s.fd ?? 4, numRRecvOps: s.rops ?? 1, numWSendOps: s.wops ?? 1, numRRecvBytes: s.rbytes ?? 10, numWSendBytes: s.wbytes ?? 20,
+    endTs: end.d,
+    endTsNs: end.ns,
+    sip: ipNum(s.sip ?? '10.0.0.1'),
+    sport: s.sport ?? 40000,
+    dip: ipNum(s.dip ?? '10.0.0.2'),
+    dport: s.dport ?? 80,
+    proto: s.proto ?? 6,
+    fd: s.fd ?? 4,
+    numRRecvOps: s.rops ?? 1,
+    numWSendOps: s.wops ?? 1,
+    numRRecvBytes: s.rbytes ?? 10,
+    numWSendBytes: s.wbytes ?? 20,
   };
   return flat(SfType.NF, rec, j, s);
 }
@@ -269,8 +307,15 @@ export function fe(s: FeSpec = {}): FlatRecord {
   const j = joinEntities(s);
   const cid = j.container?.id ?? null;
   const rec: FileEvent = {
-    sfType: SfType.FE, procOID: j.oid, ts: j.ts.d, tsNs: j.ts.ns, tid: j.tid, opFlags: s.flags ?? OpFlags.UNLINK,
-    fileOID: 'f'.repeat(40), ret: s.ret ?? 0, newFileOID: s.newPath === undefined ? null : 'e'.repeat(40),
+    sfType: SfType.FE,
+    procOID: j.oid,
+    ts: j.ts.d,
+    tsNs: j.ts.ns,
+    tid: j.tid,
+    opFlags: s.flags ?? OpFlags.UNLINK,
+    fileOID: 'f'.repeat(40),
+    ret: s.ret ?? 0,
+    newFileOID: s.newPath === undefined ? null : 'e'.repeat(40),
   };
   return flat(SfType.FE, rec, j, s, mkFile(s.path ?? '/tmp/x', s.restype ?? 'f', cid), s.newPath === undefined ? undefined : mkFile(s.newPath, s.restype ?? 'f', cid));
 }
@@ -319,8 +364,20 @@ export function definitions(cond: string, env: CondEnv = {}, rule: Partial<RuleD
   for (const [name, items] of Object.entries(env.lists ?? {})) defs.lists.set(name, { name, items: [...items], pos });
   for (const [name, c] of Object.entries(env.macros ?? {})) defs.macros.set(name, { name, condition: text(c, `macro '${name}'`), pos });
   defs.rules.set('t', {
-    name: 't', desc: '', condition: text(cond, "rule 't'"), output: '', priority: 'warning', tags: [], prefilter: [], enabled: true,
-    actions: [], exceptions: [], source: 'syscall', skipIfUnknown: false, pos, ...rule,
+    name: 't',
+    desc: '',
+    condition: text(cond, "rule 't'"),
+    output: '',
+    priority: 'warning',
+    tags: [],
+    prefilter: [],
+    enabled: true,
+    actions: [],
+    exceptions: [],
+    source: 'syscall',
+    skipIfUnknown: false,
+    pos,
+    ...rule,
   });
   return defs;
 }

@@ -60,12 +60,15 @@ export async function flatRecords(input: string): Promise<FlatRecord[]> {
   });
   const dir = mkdtempSync(join(tmpdir(), 'sfp-test-'));
   const file = join(dir, 'pipeline.json');
-  writeFileSync(file, JSON.stringify({
-    pipeline: [
-      { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'collect', in: 'flat flattenerchan' },
-    ],
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'collect', in: 'flat flattenerchan' },
+      ],
+    }),
+  );
   const cfg = loadConfig(file, {}, { version: 'test', jsonschemaversion: '5', ecsversion: '8.2', buildnumber: '0' });
   validateGraph(cfg, registry, 'sysflowchan');
   const p = await Pipeline.build(cfg, registry, createLogger('test', 'silent'));

@@ -21,20 +21,25 @@ import { ROOT } from './corpus.js';
 import { CLI, ProcessorRun, childEnv, connectionClosed, encodeForLayout } from './socket-harness.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { pipeline: { type: 'string', default: 'null' }, type: { type: 'string', default: 'seqpacket' } } });
-const trace = positionals[0] ?? (() => {
-  const dir = join(ROOT, 'bench-data');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sf')).map((f) => join(dir, f));
-  files.sort((a, b) => statSync(b).size - statSync(a).size);
-  if (!files[0]) throw new Error('no trace given and none in bench-data/ (npm run bench generates one)');
-  return files[0];
-})();
+const trace =
+  positionals[0] ??
+  (() => {
+    const dir = join(ROOT, 'bench-data');
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sf'))
+      .map((f) => join(dir, f));
+    files.sort((a, b) => statSync(b).size - statSync(a).size);
+    if (!files[0]) throw new Error('no trace given and none in bench-data/ (npm run bench generates one)');
+    return files[0];
+  })();
 const type = values.type === 'stream' ? 'stream' : 'seqpacket';
 
 const dir = mkdtempSync(join(tmpdir(), 'sfp-sockbench-'));
 const out = join(dir, 'out.json');
-const exporter = values.pipeline === 'file'
-  ? { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out }
-  : { processor: 'exporter', in: 'evt eventchan', export: 'null', format: 'json' };
+const exporter =
+  values.pipeline === 'file'
+    ? { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out }
+    : { processor: 'exporter', in: 'evt eventchan', export: 'null', format: 'json' };
 const pipeline = [
   { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
   { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },

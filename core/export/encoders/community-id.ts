@@ -2,7 +2,18 @@
 import { createHash } from 'node:crypto';
 
 /** ICMPv4 types that have a counterpart (request ↔ reply): such flows are two-way. */
-const ICMP_COUNTERPART = new Map<number, number>([[8, 0], [0, 8], [13, 14], [14, 13], [15, 16], [16, 15], [10, 9], [9, 10], [17, 18], [18, 17]]);
+const ICMP_COUNTERPART = new Map<number, number>([
+  [8, 0],
+  [0, 8],
+  [13, 14],
+  [14, 13],
+  [15, 16],
+  [16, 15],
+  [10, 9],
+  [9, 10],
+  [17, 18],
+  [18, 17],
+]);
 const cidBuf = Buffer.alloc(16);
 
 /**
@@ -11,8 +22,8 @@ const cidBuf = Buffer.alloc(16);
  */
 export function communityId(sip: number, sport: number, dip: number, dport: number, proto: number, seed = 0): string {
   // network-order 32-bit values: first octet most significant
-  let a = ((sip & 0xff) * 0x1000000 + ((sip >>> 8) & 0xff) * 0x10000 + ((sip >>> 16) & 0xff) * 0x100 + ((sip >>> 24) & 0xff));
-  let b = ((dip & 0xff) * 0x1000000 + ((dip >>> 8) & 0xff) * 0x10000 + ((dip >>> 16) & 0xff) * 0x100 + ((dip >>> 24) & 0xff));
+  let a = (sip & 0xff) * 0x1000000 + ((sip >>> 8) & 0xff) * 0x10000 + ((sip >>> 16) & 0xff) * 0x100 + ((sip >>> 24) & 0xff);
+  let b = (dip & 0xff) * 0x1000000 + ((dip >>> 8) & 0xff) * 0x10000 + ((dip >>> 16) & 0xff) * 0x100 + ((dip >>> 24) & 0xff);
   let p = sport & 0xffff;
   let q = dport & 0xffff;
   let oneWay = false;
@@ -26,8 +37,12 @@ export function communityId(sip: number, sport: number, dip: number, dport: numb
     } else q = c;
   }
   if (!oneWay && !(a < b || (a === b && p < q))) {
-    const ta = a; a = b; b = ta;
-    const tp = p; p = q; q = tp;
+    const ta = a;
+    a = b;
+    b = ta;
+    const tp = p;
+    p = q;
+    q = tp;
   }
   const buf = cidBuf;
   buf.writeUInt16BE(seed & 0xffff, 0);

@@ -13,11 +13,16 @@ export function protoName(p: number): string {
 /** ECS file.type from SysFlow's restype character. */
 export function ecsFileType(restype: number | undefined): string {
   switch (restype) {
-    case 102: return 'file'; // f
-    case 100: return 'dir'; // d
-    case 117: return 'socket'; // u
-    case 112: return 'pipe'; // p
-    default: return 'unknown';
+    case 102:
+      return 'file'; // f
+    case 100:
+      return 'dir'; // d
+    case 117:
+      return 'socket'; // u
+    case 112:
+      return 'pipe'; // p
+    default:
+      return 'unknown';
   }
 }
 
@@ -38,11 +43,16 @@ export const FE_CLASSES: readonly [number, string, string, string][] = [
 
 export function keType(action: string): string {
   switch (action) {
-    case 'K8S_COMPONENT_ADDED': return 'creation';
-    case 'K8S_COMPONENT_DELETED': return 'deletion';
-    case 'K8S_COMPONENT_MODIFIED': return 'change';
-    case 'K8S_COMPONENT_ERROR': return 'error';
-    default: return 'info';
+    case 'K8S_COMPONENT_ADDED':
+      return 'creation';
+    case 'K8S_COMPONENT_DELETED':
+      return 'deletion';
+    case 'K8S_COMPONENT_MODIFIED':
+      return 'change';
+    case 'K8S_COMPONENT_ERROR':
+      return 'error';
+    default:
+      return 'info';
   }
 }
 

@@ -17,8 +17,19 @@ import { Scratch, type ByteSink } from '../../util/bytes.js';
 import type { FlatRecord } from '../../flatten/flatrecord.js';
 import {
   SfType,
-  type Container, type File, type FileEvent, type FileFlow, type K8sEvent, type NetworkEvent, type NetworkFlow, type OID,
-  type Pod, type Process, type ProcessEvent, type ProcessFlow, type SFHeader,
+  type Container,
+  type File,
+  type FileEvent,
+  type FileFlow,
+  type K8sEvent,
+  type NetworkEvent,
+  type NetworkFlow,
+  type OID,
+  type Pod,
+  type Process,
+  type ProcessEvent,
+  type ProcessFlow,
+  type SFHeader,
 } from '../../sysflow/types.js';
 import { OpFlags } from '../../sysflow/flags.js';
 import { SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
@@ -35,7 +46,6 @@ import { renderContainer, renderKeOrchestrator, renderPod } from './ecs-k8s.js';
 export { communityId } from './community-id.js';
 export { ecsDocId } from './ecs-doc-id.js';
 export { isoNano } from './go-time.js';
-
 
 // ---------------------------------------------------------------------------------------------
 // event classification

@@ -38,7 +38,13 @@ export function writeIso(out: ByteSink, d: number, ns: number): void {
 
 /** The nanosecond time (d, ns) as Go's RFC3339Nano text (UTC). */
 export function isoNano(d: number, ns: number): string {
-  const frac = ns === 0 ? '' : '.' + String(ns + 1e9).slice(1).replace(/0+$/, '');
+  const frac =
+    ns === 0
+      ? ''
+      : '.' +
+        String(ns + 1e9)
+          .slice(1)
+          .replace(/0+$/, '');
   return new Date(secOf(d, ns) * 1000).toISOString().slice(0, 19) + frac + 'Z';
 }
 

@@ -7,19 +7,19 @@ import { K, strList } from './json-keys.js';
 
 /** sf-processor's container section. */
 export function writeContainer(c: Container, out: ByteSink): void {
-    out.bytes(K.container);
-    out.goJsonString(c.id);
-    out.bytes(K.cimage);
-    out.goJsonString(c.image);
-    out.bytes(K.cimageid);
-    out.goJsonString(c.imageid);
-    out.bytes(K.cname);
-    out.goJsonString(c.name);
-    out.bytes(K.cpriv);
-    out.number(c.privileged ? 1 : 0);
-    out.bytes(K.ctype);
-    out.goJsonString(containerTypeName(c.type));
-    out.bytes(K.close);
+  out.bytes(K.container);
+  out.goJsonString(c.id);
+  out.bytes(K.cimage);
+  out.goJsonString(c.image);
+  out.bytes(K.cimageid);
+  out.goJsonString(c.imageid);
+  out.bytes(K.cname);
+  out.goJsonString(c.name);
+  out.bytes(K.cpriv);
+  out.number(c.privileged ? 1 : 0);
+  out.bytes(K.ctype);
+  out.goJsonString(containerTypeName(c.type));
+  out.bytes(K.close);
 }
 
 /** sf-processor's pod section (with the commas its encoder left out between IPs and services). */

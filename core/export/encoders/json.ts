@@ -6,7 +6,20 @@
  */
 import { Scratch, type ByteSink } from '../../util/bytes.js';
 import type { FlatRecord } from '../../flatten/flatrecord.js';
-import { SfType, type Process, type Pod, type Container, type File, type SFHeader, type FileFlow, type FileEvent, type NetworkFlow, type NetworkEvent, type ProcessFlow, type K8sEvent } from '../../sysflow/types.js';
+import {
+  SfType,
+  type Process,
+  type Pod,
+  type Container,
+  type File,
+  type SFHeader,
+  type FileFlow,
+  type FileEvent,
+  type NetworkFlow,
+  type NetworkEvent,
+  type ProcessFlow,
+  type K8sEvent,
+} from '../../sysflow/types.js';
 import { opFlagNames, openFlagNames, isOpenRead, isOpenWrite, SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { baseName, dirName, splitSymlink } from '../../flatten/paths.js';
 import { ipStr } from '../../sysflow/flags.js';

@@ -97,7 +97,10 @@ interface EsAttributes {
 
 function settings(attrs: Attributes): EsSettings {
   const c = settingsOf<EsAttributes>(SETTINGS, attrs);
-  const addresses = (c['es.addresses'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const addresses = (c['es.addresses'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (addresses.length === 0) throw new ConfigError("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
   for (const a of addresses) {
     try {
@@ -111,7 +114,7 @@ function settings(attrs: Attributes): EsSettings {
   const username = secret('es.username');
   const password = secret('es.password');
   const apiKey = secret('es.apikey');
-  if ((username === undefined) !== (password === undefined)) throw new ConfigError("es.username and es.password go together (attributes or vault files)");
+  if ((username === undefined) !== (password === undefined)) throw new ConfigError('es.username and es.password go together (attributes or vault files)');
   if (apiKey !== undefined && username !== undefined) throw new ConfigError('give either es.apikey or es.username/es.password, not both');
   const index = c['es.index'] || 'sysflow';
   if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new ConfigError(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
@@ -149,7 +152,10 @@ function indexNamer(pattern: string): (tsMs: number) => string {
       day = d;
       const t = new Date(d * 86_400_000);
       const p2 = (n: number) => String(n).padStart(2, '0');
-      name = pattern.replace(/%Y/g, String(t.getUTCFullYear())).replace(/%m/g, p2(t.getUTCMonth() + 1)).replace(/%d/g, p2(t.getUTCDate()));
+      name = pattern
+        .replace(/%Y/g, String(t.getUTCFullYear()))
+        .replace(/%m/g, p2(t.getUTCMonth() + 1))
+        .replace(/%d/g, p2(t.getUTCDate()));
     }
     return name;
   };
@@ -162,7 +168,11 @@ interface Doc {
 }
 
 class EsLink implements Link {
-  constructor(private readonly client: Client, private readonly s: EsSettings, private readonly indexFor: (ts: number) => string) {}
+  constructor(
+    private readonly client: Client,
+    private readonly s: EsSettings,
+    private readonly indexFor: (ts: number) => string,
+  ) {}
 
   async send(batch: readonly Message[]): Promise<SendResult> {
     const byId = new Map<string, Message>();

@@ -25,7 +25,12 @@ class AsyncFileTransport implements Transport {
   readonly name = 'file';
   private opened = Date.now();
   private rotating: Promise<void> | null = null;
-  constructor(readonly sink: AsyncFileSink, private readonly path: string, private readonly rotation: Rotation | null, private fd: number) {}
+  constructor(
+    readonly sink: AsyncFileSink,
+    private readonly path: string,
+    private readonly rotation: Rotation | null,
+    private fd: number,
+  ) {}
 
   ready(): Promise<void> | null {
     return this.rotating ?? this.sink.ready();

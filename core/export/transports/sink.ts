@@ -3,7 +3,10 @@ import type { ByteSink } from '../../util/bytes.js';
 import type { Transport } from '../types.js';
 
 export class SinkTransport implements Transport {
-  constructor(readonly name: string, readonly sink: ByteSink) {}
+  constructor(
+    readonly name: string,
+    readonly sink: ByteSink,
+  ) {}
   ready(): null {
     return null;
   }

@@ -35,8 +35,26 @@ export const SEVERITY: readonly number[] = [
 ];
 
 const FACILITIES: Record<string, number> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  ftp: 11,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 
 type Proto = 'tcp' | 'udp' | 'tls';
@@ -181,7 +199,11 @@ class StreamLink implements Link {
   private dead: Error | null = null;
   private failPending: ((e: Error) => void)[] = [];
 
-  constructor(private readonly socket: net.Socket, private readonly fmt: Formatter, what: string) {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly fmt: Formatter,
+    what: string,
+  ) {
     const die = (err: Error, uncertainMs?: number) => {
       if (this.dead) return;
       if (uncertainMs !== undefined) (err as UncertainError).uncertainMs = uncertainMs;
@@ -255,7 +277,10 @@ const refused = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'E
 class UdpLink implements Link {
   onBreak?: (err: Error, uncertainMs?: number) => void;
   private lost = 0;
-  constructor(private readonly socket: dgram.Socket, private readonly fmt: Formatter) {
+  constructor(
+    private readonly socket: dgram.Socket,
+    private readonly fmt: Formatter,
+  ) {
     socket.on('error', (e) => {
       if (refused(e)) this.lost++;
       else this.onBreak?.(e, 0);
@@ -307,7 +332,8 @@ function connect(s: SyslogSettings, fmt: Formatter): Promise<Link> {
     }
     const onError = (e: NodeJS.ErrnoException) => {
       sock.destroy();
-      if (s.proto === 'tls' && TLS_VERIFY_ERRORS.test(String(e.code ?? ''))) reject(new SyslogConfigError(`${what}: TLS certificate check failed: ${e.message} (check syslog.tls.ca and syslog.tls.servername)`));
+      if (s.proto === 'tls' && TLS_VERIFY_ERRORS.test(String(e.code ?? '')))
+        reject(new SyslogConfigError(`${what}: TLS certificate check failed: ${e.message} (check syslog.tls.ca and syslog.tls.servername)`));
       else reject(new Error(`${what}: ${e.message}`));
     };
     const sock: net.Socket =

@@ -74,9 +74,16 @@ export default {
             rules: ranked(rules).map(([name, n]) => ({ rule: name, records: n })),
           })}\n`;
         } else {
-          text = `summary: ${records} records (${ranked(types).map(([t, n]) => `${n} ${t}`).join(', ') || 'none'})\n`;
+          text = `summary: ${records} records (${
+            ranked(types)
+              .map(([t, n]) => `${n} ${t}`)
+              .join(', ') || 'none'
+          })\n`;
           text += `top processes:\n${topProcs.map(([name, n]) => `  ${String(n).padStart(8)}  ${name}\n`).join('') || '  none\n'}`;
-          if (rules.size) text += `rules matched:\n${ranked(rules).map(([name, n]) => `  ${String(n).padStart(8)}  ${name}\n`).join('')}`;
+          if (rules.size)
+            text += `rules matched:\n${ranked(rules)
+              .map(([name, n]) => `  ${String(n).padStart(8)}  ${name}\n`)
+              .join('')}`;
         }
         if (path) writeFileSync(path, text);
         else writeSync(1, text);
