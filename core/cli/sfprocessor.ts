@@ -7,6 +7,7 @@ import { loadPlugins } from '../plugins/loader.js';
 import { loadConfig, validateGraph } from '../pipeline/config.js';
 import { ConfigError, EXIT, InputError, PolicyError, UserError } from '../errors.js';
 import { runMain } from './run-main.js';
+import { subscribeMain } from './subscribe.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
@@ -42,6 +43,7 @@ const FLAGS: FlagSpec[] = [
 
 const USAGE = `Usage:
   sfprocessor -version
+  sfprocessor subscribe [-socket PATH] [-filter COND] [-types PE,NF] [-for 30s] [-limit N] … (sfprocessor subscribe -help)
   sfprocessor -policycheck POLICIES [-log LEVEL]
   sfprocessor -test [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] [PATH]
   sfprocessor [-driver NAME] [-log LEVEL] [-quiet] [-progress] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
@@ -53,6 +55,7 @@ ${usageTable(FLAGS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'subscribe') return subscribeMain(argv.slice(1));
   const parsed = parseOrUsage('sfprocessor', argv, FLAGS);
   if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;

@@ -4,6 +4,7 @@ import { flattenerHandler } from '../flatten/flattener.js';
 import { readerFactory } from '../processors/reader.js';
 import { policyEngineFactory } from '../processors/policyengine.js';
 import { exporterFactory } from '../processors/exporter.js';
+import { subscriptionsFactory } from '../processors/subscriptions.js';
 import { JsonEncoder } from '../export/encoders/json.js';
 import { EcsEncoder } from '../export/encoders/ecs.js';
 import { fileTransport } from '../export/transports/file.js';
@@ -34,5 +35,6 @@ export function builtinRegistry(): Registry {
   r.processors.add(readerFactory(r.handlers));
   r.processors.add(policyEngineFactory(r.actions));
   r.processors.add(exporterFactory(r));
+  r.processors.add(subscriptionsFactory);
   return r;
 }

@@ -14,6 +14,7 @@ import { SF_FIELDS } from '../flatten/fields.js';
 import { Compiler, Notes, type MacroDef } from './compile.js';
 import { ALL_TYPES, ANY_OPS, type Compiled, type Pred } from './compiled.js';
 import { TYPE_CODES } from './literals.js';
+import { NO_VOCABULARY, type Vocabulary } from './condition.js';
 import { PolicyError } from '../errors.js';
 import { lookupField } from './field-lookup.js';
 import { UnsupportedField, errorAt, type SourceRef } from './errors.js';
@@ -23,10 +24,18 @@ import type { Expr, Operand, Value } from './ast.js';
 
 /** Rule priority number in sf-processor's JSON (compat §6.3) for every Falco level. */
 export const PRIORITY_NUMBER: Record<string, number> = {
-  debug: 1, informational: 1, info: 1, notice: 1, low: 1,
-  warning: 2, medium: 2,
-  error: 3, high: 3,
-  critical: 4, alert: 4, emergency: 4,
+  debug: 1,
+  informational: 1,
+  info: 1,
+  notice: 1,
+  low: 1,
+  warning: 2,
+  medium: 2,
+  error: 3,
+  high: 3,
+  critical: 4,
+  alert: 4,
+  emergency: 4,
 };
 
 /** A rule action: built in (`alert`, `tag`) or registered by a plugin. */
@@ -46,7 +55,15 @@ export const BUILTIN_ACTIONS: ReadonlyMap<string, Action> = new Map<string, Acti
   // the default: the record is reported with the rule (handled by the engine itself)
   ['alert', { name: 'alert', run: () => {} }],
   // adds the rule's tags to the record without reporting it as an alert
-  ['tag', { name: 'tag', run: (r, rule) => { for (const t of rule.tags) r.addTag(t); } }],
+  [
+    'tag',
+    {
+      name: 'tag',
+      run: (r, rule) => {
+        for (const t of rule.tags) r.addTag(t);
+      },
+    },
+  ],
 ]);
 
 export interface CompiledRule extends Gated {
@@ -109,10 +126,24 @@ export class PolicySet {
     readonly fingerprints: ReadonlyMap<string, string>,
     /** Fields the conditions read (the gates key their memos on the scoped ones' values). */
     fields: readonly FieldDef[] = [],
+    /** The macros and lists, for conditions compiled later (compileCondition). */
+    readonly vocabulary: Vocabulary = NO_VOCABULARY,
   ) {
     const keys = gateKeys(fields);
-    this.ruleGate = new Gate(rules, (x) => x.types, (x) => x.ops, keys('rules'), 'rules');
-    this.filterGate = new Gate(filters, (x) => x.types, () => ANY_OPS, keys('filters'), 'filters');
+    this.ruleGate = new Gate(
+      rules,
+      (x) => x.types,
+      (x) => x.ops,
+      keys('rules'),
+      'rules',
+    );
+    this.filterGate = new Gate(
+      filters,
+      (x) => x.types,
+      () => ANY_OPS,
+      keys('filters'),
+      'filters',
+    );
     this.filterCount = filters.length;
   }
 
@@ -259,7 +290,12 @@ function exceptionExpr(ex: ExceptionDef, rule: RuleDef): Expr {
     return { k: 'cmp', op: (op === '==' ? '=' : op) as never, lhs, rhs: lit(v), pos: 0 };
   };
   if (ex.values.length === 0) return { k: 'const', value: false, pos: 0 };
-  if (ex.single) return check(ex.fields[0]!, ex.comps[0]!, ex.values.map((row) => row[0] as string));
+  if (ex.single)
+    return check(
+      ex.fields[0]!,
+      ex.comps[0]!,
+      ex.values.map((row) => row[0] as string),
+    );
   const rows: Expr[] = ex.values.map((row) => ({ k: 'and', items: row.map((v, i) => check(ex.fields[i]!, ex.comps[i]!, v)), pos: 0 }));
   return { k: 'or', items: rows, pos: 0 };
 }
@@ -275,8 +311,8 @@ function lenientUnknown(err: PolicyError, skipIfUnknown: boolean, file: string, 
   const m = /^unknown field '([^']+)'/.exec(err.reason);
   if (!m) return null;
   if (skipIfUnknown) return 'skip-if-unknown-filter';
-  if (upstreamFiles.has(file)) return "an sf-processor policy file, where an unknown field is not an error";
-  if (m[1]!.startsWith('sf.')) return "an sf-processor attribute, where an unknown one is not an error";
+  if (upstreamFiles.has(file)) return 'an sf-processor policy file, where an unknown field is not an error';
+  if (m[1]!.startsWith('sf.')) return 'an sf-processor attribute, where an unknown one is not an error';
   return null;
 }
 
@@ -408,7 +444,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     }
     if (f.enabled && c.c !== false) filters.push({ test: c.fn, needContext: c.needs?.[0] ?? null, needFile: c.needs?.[1] ?? null, types: c.types });
   }
-  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()]);
+  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()], { macros, lists });
 }
 
 /** Load and compile the policies at `path` (a file or a directory, comma-joined paths, or a list of files). */

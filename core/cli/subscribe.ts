@@ -1,0 +1,132 @@
+/**
+ * `sfprocessor subscribe`: a client of the telemetry API. It subscribes with the given filter and
+ * modifiers and prints each event as a JSON line or a readable line; it exits 0 when the stream ends
+ * (for or limit reached, or the pipeline stopped) and 1 with one line on an error.
+ */
+import { PROTO_FILE } from '../telemetry/server.js';
+import { DEFAULT_TELEMETRY_SOCKET } from '../processors/subscriptions.js';
+import type { EventBatch, TelemetryEvent } from '../telemetry/subscriber.js';
+import type { SubscriptionRequest, ThrottleKey } from '../telemetry/subscription.js';
+import { durationOf } from '../pipeline/settings.js';
+import { EXIT, InputError, UsageError } from '../errors.js';
+import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'socket', value: 'PATH', help: `the telemetry socket (default ${DEFAULT_TELEMETRY_SOCKET})` },
+  { name: 'filter', value: 'COND', help: "a policy-language condition (sf.* or Falco fields, the stage's macros and lists)" },
+  { name: 'types', value: 'LIST', help: 'record types, comma-separated: PE, PF, FF, FE, NF, NE, KE, …' },
+  { name: 'opflags', value: 'LIST', help: 'op flags, comma-separated: EXEC, CLONE, OPEN, CONNECT, …' },
+  { name: 'for', value: 'DURATION', help: 'end after this long, e.g. 30s or 5m' },
+  { name: 'limit', value: 'N', help: 'end after N events' },
+  { name: 'throttle', value: 'DURATION[:KEY]', help: 'at most one event per interval (record time) per key: none (default), process, file, rule' },
+  { name: 'include', value: 'FIELDS', help: 'keep only these fields of each record, comma-separated (proc.exe, file.path, proc. for a section)' },
+  { name: 'exclude', value: 'FIELDS', help: 'drop these fields of each record' },
+  { name: 'o', value: 'FORMAT', help: 'json (default: one object per line) or text (one readable line per event)' },
+  { name: 'help', alias: ['h'], boolean: true, help: 'show this help' },
+];
+
+const USAGE = `Usage:
+  sfprocessor subscribe [-socket PATH] [-filter COND] [-types PE,NF] [-opflags EXEC] [-for 30s] [-limit N]
+                        [-throttle 1s[:process]] [-include F,…] [-exclude F,…] [-o json|text]
+
+${usageTable(FLAGS)}
+`;
+
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function request(flags: ReadonlyMap<string, string | true>): SubscriptionRequest {
+  const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
+  const ms = (k: string) => {
+    const v = str(k);
+    if (v === undefined) return 0;
+    const d = durationOf(v);
+    if (d === null) throw new UsageError(`-${k}: expected a duration such as 500ms, 30s, 5m or 1h, got '${v}'`);
+    return Math.round(d);
+  };
+  const limitRaw = str('limit');
+  if (limitRaw !== undefined && !/^\d+$/.test(limitRaw)) throw new UsageError(`-limit: expected a whole number, got '${limitRaw}'`);
+  let throttle: SubscriptionRequest['throttle'] = null;
+  const t = str('throttle');
+  if (t !== undefined) {
+    const [interval, key = 'none'] = t.split(':');
+    const d = durationOf(interval ?? '');
+    if (d === null) throw new UsageError(`-throttle: expected DURATION[:KEY] such as 1s or 1s:process, got '${t}'`);
+    const k = key.toUpperCase();
+    if (!['NONE', 'PROCESS', 'FILE', 'RULE'].includes(k)) throw new UsageError(`-throttle: key must be none, process, file or rule, got '${key}'`);
+    throttle = { interval_ms: Math.round(d), key: k as ThrottleKey };
+  }
+  return {
+    filter: { types: list(str('types')), opflags: list(str('opflags')), condition: str('filter') ?? '' },
+    for_ms: ms('for'),
+    limit: limitRaw === undefined ? 0 : Number(limitRaw),
+    throttle,
+    fields: { include: list(str('include')), exclude: list(str('exclude')) },
+  };
+}
+
+/** A readable line: sequence, time, type, process, and the resource. */
+function textLine(e: TelemetryEvent): string {
+  const r = JSON.parse(e.json) as Record<string, Record<string, unknown> | unknown>;
+  const sec = (k: string) => (typeof r[k] === 'object' && r[k] !== null ? (r[k] as Record<string, unknown>) : {});
+  const proc = sec('proc');
+  const file = sec('file');
+  const net = sec('net');
+  const ns = BigInt(e.ts);
+  const when = new Date(Number(ns / 1_000_000n)).toISOString();
+  const what = file.path !== undefined ? String(file.path) : net.dip !== undefined ? `${String(net.sip)}:${String(net.sport)} → ${String(net.dip)}:${String(net.dport)}` : '';
+  const rules = Array.isArray(r.policies) ? ` [${(r.policies as { id?: string }[]).map((p) => p.id).join(', ')}]` : '';
+  const exe = proc.exe !== undefined ? ` ${String(proc.exe)}[${String(proc.pid ?? '')}]` : '';
+  return `#${e.seq} ${when} ${e.type} ${e.host}${exe}${r.opflags !== undefined ? ` ${String(r.opflags)}` : ''}${what ? ` ${what}` : ''}${rules}`;
+}
+
+export async function subscribeMain(argv: string[]): Promise<number> {
+  const parsed = parseOrUsage('sfprocessor subscribe', argv, FLAGS);
+  if (typeof parsed === 'number') return parsed;
+  const { flags, positional } = parsed;
+  if (flags.has('help')) {
+    process.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  if (positional.length) throw new UsageError(`subscribe takes no arguments (got '${positional[0]}'); see sfprocessor subscribe -help`);
+  const format = (flags.get('o') as string | undefined) ?? 'json';
+  if (format !== 'json' && format !== 'text') throw new UsageError(`-o: expected json or text, got '${format}'`);
+  const req = request(flags);
+  const socket = (flags.get('socket') as string | undefined) ?? DEFAULT_TELEMETRY_SOCKET;
+
+  const [grpc, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
+  const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    sfprocessor: {
+      telemetry: {
+        v1: { Telemetry: new (addr: string, creds: unknown) => import('@grpc/grpc-js').Client & { GetEvents(r: SubscriptionRequest): import('@grpc/grpc-js').ClientReadableStream<EventBatch> } };
+      };
+    };
+  };
+  const client = new pkg.sfprocessor.telemetry.v1.Telemetry(`unix:${socket}`, grpc.credentials.createInsecure());
+  const stream = client.GetEvents(req);
+  let lost = 0;
+  let held = 0;
+  return new Promise<number>((resolve, reject) => {
+    stream.on('data', (b: EventBatch) => {
+      lost += Number(b.dropped);
+      held += Number(b.suppressed);
+      let out = '';
+      for (const e of b.events) out += format === 'json' ? `{"seq":${e.seq},"host":${JSON.stringify(e.host)},"record":${e.json}}\n` : `${textLine(e)}\n`;
+      if (out) process.stdout.write(out);
+    });
+    stream.on('end', () => {
+      client.close();
+      if (lost || held) process.stderr.write(`sfprocessor subscribe: ${lost} events dropped (not read fast enough), ${held} suppressed by the throttle\n`);
+      resolve(EXIT.ok);
+    });
+    stream.on('error', (e: Error & { code?: number; details?: string }) => {
+      client.close();
+      const why = e.code === grpc.status.UNAVAILABLE ? `${socket}: no telemetry service (${e.details ?? e.message})` : (e.details ?? e.message);
+      reject(new InputError(why));
+    });
+  });
+}

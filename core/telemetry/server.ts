@@ -1,0 +1,141 @@
+/**
+ * The telemetry gRPC service (resources/proto/sfprocessor/telemetry/v1/telemetry.proto) on a Unix
+ * socket. The socket file is created with mode `mode` (the umask is narrowed while binding, then the
+ * mode set explicitly); an existing file is replaced only if it is a socket nobody listens on, as the
+ * socket driver does. gRPC is loaded when a stage first serves (it costs ~60 ms to import).
+ */
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as grpc from '@grpc/grpc-js';
+import { InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Vocabulary } from '../policy/condition.js';
+import { checkSocketLocation, notASocket } from '../drivers/socket-options.js';
+import type { Hub } from './hub.js';
+import { type BatchSink, type EventBatch, Subscriber } from './subscriber.js';
+import { compileSubscription, SubscriptionError, type SubscriptionRequest } from './subscription.js';
+
+export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
+
+export interface TelemetryOptions {
+  readonly path: string;
+  readonly mode: number;
+  /** Events queued per subscriber before its events are dropped. */
+  readonly queueSize: number;
+  /** Events per EventBatch at most. */
+  readonly batchSize: number;
+  readonly vocabulary: Vocabulary;
+  readonly log: Logger;
+}
+
+export interface TelemetryServer {
+  /** End every stream after what is queued for it, stop serving, remove the socket file. */
+  close(): Promise<void>;
+}
+
+/** Is someone listening on the socket at `path`? */
+function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function prepareSocketFile(path: string): Promise<void> {
+  checkSocketLocation(path);
+  let st: ReturnType<typeof lstatSync> | null = null;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = null;
+  }
+  if (st === null) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    return;
+  }
+  if (!st.isSocket()) throw notASocket(path, st);
+  if (await listening(path)) throw new InputError(`${path}: already in use (another process is listening on this socket)`);
+  unlinkSync(path);
+}
+
+type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, EventBatch>;
+
+export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<TelemetryServer> {
+  const [grpcjs, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
+  const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
+  const pkg = grpcjs.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: grpc.ServiceClientConstructor } } } };
+  const service = pkg.sfprocessor.telemetry.v1.Telemetry.service;
+  const host = hostname();
+  const server = new grpcjs.Server();
+  const live = new Set<Subscriber>();
+
+  server.addService(service, {
+    GetEvents(call: GetEventsCall) {
+      let sub: ReturnType<typeof compileSubscription>;
+      try {
+        sub = compileSubscription(call.request, o.vocabulary);
+      } catch (e) {
+        if (!(e instanceof SubscriptionError)) throw e;
+        call.emit('error', { code: grpcjs.status.INVALID_ARGUMENT, details: e.message });
+        return;
+      }
+      const sink: BatchSink = {
+        write: (b) => call.write(b),
+        onDrain: (fn) => call.once('drain', fn),
+        end: () => call.end(),
+      };
+      const s = new Subscriber(sub, sink, host, o.queueSize, o.batchSize, (x) => {
+        hub.remove(x);
+        live.delete(x);
+        o.log.debug(`subscriber left: ${x.totals.sent} events sent, ${x.totals.dropped} dropped, ${x.totals.suppressed} suppressed`);
+      });
+      live.add(s);
+      hub.add(s);
+      // the client went away: free its queue at once
+      call.on('cancelled', () => s.cancel());
+      call.on('error', () => s.cancel());
+    },
+  });
+
+  await prepareSocketFile(o.path);
+  const umask = process.umask(0o777 & ~o.mode);
+  try {
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix:${o.path}`, grpcjs.ServerCredentials.createInsecure(), (err) => (err ? reject(new InputError(`${o.path}: cannot serve telemetry: ${err.message}`)) : resolve())),
+    );
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(o.path, o.mode);
+  o.log.info(`telemetry: serving GetEvents on ${o.path}`);
+
+  return {
+    async close() {
+      hub.finishAll();
+      // the streams end once their queues are written; a client that stopped reading does not hold the exit
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          for (const s of [...live]) s.cancel();
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      try {
+        unlinkSync(o.path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * A client's subscription, checked and compiled once when it connects: which records (types, op
+ * flags, a policy-language condition), for how long and how many, the throttle and the projection.
+ * Anything wrong is a SubscriptionError (the server answers INVALID_ARGUMENT with its message).
+ */
+import type { FlatRecord } from '../flatten/flatrecord.js';
+import { opFlagsOf } from '../flatten/fields.js';
+import { compileCondition, ConditionError, type Vocabulary } from '../policy/condition.js';
+import type { Pred } from '../policy/compiled.js';
+import { OPFLAG_BITS, TYPE_CODES } from '../policy/literals.js';
+
+export class SubscriptionError extends Error {}
+
+export type ThrottleKey = 'NONE' | 'PROCESS' | 'FILE' | 'RULE';
+
+/** The request as the proto describes it (proto-loader: keepCase, longs and enums as strings). */
+export interface SubscriptionRequest {
+  readonly filter?: { readonly types?: readonly string[]; readonly opflags?: readonly string[]; readonly condition?: string } | null;
+  readonly for_ms?: string | number;
+  readonly limit?: string | number;
+  readonly throttle?: { readonly interval_ms?: string | number; readonly key?: ThrottleKey | number } | null;
+  readonly fields?: { readonly include?: readonly string[]; readonly exclude?: readonly string[] } | null;
+}
+
+export interface Subscription {
+  readonly matches: Pred;
+  /** 0: no end. */
+  readonly forMs: number;
+  /** 0: no limit. */
+  readonly limit: number;
+  readonly throttle: { readonly intervalMs: number; readonly key: ThrottleKey } | null;
+  readonly projection: { readonly include: readonly string[]; readonly exclude: readonly string[] } | null;
+}
+
+const KEYS: readonly ThrottleKey[] = ['NONE', 'PROCESS', 'FILE', 'RULE'];
+
+function count(v: string | number | undefined, what: string): number {
+  const n = typeof v === 'number' ? v : Number(v ?? 0);
+  if (!Number.isSafeInteger(n) || n < 0) throw new SubscriptionError(`${what}: expected a whole number, got '${String(v)}'`);
+  return n;
+}
+
+function typeMask(types: readonly string[]): number {
+  let mask = 0;
+  for (const t of types) {
+    const code = TYPE_CODES[t.trim().toUpperCase()];
+    if (code === undefined) throw new SubscriptionError(`filter.types: unknown record type '${t}' (known: ${Object.keys(TYPE_CODES).join(', ')})`);
+    mask |= 1 << code;
+  }
+  return mask;
+}
+
+function opMask(flags: readonly string[]): number {
+  let mask = 0;
+  for (const f of flags) {
+    const bit = OPFLAG_BITS[f.trim().toUpperCase()];
+    if (bit === undefined) throw new SubscriptionError(`filter.opflags: unknown op flag '${f}' (known: ${Object.keys(OPFLAG_BITS).join(', ')})`);
+    mask |= bit;
+  }
+  return mask;
+}
+
+function fieldNames(xs: readonly string[] | undefined, what: string): string[] {
+  const out = (xs ?? []).map((x) => x.trim());
+  for (const x of out) if (x === '' || x.startsWith('.') || x.includes('..')) throw new SubscriptionError(`${what}: '${x}' is not a field name (such as proc.exe) or a section prefix (such as proc.)`);
+  return out;
+}
+
+export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabulary): Subscription {
+  const f = req.filter ?? {};
+  const types = typeMask(f.types ?? []);
+  const ops = opMask(f.opflags ?? []);
+  let cond: Pred | null = null;
+  if (f.condition !== undefined && f.condition.trim() !== '') {
+    try {
+      cond = compileCondition(f.condition, vocabulary);
+    } catch (e) {
+      if (e instanceof ConditionError) throw new SubscriptionError(e.message);
+      throw e;
+    }
+  }
+  const tests: Pred[] = [];
+  if (types) tests.push((r: FlatRecord) => ((1 << r.sfType) & types) !== 0);
+  if (ops) tests.push((r: FlatRecord) => (opFlagsOf(r) & ops) !== 0);
+  if (cond) tests.push(cond);
+  const matches: Pred = tests.length === 0 ? () => true : tests.length === 1 ? tests[0]! : (r) => tests.every((t) => t(r));
+
+  const t = req.throttle;
+  const intervalMs = count(t?.interval_ms, 'throttle.interval_ms');
+  const key = typeof t?.key === 'number' ? KEYS[t.key] : (t?.key ?? 'NONE');
+  if (key === undefined || !KEYS.includes(key)) throw new SubscriptionError(`throttle.key: expected one of ${KEYS.join(', ')}, got '${String(t?.key)}'`);
+  const include = fieldNames(req.fields?.include, 'fields.include');
+  const exclude = fieldNames(req.fields?.exclude, 'fields.exclude');
+  return {
+    matches,
+    forMs: count(req.for_ms, 'for_ms'),
+    limit: count(req.limit, 'limit'),
+    throttle: intervalMs > 0 ? { intervalMs, key } : null,
+    projection: include.length || exclude.length ? { include, exclude } : null,
+  };
+}
