@@ -3,7 +3,8 @@
  * modifiers and prints each event as a JSON line or a readable line; it exits 0 when the stream ends
  * (for or limit reached, or the pipeline stopped) and 1 with one line on an error.
  */
-import { PROTO_FILE } from '../telemetry/server.js';
+import { readFileSync } from 'node:fs';
+import { loadTelemetry } from '../telemetry/proto.js';
 import { DEFAULT_TELEMETRY_SOCKET } from '../processors/subscriptions.js';
 import type { EventBatch, TelemetryEvent } from '../telemetry/subscriber.js';
 import type { SubscriptionRequest, ThrottleKey } from '../telemetry/subscription.js';
@@ -13,9 +14,17 @@ import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'socket', value: 'PATH', help: `the telemetry socket (default ${DEFAULT_TELEMETRY_SOCKET})` },
+  { name: 'addr', value: 'HOST:PORT', help: 'the TCP listener instead of the socket (TLS; -cacert, -cert, -key)' },
+  { name: 'cacert', value: 'FILE', help: "CA certificate (PEM) that signed the server's certificate (with -addr)" },
+  { name: 'cert', value: 'FILE', help: 'client certificate (PEM), for servers that require one (with -addr)' },
+  { name: 'key', value: 'FILE', help: 'client private key (PEM) (with -addr)' },
   { name: 'filter', value: 'COND', help: "a policy-language condition (sf.* or Falco fields, the stage's macros and lists)" },
   { name: 'types', value: 'LIST', help: 'record types, comma-separated: PE, PF, FF, FE, NF, NE, KE, …' },
   { name: 'opflags', value: 'LIST', help: 'op flags, comma-separated: EXEC, CLONE, OPEN, CONNECT, …' },
+  { name: 'container', value: 'GLOBS', help: 'container ids or names, comma-separated globs (* and ?)' },
+  { name: 'image', value: 'GLOBS', help: 'container image names, comma-separated globs' },
+  { name: 'hostonly', boolean: true, help: 'only records outside containers' },
+  { name: 'since', value: 'DURATION', help: "first replay the stage's history of the last DURATION (e.g. 5m), then continue live" },
   { name: 'for', value: 'DURATION', help: 'end after this long, e.g. 30s or 5m' },
   { name: 'limit', value: 'N', help: 'end after N events' },
   { name: 'throttle', value: 'DURATION[:KEY]', help: 'at most one event per interval (record time) per key: none (default), process, file, rule' },
@@ -26,8 +35,10 @@ const FLAGS: FlagSpec[] = [
 ];
 
 const USAGE = `Usage:
-  sfprocessor subscribe [-socket PATH] [-filter COND] [-types PE,NF] [-opflags EXEC] [-for 30s] [-limit N]
-                        [-throttle 1s[:process]] [-include F,…] [-exclude F,…] [-o json|text]
+  sfprocessor subscribe [-socket PATH | -addr HOST:PORT [-cacert F] [-cert F -key F]] [-filter COND]
+                        [-types PE,NF] [-opflags EXEC] [-container GLOBS] [-image GLOBS] [-hostonly]
+                        [-since 5m] [-for 30s] [-limit N] [-throttle 1s[:process]] [-include F,…]
+                        [-exclude F,…] [-o json|text]
 
 ${usageTable(FLAGS)}
 `;
@@ -65,6 +76,8 @@ function request(flags: ReadonlyMap<string, string | true>): SubscriptionRequest
     limit: limitRaw === undefined ? 0 : Number(limitRaw),
     throttle,
     fields: { include: list(str('include')), exclude: list(str('exclude')) },
+    since_ms: ms('since'),
+    containers: { ids: list(str('container')), names: list(str('container')), images: list(str('image')), image_ids: [], host_only: flags.has('hostonly') },
   };
 }
 
@@ -96,17 +109,24 @@ export async function subscribeMain(argv: string[]): Promise<number> {
   if (format !== 'json' && format !== 'text') throw new UsageError(`-o: expected json or text, got '${format}'`);
   const req = request(flags);
   const socket = (flags.get('socket') as string | undefined) ?? DEFAULT_TELEMETRY_SOCKET;
-
-  const [grpc, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
-  const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    sfprocessor: {
-      telemetry: {
-        v1: { Telemetry: new (addr: string, creds: unknown) => import('@grpc/grpc-js').Client & { GetEvents(r: SubscriptionRequest): import('@grpc/grpc-js').ClientReadableStream<EventBatch> } };
-      };
-    };
+  const addr = flags.get('addr') as string | undefined;
+  if (addr !== undefined && flags.has('socket')) throw new UsageError('give -socket or -addr, not both');
+  const file = (k: string) => {
+    const f = flags.get(k) as string | undefined;
+    if (f === undefined) return null;
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new UsageError(`-${k}: cannot read '${f}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
   };
-  const client = new pkg.sfprocessor.telemetry.v1.Telemetry(`unix:${socket}`, grpc.credentials.createInsecure());
+  if (addr === undefined && (flags.has('cacert') || flags.has('cert') || flags.has('key'))) throw new UsageError('-cacert, -cert and -key go with -addr');
+  if (flags.has('cert') !== flags.has('key')) throw new UsageError('-cert and -key go together');
+  const target = addr ?? `unix:${socket}`;
+
+  const { grpc, Client } = await loadTelemetry();
+  const creds = addr !== undefined ? grpc.credentials.createSsl(file('cacert'), file('key'), file('cert')) : grpc.credentials.createInsecure();
+  const client = new Client(target, creds);
   const stream = client.GetEvents(req);
   let lost = 0;
   let held = 0;
@@ -125,7 +145,7 @@ export async function subscribeMain(argv: string[]): Promise<number> {
     });
     stream.on('error', (e: Error & { code?: number; details?: string }) => {
       client.close();
-      const why = e.code === grpc.status.UNAVAILABLE ? `${socket}: no telemetry service (${e.details ?? e.message})` : (e.details ?? e.message);
+      const why = e.code === grpc.status.UNAVAILABLE ? `${addr ?? socket}: no telemetry service (${e.details ?? e.message})` : (e.details ?? e.message);
       reject(new InputError(why));
     });
   });

@@ -4,6 +4,8 @@
  * policy engine's output (alert or enrich), usually beside an exporter (`"out"` fans out). It never
  * holds the pipeline back: a subscriber that does not keep up loses events for itself alone.
  */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
 import { JsonEncoder } from '../export/encoders/json.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { compileSettings, modeOf, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
@@ -22,6 +24,11 @@ const CONFIG: ConfigSchema = {
     mode: { type: 'string', format: 'octal', default: '0600', description: 'permissions of the socket file, octal' },
     'queue.size': { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000, description: 'events queued per subscriber; beyond it its events are dropped (for it alone) and counted' },
     batch: { type: 'integer', minimum: 1, maximum: 100_000, default: 500, description: 'events per batch sent to a subscriber, at most' },
+    addr: { type: 'string', description: 'also serve on TCP at host:port, always with TLS (tls.cert and tls.key)' },
+    'tls.cert': { type: 'string', description: 'server certificate (PEM file) for addr' },
+    'tls.key': { type: 'string', description: 'server private key (PEM file) for addr' },
+    'tls.ca': { type: 'string', description: 'CA certificate (PEM file): clients on addr must present a certificate it signed' },
+    history: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 10_000, description: 'records held for subscriptions that start in the past (since); 0 keeps none' },
     policies: { type: 'string', description: 'policy file or directory whose macros and lists subscription conditions may use' },
   },
 };
@@ -32,7 +39,31 @@ interface SubscriptionsSettings {
   readonly mode: string;
   readonly 'queue.size': number;
   readonly batch: number;
+  readonly history: number;
+  readonly addr?: string;
+  readonly 'tls.cert'?: string;
+  readonly 'tls.key'?: string;
+  readonly 'tls.ca'?: string;
   readonly policies?: string;
+}
+
+function pem(attr: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`attribute '${attr}': cannot read '${file}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** TCP needs TLS: an unauthenticated telemetry API on the network is refused. */
+function tcpSettings(c: SubscriptionsSettings) {
+  if (!c.addr) {
+    for (const k of ['tls.cert', 'tls.key', 'tls.ca'] as const) if (c[k]) throw new ConfigError(`attribute '${k}' applies to the TCP listener; give addr too`);
+    return null;
+  }
+  if (!/^[^\s]+:\d{1,5}$/.test(c.addr)) throw new ConfigError(`attribute 'addr': expected host:port, got '${c.addr}'`);
+  if (!c['tls.cert'] || !c['tls.key']) throw new ConfigError("attribute 'addr': TCP is served with TLS only; give tls.cert and tls.key (and tls.ca to require client certificates)");
+  return { addr: c.addr, cert: pem('tls.cert', c['tls.cert']), key: pem('tls.key', c['tls.key']), ca: c['tls.ca'] ? pem('tls.ca', c['tls.ca']) : null };
 }
 
 export const subscriptionsFactory: ProcessorFactory = {
@@ -44,9 +75,10 @@ export const subscriptionsFactory: ProcessorFactory = {
   async create(ctx) {
     const c = settingsOf<SubscriptionsSettings>(SETTINGS, ctx.attrs);
     const vocabulary = c.policies ? loadPolicySet(c.policies).vocabulary : NO_VOCABULARY;
+    const tcp = tcpSettings(c);
     if (ctx.checkOnly) return { process() {} };
-    const hub = new Hub(new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)));
-    const server = await serveTelemetry(hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log });
+    const hub = new Hub(new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)), c.history);
+    const server = await serveTelemetry(hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
       process: (batch) => hub.publish(batch),
       close: () => server.close(),

@@ -2,23 +2,21 @@
  * The telemetry gRPC service (resources/proto/sfprocessor/telemetry/v1/telemetry.proto) on a Unix
  * socket. The socket file is created with mode `mode` (the umask is narrowed while binding, then the
  * mode set explicitly); an existing file is replaced only if it is a socket nobody listens on, as the
- * socket driver does. gRPC is loaded when a stage first serves (it costs ~60 ms to import).
+ * socket driver does.
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Vocabulary } from '../policy/condition.js';
 import { checkSocketLocation, notASocket } from '../drivers/socket-options.js';
 import type { Hub } from './hub.js';
+import { loadTelemetry } from './proto.js';
 import { type BatchSink, type EventBatch, Subscriber } from './subscriber.js';
 import { compileSubscription, SubscriptionError, type SubscriptionRequest } from './subscription.js';
-
-export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
 
 export interface TelemetryOptions {
   readonly path: string;
@@ -29,6 +27,8 @@ export interface TelemetryOptions {
   readonly batchSize: number;
   readonly vocabulary: Vocabulary;
   readonly log: Logger;
+  /** Also serve on TCP, always with TLS: `host:port`, the server's certificate and key (PEM), and a CA to require client certificates from. */
+  readonly tcp?: { readonly addr: string; readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer | null };
 }
 
 export interface TelemetryServer {
@@ -68,10 +68,7 @@ async function prepareSocketFile(path: string): Promise<void> {
 type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, EventBatch>;
 
 export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<TelemetryServer> {
-  const [grpcjs, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
-  const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
-  const pkg = grpcjs.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: grpc.ServiceClientConstructor } } } };
-  const service = pkg.sfprocessor.telemetry.v1.Telemetry.service;
+  const { grpc: grpcjs, service } = await loadTelemetry();
   const host = hostname();
   const server = new grpcjs.Server();
   const live = new Set<Subscriber>();
@@ -97,7 +94,7 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
         o.log.debug(`subscriber left: ${x.totals.sent} events sent, ${x.totals.dropped} dropped, ${x.totals.suppressed} suppressed`);
       });
       live.add(s);
-      hub.add(s);
+      hub.add(s, sub.sinceMs);
       // the client went away: free its queue at once
       call.on('cancelled', () => s.cancel());
       call.on('error', () => s.cancel());
@@ -115,6 +112,14 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
   }
   chmodSync(o.path, o.mode);
   o.log.info(`telemetry: serving GetEvents on ${o.path}`);
+  if (o.tcp) {
+    const t = o.tcp;
+    const creds = grpcjs.ServerCredentials.createSsl(t.ca, [{ private_key: t.key, cert_chain: t.cert }], t.ca !== null);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(t.addr, creds, (err, p) => (err ? reject(new InputError(`attribute 'addr': cannot serve telemetry on ${t.addr}: ${err.message}`)) : resolve(p))),
+    );
+    o.log.info(`telemetry: serving GetEvents on ${t.addr.replace(/:0$/, `:${port}`)} (TLS${t.ca ? ', client certificates required' : ''})`);
+  }
 
   return {
     async close() {

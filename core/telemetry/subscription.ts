@@ -4,6 +4,7 @@
  * Anything wrong is a SubscriptionError (the server answers INVALID_ARGUMENT with its message).
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
+import type { Container } from '../sysflow/types.js';
 import { opFlagsOf } from '../flatten/fields.js';
 import { compileCondition, ConditionError, type Vocabulary } from '../policy/condition.js';
 import type { Pred } from '../policy/compiled.js';
@@ -20,6 +21,14 @@ export interface SubscriptionRequest {
   readonly limit?: string | number;
   readonly throttle?: { readonly interval_ms?: string | number; readonly key?: ThrottleKey | number } | null;
   readonly fields?: { readonly include?: readonly string[]; readonly exclude?: readonly string[] } | null;
+  readonly since_ms?: string | number;
+  readonly containers?: {
+    readonly ids?: readonly string[];
+    readonly names?: readonly string[];
+    readonly images?: readonly string[];
+    readonly image_ids?: readonly string[];
+    readonly host_only?: boolean;
+  } | null;
 }
 
 export interface Subscription {
@@ -30,6 +39,8 @@ export interface Subscription {
   readonly limit: number;
   readonly throttle: { readonly intervalMs: number; readonly key: ThrottleKey } | null;
   readonly projection: { readonly include: readonly string[]; readonly exclude: readonly string[] } | null;
+  /** Replay the history of the last this many milliseconds first; 0: live only. */
+  readonly sinceMs: number;
 }
 
 const KEYS: readonly ThrottleKey[] = ['NONE', 'PROCESS', 'FILE', 'RULE'];
@@ -66,6 +77,39 @@ function fieldNames(xs: readonly string[] | undefined, what: string): string[] {
   return out;
 }
 
+/** `*` and `?` globs as an anchored RegExp. */
+function globRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+function containerTest(c: SubscriptionRequest['containers']): Pred | null {
+  if (!c) return null;
+  const lists = [
+    [c.ids ?? [], (x: Container) => x.id],
+    [c.names ?? [], (x: Container) => x.name],
+    [c.images ?? [], (x: Container) => x.image],
+    [c.image_ids ?? [], (x: Container) => x.imageid],
+  ] as const;
+  const tests: ((x: Container) => boolean)[] = [];
+  for (const [globs, get] of lists) {
+    for (const g of globs) {
+      if (g.trim() === '') throw new SubscriptionError('containers: an empty glob matches nothing; leave the list out instead');
+      const re = globRegExp(g.trim());
+      tests.push((x) => re.test(get(x)));
+    }
+  }
+  if (c.host_only) {
+    if (tests.length) throw new SubscriptionError('containers: host_only selects records outside containers; give no container globs with it');
+    return (r) => r.container === undefined;
+  }
+  if (tests.length === 0) return null;
+  return (r) => r.container !== undefined && tests.some((t) => t(r.container!));
+}
+
 export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabulary): Subscription {
   const f = req.filter ?? {};
   const types = typeMask(f.types ?? []);
@@ -83,6 +127,8 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
   if (types) tests.push((r: FlatRecord) => ((1 << r.sfType) & types) !== 0);
   if (ops) tests.push((r: FlatRecord) => (opFlagsOf(r) & ops) !== 0);
   if (cond) tests.push(cond);
+  const inContainer = containerTest(req.containers);
+  if (inContainer) tests.push(inContainer);
   const matches: Pred = tests.length === 0 ? () => true : tests.length === 1 ? tests[0]! : (r) => tests.every((t) => t(r));
 
   const t = req.throttle;
@@ -97,5 +143,6 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
     limit: count(req.limit, 'limit'),
     throttle: intervalMs > 0 ? { intervalMs, key } : null,
     projection: include.length || exclude.length ? { include, exclude } : null,
+    sinceMs: count(req.since_ms, 'since_ms'),
   };
 }

@@ -10,9 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as loader from '@grpc/proto-loader';
-import { PROTO_FILE } from '../../core/telemetry/server.js';
+import type * as Grpc from '@grpc/grpc-js';
+import { loadTelemetry, type TelemetryClient } from '../../core/telemetry/proto.js';
 import type { EventBatch } from '../../core/telemetry/subscriber.js';
 import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
 import { compileCondition } from '../../core/policy/condition.js';
@@ -20,6 +19,7 @@ import { loadPolicySet } from '../../core/policy/policyset.js';
 import { FIXTURES, ROOT } from '../helpers/corpus.js';
 import { CLI, ProcessorRun, childEnv, streamSend, traceMessages } from '../helpers/socket-harness.js';
 import { flatRecords } from '../helpers/run-pipeline.js';
+import { makeCerts } from '../helpers/certs.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'sfp-subs-'));
 after(() => {
@@ -30,10 +30,8 @@ after(() => {
 const TRACE = join(FIXTURES, 'traces', 'sf-collector', 'mpm-event', 'full_capture.sf');
 const POLICIES = join(ROOT, 'policies', 'runtimeintegrity');
 
-type Client = grpc.Client & { GetEvents(r: SubscriptionRequest): grpc.ClientReadableStream<EventBatch> };
-const def = loader.loadSync(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
-const Telemetry = (grpc.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: new (a: string, c: grpc.ChannelCredentials) => Client } } } }).sfprocessor.telemetry.v1
-  .Telemetry;
+type Client = TelemetryClient;
+const { grpc, Client: Telemetry } = await loadTelemetry();
 
 interface Received {
   events: { seq: number; type: string; host: string; json: string }[];
@@ -47,8 +45,8 @@ interface Received {
 function subscribe(
   socket: string,
   req: SubscriptionRequest,
-  opts: { onData?: (r: Received, call: grpc.ClientReadableStream<EventBatch>) => void } = {},
-): { done: Promise<Received>; call: grpc.ClientReadableStream<EventBatch>; client: Client } {
+  opts: { onData?: (r: Received, call: Grpc.ClientReadableStream<EventBatch>) => void } = {},
+): { done: Promise<Received>; call: Grpc.ClientReadableStream<EventBatch>; client: Client } {
   const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure());
   const call = client.GetEvents(req);
   const got: Received = { events: [], batches: 0, dropped: 0, suppressed: 0, status: 'end' };
@@ -64,7 +62,7 @@ function subscribe(
       client.close();
       resolve(got);
     });
-    call.on('error', (e: grpc.ServiceError) => {
+    call.on('error', (e: Grpc.ServiceError) => {
       client.close();
       got.status = { code: e.code, details: e.details };
       resolve(got);
@@ -264,6 +262,7 @@ test('bad subscriptions get INVALID_ARGUMENT with a located message; the socket 
     [{ filter: { condition: 'proc.name = ' } }, /^condition:1:\d+: /],
     [{ filter: { types: ['XX'] } }, /unknown record type 'XX'/],
     [{ filter: { opflags: ['JUMP'] } }, /unknown op flag 'JUMP'/],
+    [{ containers: { host_only: true, names: ['x*'] } }, /host_only selects records outside containers/],
   ];
   for (const [req, re] of cases) {
     const r = await subscribe(p.socket, req).done;
@@ -324,4 +323,164 @@ test('sfprocessor subscribe prints JSON lines or text lines and exits 0 at its l
   assert.equal(none.status, 1);
   assert.match(none.stderr, /^sfprocessor: error: .*telemetry\.sock: no telemetry service/);
   assert.equal(lines(none.stderr).length, 1);
+});
+
+test('since replays the held history, then continues live with no gap and no duplicate', async () => {
+  const p = await startPipeline({ history: '100000' });
+  const { messages } = traceMessages(TRACE);
+  await streamSend(p.collector, messages);
+  await p.run.waitFor(/collector connection #1 closed/);
+  await sleep(300);
+  const past = subscribe(p.socket, { since_ms: 3_600_000 });
+  const live = subscribe(p.socket, {});
+  await sleep(300);
+  await streamSend(p.collector, messages);
+  await p.run.waitFor(/collector connection #2 closed/);
+  await sleep(500);
+  await p.run.stop('SIGTERM');
+  const exported = lines(readFileSync(p.out, 'utf8'));
+  const half = exported.length / 2;
+  const a = await past.done;
+  const b = await live.done;
+  assert.deepEqual(
+    a.events.map((e) => e.seq),
+    exported.map((_, i) => i + 1),
+    'the first copy from history, the second live',
+  );
+  assert.deepEqual(
+    a.events.map((e) => e.json),
+    exported,
+  );
+  assert.deepEqual(
+    b.events.map((e) => e.seq),
+    exported.slice(half).map((_, i) => half + i + 1),
+    'live only: the second copy',
+  );
+});
+
+test('a history smaller than the past asked for replays what it holds: the newest records', async () => {
+  const p = await startPipeline({ history: '1000' });
+  const { messages } = traceMessages(TRACE);
+  await streamSend(p.collector, messages);
+  await p.run.waitFor(/collector connection #1 closed/);
+  await sleep(300);
+  const past = subscribe(p.socket, { since_ms: 3_600_000, limit: 1000 });
+  const r = await past.done;
+  await p.run.stop('SIGTERM');
+  const n = lines(readFileSync(p.out, 'utf8')).length;
+  assert.deepEqual(
+    r.events.map((e) => e.seq),
+    Array.from({ length: 1000 }, (_, i) => n - 999 + i),
+  );
+});
+
+test('container filters: globs on name, id and image, or only the host', async () => {
+  // a Kubernetes trace: 22 containers, and a few records of the host
+  const trace = join(FIXTURES, 'traces', 'sf-processor', 'k8s_small.sf');
+  const flat = await flatRecords(trace);
+  const c = flat.find((f) => f.container !== undefined)!.container!;
+  const namePrefix = c.name.slice(0, 6);
+  const imageSuffix = c.image.slice(-6);
+  const p = await startPipeline();
+  const subs = {
+    name: subscribe(p.socket, { containers: { names: [`${namePrefix}*`] } }),
+    id: subscribe(p.socket, { containers: { ids: [`${c.id.slice(0, -1)}?`] } }),
+    image: subscribe(p.socket, { containers: { images: [`*${imageSuffix}`] } }),
+    either: subscribe(p.socket, { containers: { ids: [c.id], names: ['no-such-*'] } }),
+    none: subscribe(p.socket, { containers: { names: ['no-such-*'] } }),
+    host: subscribe(p.socket, { containers: { host_only: true } }),
+  };
+  await sleep(300);
+  await streamSend(p.collector, traceMessages(trace).messages);
+  await p.run.waitFor(/collector connection #1 closed/);
+  await sleep(300);
+  await p.run.stop('SIGTERM');
+  const seqs = (pred: (f: (typeof flat)[number]) => boolean) => flat.map((f, i) => (pred(f) ? i + 1 : 0)).filter(Boolean);
+  const byName = seqs((f) => f.container?.name.startsWith(namePrefix) ?? false);
+  const byId = seqs((f) => f.container?.id === c.id);
+  const byImage = seqs((f) => f.container?.image.endsWith(imageSuffix) ?? false);
+  const onHost = seqs((f) => f.container === undefined);
+  assert.ok(byId.length > 0 && onHost.length > 0 && byName.length < flat.length, 'the trace has several containers and the host');
+  const got = Object.fromEntries(await Promise.all(Object.entries(subs).map(async ([k, s]) => [k, (await s.done).events.map((e) => e.seq)] as const)));
+  assert.deepEqual(got.name, byName);
+  assert.deepEqual(got.id, byId);
+  assert.deepEqual(got.image, byImage);
+  assert.deepEqual(got.either, byId);
+  assert.deepEqual(got.none, []);
+  assert.deepEqual(got.host, onHost);
+});
+
+/** Open file descriptors and resident memory of a process (Linux /proc). */
+function usage(pid: number): { fds: number; rssKb: number } {
+  const fds = spawnSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean).length;
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { fds, rssKb: Number(rss?.[1] ?? 0) };
+}
+
+test('50 clients connecting and leaving in a loop leave no descriptors behind and no memory growth', async () => {
+  const p = await startPipeline();
+  const pid = p.run.child.pid!;
+  const round = async () => {
+    for (let i = 0; i < 50; i++) {
+      const s = subscribe(p.socket, { filter: { condition: 'proc.name = httpd' } });
+      await sleep(5);
+      s.call.cancel();
+      await s.done;
+    }
+  };
+  await round(); // warm-up: gRPC's and V8's one-time allocations
+  await sleep(500);
+  const before = usage(pid);
+  await round();
+  await round();
+  await sleep(500);
+  const after = usage(pid);
+  await p.run.stop('SIGTERM');
+  assert.ok(after.fds <= before.fds + 1, `descriptors: ${before.fds} → ${after.fds}`);
+  assert.ok(after.rssKb - before.rssKb < 20_000, `RSS: ${before.rssKb} → ${after.rssKb} kB`);
+});
+
+test('TCP with TLS: a client certificate from the configured CA is served, one from another CA is refused', async () => {
+  const certs = join(TMP, 'certs');
+  mkdirSync(certs);
+  await makeCerts(certs);
+  const c = (f: string) => join(certs, f);
+  const p = await startPipeline({ addr: '127.0.0.1:0', 'tls.cert': c('server.pem'), 'tls.key': c('server.key'), 'tls.ca': c('ca.pem') });
+  const port = Number((await p.run.waitFor(/serving GetEvents on 127\.0\.0\.1:(\d+) \(TLS, client certificates required\)/))[1]);
+  const tls = (key: string, cert: string) => new Telemetry(`127.0.0.1:${port}`, grpc.credentials.createSsl(readFileSync(c('ca.pem')), readFileSync(c(key)), readFileSync(c(cert))));
+  const consume = (client: Client, req: SubscriptionRequest) =>
+    new Promise<{ n: number; err: Grpc.ServiceError | null }>((resolve) => {
+      let n = 0;
+      const call = client.GetEvents(req);
+      call.on('data', (b: EventBatch) => (n += b.events.length));
+      call.on('end', () => resolve({ n, err: null }));
+      call.on('error', (e: Grpc.ServiceError) => resolve({ n, err: e }));
+    });
+  const good = consume(tls('client.key', 'client.pem'), { limit: 5 });
+  const rogue = await consume(tls('wrong-client.key', 'wrong-client.pem'), { limit: 5 });
+  await sleep(300);
+  await streamSend(p.collector, traceMessages(TRACE).messages);
+  const g = await good;
+  await p.run.stop('SIGTERM');
+  assert.deepEqual(g, { n: 5, err: null });
+  assert.ok(rogue.err, 'refused');
+  assert.equal(rogue.err.code, grpc.status.UNAVAILABLE);
+  assert.equal(rogue.n, 0);
+  // TCP without TLS is refused when the stage starts
+  const plain = join(p.dir, 'plain.json');
+  writeFileSync(
+    plain,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'e eventchan', mode: 'enrich' },
+        { processor: 'subscriptions', in: 'e eventchan', addr: '127.0.0.1:0' },
+      ],
+    }),
+  );
+  const t = spawnSync(process.execPath, [CLI, '-test', '-config', plain, TRACE], { env: childEnv(), encoding: 'utf8' });
+  assert.equal(t.status, 1);
+  assert.match(t.stderr, /attribute 'addr': TCP is served with TLS only/);
 });

@@ -13,7 +13,8 @@
  * lost to a listener that is not up yet. Probes (app-name `sfp-harness-probe`) go to a separate file
  * and never show up in `messages()`.
  */
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { makeCerts } from './certs.js';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -170,15 +171,6 @@ export function rsyslogAvailable(opts: RsyslogOptions = {}): string | null {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-function run(cmd: string, args: string[], cwd: string, timeoutMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, timeout: timeoutMs, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve();
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function ephemeralRange(): [number, number] {
@@ -252,23 +244,6 @@ function anyUdpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** Writes CA, server, client, wrong CA and wrong-CA client certs (EC P-256, 2 days) into dir. */
-async function makeCerts(dir: string): Promise<void> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
-  await Promise.all([
-    run('openssl', ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=sfprocessor test CA', ...caExt], dir),
-    run('openssl', ['req', '-x509', ...ec, '-keyout', 'wrong-ca.key', '-out', 'wrong-ca.pem', '-days', '2', '-subj', '/CN=sfprocessor unrelated CA', ...caExt], dir),
-  ]);
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n');
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n');
-  const leaf = async (name: string, cn: string, ca: string, ext: string) => {
-    await run('openssl', ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
-    await run('openssl', ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext], dir);
-  };
-  await Promise.all([leaf('server', 'localhost', 'ca', 'server.ext'), leaf('client', 'sfprocessor-client', 'ca', 'client.ext'), leaf('wrong-client', 'sfprocessor-client', 'wrong-ca', 'client.ext')]);
 }
 
 /** rsyslog string literal (double quoted). Paths come from mkdtemp, but be safe. */

@@ -1,0 +1,30 @@
+/** The telemetry service's proto, loaded once with gRPC (both imported only when first needed: ~60 ms). */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as Grpc from '@grpc/grpc-js';
+import type { EventBatch } from './subscriber.js';
+import type { SubscriptionRequest } from './subscription.js';
+
+export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
+
+export type TelemetryClient = Grpc.Client & { GetEvents(r: SubscriptionRequest): Grpc.ClientReadableStream<EventBatch> };
+
+export interface Telemetry {
+  readonly grpc: typeof Grpc;
+  readonly service: Grpc.ServiceDefinition;
+  readonly Client: new (address: string, credentials: Grpc.ChannelCredentials) => TelemetryClient;
+}
+
+let loaded: Promise<Telemetry> | null = null;
+
+export function loadTelemetry(): Promise<Telemetry> {
+  loaded ??= (async () => {
+    const [grpc, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
+    // keepCase: the proto's field names as written; 64-bit numbers and enums as strings
+    const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
+    const Client = (grpc.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: Telemetry['Client'] & Grpc.ServiceClientConstructor } } } }).sfprocessor.telemetry.v1
+      .Telemetry;
+    return { grpc, service: Client.service, Client };
+  })();
+  return loaded;
+}
