@@ -180,6 +180,13 @@ const MODES: Mode[] = [
     run: (ctx) => runSyslogTcp(ctx, 'syslogSpool', { 'buffer.dir': '<dir>/spool' }),
   },
   {
+    name: 'subscribe',
+    key: 'subscribe_rps',
+    what: '`sfprocessor -driver socket` (stream) → policyengine (enrich) → null exporter and the subscriptions stage with 10 gRPC subscribers (different filters); collector and clients in one process; first send → connection read',
+    budget: 300,
+    run: (ctx) => runSubscribe(ctx),
+  },
+  {
     name: 'alert',
     key: 'alert_rps',
     what: '`sfprocessor` reader → policyengine (alert, policies/runtimeintegrity) → exporter json to a file, wall time',
@@ -267,6 +274,20 @@ function outDir(): string {
 /** Peak RSS of sfprocessor runs, from their closing log line, per figure. */
 const peakRssMb: { enrich?: number; syslog?: number; syslogSpool?: number } = {};
 
+/** The subscribe row's other figures (best run): the rate without subscribers, and latencies. */
+let subscribeFigures: { secondsWithout: number; secondsWith: number; received: number; dropped: number; p50LatencyMs: number | null; p99LatencyMs: number | null } | null = null;
+
+/** One subscribe-bench.js run (with and without subscribers); seconds with them. */
+function runSubscribe(ctx: Ctx): number | string {
+  const script = join(ctx.root, 'dist/test/bench/subscribe-bench.js');
+  if (!existsSync(script)) return 'missing: dist/test/bench/subscribe-bench.js not built';
+  const p = spawnSync(process.execPath, [script, ctx.trace.path], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, maxBuffer: 1 << 20 });
+  if (p.status !== 0) return `failed: exit ${p.status ?? p.signal}: ${p.stderr.toString().trim().split('\n').pop() ?? ''}`;
+  const f = JSON.parse(p.stdout.toString()) as NonNullable<typeof subscribeFigures>;
+  if (subscribeFigures === null || f.secondsWith < subscribeFigures.secondsWith) subscribeFigures = f;
+  return f.secondsWith;
+}
+
 /** Attribute values with `<dir>` replaced by the run's output directory. */
 function withDir(attrs: Record<string, string>, dir: string): Record<string, string> {
   return Object.fromEntries(Object.entries(attrs).map(([k, v]) => [k, v.replaceAll('<dir>', dir)]));
@@ -351,6 +372,13 @@ function printTable(ctx: Ctx, results: Result[], runs: number, inflatedBytes: nu
   if (peakRssMb.enrich !== undefined) console.log(`sfprocessor peak RSS (enrich_json): ${peakRssMb.enrich} MB`);
   if (peakRssMb.syslog !== undefined) console.log(`sfprocessor peak RSS (syslog_tcp): ${peakRssMb.syslog} MB`);
   if (peakRssMb.syslogSpool !== undefined) console.log(`sfprocessor peak RSS (syslog_tcp_spool): ${peakRssMb.syslogSpool} MB`);
+  if (subscribeFigures) {
+    const f = subscribeFigures;
+    console.log(
+      `subscribe: ${(f.secondsWithout / f.secondsWith).toFixed(2)}× the rate without subscribers (${f.secondsWithout.toFixed(2)} s vs ${f.secondsWith.toFixed(2)} s; target ≥ 0.85×); ` +
+        `${f.received} events to 10 subscribers, ${f.dropped} dropped; latency send → subscriber p50 ${f.p50LatencyMs?.toFixed(1)} ms, p99 ${f.p99LatencyMs?.toFixed(1)} ms (target < 50 ms)`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -410,6 +438,7 @@ async function main(): Promise<void> {
       enrich_peak_rss_mb: peakRssMb.enrich ?? null,
       syslog_tcp_peak_rss_mb: peakRssMb.syslog ?? null,
       syslog_tcp_spool_peak_rss_mb: peakRssMb.syslogSpool ?? null,
+      subscribe: subscribeFigures,
       output_dir: 'tmpfs (/dev/shm) when present, else the OS temp dir',
       trace: relative(root, trace.path),
     });

@@ -1,0 +1,184 @@
+/**
+ * The `subscribe` bench row (run by bench.ts in its own process, since gRPC clients are
+ * asynchronous): a collector in this process sends TRACE record by record into
+ * `sfprocessor -driver socket` (stream framing), whose enrich pipeline feeds a null exporter and the
+ * subscriptions stage. Measured twice: without subscribers, and with 10 subscribers holding
+ * different filters. Prints one JSON line: records, seconds without and with subscribers (first send
+ * → the driver's log line that the connection ended), and the p50/p99 latency from sending a
+ * record to a subscriber receiving it.
+ *   node dist/test/bench/subscribe-bench.js TRACE
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as Grpc from '@grpc/grpc-js';
+import { SysFlowFileReader } from '../../core/avro/ocf.js';
+import { SfType } from '../../core/sysflow/types.js';
+import { loadTelemetry } from '../../core/telemetry/proto.js';
+import type { EventBatch } from '../../core/telemetry/subscriber.js';
+import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
+import { AvroWriter } from '../helpers/avro-writer.js';
+import { ROOT } from '../helpers/corpus.js';
+import { ProcessorRun, encodeForLayout } from '../helpers/socket-harness.js';
+
+const trace = process.argv[2];
+if (!trace) throw new Error('usage: subscribe-bench.js TRACE');
+
+/** The trace as length-prefixed messages, in chunks of about 1 MB (one write each). */
+function frames(file: string): { chunks: Buffer[]; firstRecord: number[]; records: number } {
+  const reader = SysFlowFileReader.open(file);
+  const w = new AvroWriter();
+  let version = 5;
+  const chunks: Buffer[] = [];
+  const firstRecord: number[] = [];
+  let parts: Buffer[] = [];
+  let size = 0;
+  let n = 0;
+  // generated bench traces are v5 files whose headers may carry older version numbers
+  const embeddedV5 = JSON.stringify(reader.header.schema).includes('"cwd"');
+  for (let block = reader.nextBlock(); block; block = reader.nextBlock()) {
+    for (const r of block.records) {
+      if (r.sfType === SfType.H) version = embeddedV5 ? 5 : r.version;
+      const m = encodeForLayout(w, r.sfType === SfType.H && embeddedV5 ? { ...r, version: 5 } : r, version);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(m.length);
+      if (parts.length === 0) firstRecord.push(n);
+      parts.push(len, m);
+      size += 4 + m.length;
+      n++;
+      if (size >= 1 << 20) {
+        chunks.push(Buffer.concat(parts));
+        parts = [];
+        size = 0;
+      }
+    }
+  }
+  if (parts.length) chunks.push(Buffer.concat(parts));
+  reader.close();
+  return { chunks, firstRecord, records: n };
+}
+
+/** Ten subscriptions a deployment might hold at once: each selects a small part of the stream. */
+const SUBSCRIPTIONS: SubscriptionRequest[] = [
+  { filter: { types: ['PE'] } },
+  { filter: { types: ['NF'], opflags: ['CONNECT'] } },
+  { filter: { opflags: ['EXEC'] } },
+  { filter: { condition: 'proc.name in (bash, sh, curl, wget, nc)' } },
+  { filter: { condition: 'fd.name startswith /etc/ and evt.is_open_write = true' } },
+  { filter: { condition: 'sf.file.path contains passwd' } },
+  { filter: { types: ['FF'], condition: 'sf.proc.uid = 0 and sf.file.path startswith /root' } },
+  { containers: { host_only: true }, filter: { types: ['PE', 'NF'] } },
+  { throttle: { interval_ms: 60_000, key: 'PROCESS' }, filter: { types: ['PE'] } },
+  { filter: { types: ['NF'] }, fields: { include: ['proc.exe', 'net.dip', 'net.dport'], exclude: [] } },
+];
+
+async function once(subscribers: number): Promise<{ seconds: number; latenciesMs: number[]; received: number; dropped: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sfp-subbench-'));
+  const socket = join(dir, 'telemetry.sock');
+  const collector = join(dir, 'collector.sock');
+  const cfg = join(dir, 'pipeline.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: ['tonull eventchan', 'live eventchan'], mode: 'enrich' },
+        { processor: 'exporter', in: 'tonull eventchan', export: 'null', format: 'json' },
+        { processor: 'subscriptions', in: 'live eventchan', socket, history: '0', policies: join(ROOT, 'policies', 'runtimeintegrity') },
+      ],
+      drivers: [{ driver: 'socket', type: 'stream' }],
+    }),
+  );
+  const run = ProcessorRun.start(['-config', cfg, '-driver', 'socket', '-log', 'info', collector]);
+  try {
+    await run.waitFor(/listening on/);
+    const { grpc, Client: Telemetry } = await loadTelemetry();
+    const { chunks, firstRecord, records } = frames(trace!);
+    const sentAt = new Float64Array(chunks.length);
+    const latencies: number[] = [];
+    let received = 0;
+    let dropped = 0;
+    const ended: Promise<void>[] = [];
+    const failures: string[] = [];
+    const chunkOf = (seq: number) => {
+      // the chunk that carried record seq-1 (binary search over first records)
+      let lo = 0;
+      let hi = firstRecord.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (firstRecord[mid]! <= seq - 1) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
+    for (let i = 0; i < subscribers; i++) {
+      const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure());
+      const call = client.GetEvents(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
+      ended.push(
+        new Promise((resolve) => {
+          call.on('data', (b: EventBatch) => {
+            const t = performance.now();
+            received += b.events.length;
+            dropped += Number(b.dropped);
+            for (const e of b.events) {
+              const sent = sentAt[chunkOf(Number(e.seq))]!;
+              if (sent > 0) latencies.push(t - sent);
+            }
+          });
+          call.on('end', () => {
+            client.close();
+            resolve();
+          });
+          call.on('error', (e: Grpc.ServiceError) => {
+            client.close();
+            // the pipeline stopping ends streams normally; anything else is a broken bench
+            if (e.code !== grpc.status.CANCELLED) failures.push(e.details || e.message);
+            resolve();
+          });
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const sock: Socket = netConnect(collector);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < chunks.length; i++) {
+      sentAt[i] = performance.now();
+      if (!sock.write(chunks[i]!)) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.end();
+    await run.waitFor(/collector connection #1 closed/, 600_000);
+    const seconds = (performance.now() - t0) / 1000;
+    await run.stop('SIGTERM', 60_000);
+    await Promise.all(ended);
+    if (records === 0) throw new Error('empty trace');
+    if (failures.length) throw new Error(`subscriptions failed: ${failures.join('; ')}`);
+    return { seconds, latenciesMs: latencies, received, dropped };
+  } finally {
+    ProcessorRun.killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+const base = await once(0);
+const subs = await once(10);
+process.stdout.write(
+  `${JSON.stringify({
+    secondsWithout: base.seconds,
+    secondsWith: subs.seconds,
+    received: subs.received,
+    dropped: subs.dropped,
+    p50LatencyMs: pct(subs.latenciesMs, 50),
+    p99LatencyMs: pct(subs.latenciesMs, 99),
+  })}\n`,
+);
