@@ -4,7 +4,7 @@
  * (for or limit reached, or the pipeline stopped) and 1 with one line on an error.
  */
 import { readFileSync } from 'node:fs';
-import { loadTelemetry } from '../telemetry/proto.js';
+import { CLIENT_OPTIONS, loadTelemetry } from '../telemetry/proto.js';
 import { DEFAULT_TELEMETRY_SOCKET } from '../processors/subscriptions.js';
 import type { EventBatch, TelemetryEvent } from '../telemetry/subscriber.js';
 import type { SubscriptionRequest, ThrottleKey } from '../telemetry/subscription.js';
@@ -126,7 +126,7 @@ export async function subscribeMain(argv: string[]): Promise<number> {
 
   const { grpc, Client } = await loadTelemetry();
   const creds = addr !== undefined ? grpc.credentials.createSsl(file('cacert'), file('key'), file('cert')) : grpc.credentials.createInsecure();
-  const client = new Client(target, creds);
+  const client = new Client(target, creds, CLIENT_OPTIONS);
   const stream = client.GetEvents(req);
   let lost = 0;
   let held = 0;

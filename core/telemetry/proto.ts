@@ -7,12 +7,18 @@ import type { SubscriptionRequest } from './subscription.js';
 
 export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
 
+/**
+ * Channel options for clients: a 16 MiB HTTP/2 receive window instead of 64 KiB, so the server can
+ * send a burst of events without waiting for the client's window updates.
+ */
+export const CLIENT_OPTIONS = { 'grpc-node.flow_control_window': 16 << 20 } as const;
+
 export type TelemetryClient = Grpc.Client & { GetEvents(r: SubscriptionRequest): Grpc.ClientReadableStream<EventBatch> };
 
 export interface Telemetry {
   readonly grpc: typeof Grpc;
   readonly service: Grpc.ServiceDefinition;
-  readonly Client: new (address: string, credentials: Grpc.ChannelCredentials) => TelemetryClient;
+  readonly Client: new (address: string, credentials: Grpc.ChannelCredentials, options?: Grpc.ChannelOptions) => TelemetryClient;
 }
 
 let loaded: Promise<Telemetry> | null = null;

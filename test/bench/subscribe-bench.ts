@@ -3,19 +3,21 @@
  * asynchronous): a collector in this process sends TRACE record by record into
  * `sfprocessor -driver socket` (stream framing), whose enrich pipeline feeds a null exporter and the
  * subscriptions stage. Measured twice: without subscribers, and with 10 subscribers holding
- * different filters. Prints one JSON line: records, seconds without and with subscribers (first send
+ * different filters, in a process of their own. Prints one JSON line: records, seconds without and with subscribers (first send
  * → the driver's log line that the connection ended), and the p50/p99 latency from sending a
  * record to a subscriber receiving it.
  *   node dist/test/bench/subscribe-bench.js TRACE
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SfType } from '../../core/sysflow/types.js';
-import { loadTelemetry } from '../../core/telemetry/proto.js';
+import { CLIENT_OPTIONS, loadTelemetry } from '../../core/telemetry/proto.js';
 import type { EventBatch } from '../../core/telemetry/subscriber.js';
 import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
 import { AvroWriter } from '../helpers/avro-writer.js';
@@ -24,6 +26,7 @@ import { ProcessorRun, encodeForLayout } from '../helpers/socket-harness.js';
 
 const trace = process.argv[2];
 if (!trace) throw new Error('usage: subscribe-bench.js TRACE');
+// (internally also: subscribe-bench.js --clients SOCKET N, the subscribers' process)
 
 /** The trace as length-prefixed messages, in chunks of about 1 MB (one write each). */
 function frames(file: string): { chunks: Buffer[]; firstRecord: number[]; records: number } {
@@ -90,17 +93,13 @@ async function once(subscribers: number): Promise<{ seconds: number; latenciesMs
       drivers: [{ driver: 'socket', type: 'stream' }],
     }),
   );
-  const run = ProcessorRun.start(['-config', cfg, '-driver', 'socket', '-log', 'info', collector]);
+  // SUBSCRIBE_BENCH_CPUPROFILE=FILE: a CPU profile of the run with subscribers
+  const prof = subscribers > 0 && process.env.SUBSCRIBE_BENCH_CPUPROFILE ? ['-cpuprofile', process.env.SUBSCRIBE_BENCH_CPUPROFILE] : [];
+  const run = ProcessorRun.start(['-config', cfg, '-driver', 'socket', '-log', 'info', ...prof, collector]);
   try {
     await run.waitFor(/listening on/);
-    const { grpc, Client: Telemetry } = await loadTelemetry();
     const { chunks, firstRecord, records } = frames(trace!);
     const sentAt = new Float64Array(chunks.length);
-    const latencies: number[] = [];
-    let received = 0;
-    let dropped = 0;
-    const ended: Promise<void>[] = [];
-    const failures: string[] = [];
     const chunkOf = (seq: number) => {
       // the chunk that carried record seq-1 (binary search over first records)
       let lo = 0;
@@ -112,34 +111,12 @@ async function once(subscribers: number): Promise<{ seconds: number; latenciesMs
       }
       return lo;
     };
-    for (let i = 0; i < subscribers; i++) {
-      const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure());
-      const call = client.GetEvents(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
-      ended.push(
-        new Promise((resolve) => {
-          call.on('data', (b: EventBatch) => {
-            const t = performance.now();
-            received += b.events.length;
-            dropped += Number(b.dropped);
-            for (const e of b.events) {
-              const sent = sentAt[chunkOf(Number(e.seq))]!;
-              if (sent > 0) latencies.push(t - sent);
-            }
-          });
-          call.on('end', () => {
-            client.close();
-            resolve();
-          });
-          call.on('error', (e: Grpc.ServiceError) => {
-            client.close();
-            // the pipeline stopping ends streams normally; anything else is a broken bench
-            if (e.code !== grpc.status.CANCELLED) failures.push(e.details || e.message);
-            resolve();
-          });
-        }),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
+    // the subscribers run in their own process, as clients of a sensor do
+    const clients = subscribers > 0 ? spawn(process.execPath, [fileURLToPath(import.meta.url), '--clients', socket, String(subscribers)], { stdio: ['ignore', 'pipe', 'inherit'] }) : null;
+    let clientOut = '';
+    clients?.stdout!.on('data', (d: Buffer) => (clientOut += d.toString()));
+    const clientsDone = clients ? new Promise<void>((resolve) => clients.on('exit', () => resolve())) : Promise.resolve();
+    if (clients) await new Promise<void>((resolve) => clients.stdout!.once('data', () => resolve()));
     const sock: Socket = netConnect(collector);
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
@@ -147,21 +124,73 @@ async function once(subscribers: number): Promise<{ seconds: number; latenciesMs
     });
     const t0 = performance.now();
     for (let i = 0; i < chunks.length; i++) {
-      sentAt[i] = performance.now();
+      sentAt[i] = performance.timeOrigin + performance.now();
       if (!sock.write(chunks[i]!)) await new Promise((r) => sock.once('drain', r));
     }
     sock.end();
     await run.waitFor(/collector connection #1 closed/, 600_000);
     const seconds = (performance.now() - t0) / 1000;
     await run.stop('SIGTERM', 60_000);
-    await Promise.all(ended);
+    await Promise.race([clientsDone, new Promise((r) => setTimeout(r, 30_000).unref())]);
     if (records === 0) throw new Error('empty trace');
-    if (failures.length) throw new Error(`subscriptions failed: ${failures.join('; ')}`);
-    return { seconds, latenciesMs: latencies, received, dropped };
+    if (!clients) return { seconds, latenciesMs: [], received: 0, dropped: 0 };
+    const res = JSON.parse(clientOut.slice(clientOut.indexOf('\n') + 1)) as ClientResult;
+    if (res.failures.length) throw new Error(`subscriptions failed: ${res.failures.join('; ')}`);
+    const latencies: number[] = [];
+    for (let i = 0; i < res.seqs.length; i++) latencies.push(res.at[i]! - sentAt[chunkOf(res.seqs[i]!)]!);
+    return { seconds, latenciesMs: latencies, received: res.received, dropped: res.dropped };
   } finally {
     ProcessorRun.killAll();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface ClientResult {
+  received: number;
+  dropped: number;
+  failures: string[];
+  /** Per received event: its sequence number and arrival (epoch ms). */
+  seqs: number[];
+  at: number[];
+}
+
+/** The clients' process: subscribe, say ready, collect until the streams end, print the result. */
+async function clientsMain(socket: string, n: number): Promise<void> {
+  const { grpc, Client: Telemetry } = await loadTelemetry();
+  const res: ClientResult = { received: 0, dropped: 0, failures: [], seqs: [], at: [] };
+  const ended: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+    const call = client.GetEvents(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
+    ended.push(
+      new Promise((resolve) => {
+        call.on('data', (b: EventBatch) => {
+          const t = performance.timeOrigin + performance.now();
+          res.received += b.events.length;
+          res.dropped += Number(b.dropped);
+          for (const e of b.events) {
+            res.seqs.push(Number(e.seq));
+            res.at.push(t);
+          }
+        });
+        call.on('end', () => {
+          client.close();
+          resolve();
+        });
+        call.on('error', (e: Grpc.ServiceError) => {
+          client.close();
+          // the pipeline stopping ends streams normally; anything else is a broken bench
+          if (e.code !== grpc.status.CANCELLED) res.failures.push(e.details || e.message);
+          resolve();
+        });
+      }),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  process.stdout.write('ready\n');
+  await Promise.all(ended);
+  // a pipe is written asynchronously: exit only once the result is out
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(res)}\n`, () => resolve()));
 }
 
 const pct = (xs: number[], p: number) => {
@@ -170,15 +199,19 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-const base = await once(0);
-const subs = await once(10);
-process.stdout.write(
-  `${JSON.stringify({
-    secondsWithout: base.seconds,
-    secondsWith: subs.seconds,
-    received: subs.received,
-    dropped: subs.dropped,
-    p50LatencyMs: pct(subs.latenciesMs, 50),
-    p99LatencyMs: pct(subs.latenciesMs, 99),
-  })}\n`,
-);
+if (process.argv[2] === '--clients') {
+  await clientsMain(process.argv[3]!, Number(process.argv[4]));
+} else {
+  const base = await once(0);
+  const subs = await once(10);
+  process.stdout.write(
+    `${JSON.stringify({
+      secondsWithout: base.seconds,
+      secondsWith: subs.seconds,
+      received: subs.received,
+      dropped: subs.dropped,
+      p50LatencyMs: pct(subs.latenciesMs, 50),
+      p99LatencyMs: pct(subs.latenciesMs, 99),
+    })}\n`,
+  );
+}
