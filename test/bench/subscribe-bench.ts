@@ -114,7 +114,7 @@ async function once(subscribers: number): Promise<{ seconds: number; latenciesMs
     // the subscribers run in their own process, as clients of a sensor do
     const clients = subscribers > 0 ? spawn(process.execPath, [fileURLToPath(import.meta.url), '--clients', socket, String(subscribers)], { stdio: ['ignore', 'pipe', 'inherit'] }) : null;
     let clientOut = '';
-    clients?.stdout!.on('data', (d: Buffer) => (clientOut += d.toString()));
+    clients?.stdout?.on('data', (d: Buffer) => (clientOut += d.toString()));
     const clientsDone = clients ? new Promise<void>((resolve) => clients.on('exit', () => resolve())) : Promise.resolve();
     if (clients) await new Promise<void>((resolve) => clients.stdout!.once('data', () => resolve()));
     const sock: Socket = netConnect(collector);
