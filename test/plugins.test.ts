@@ -484,7 +484,7 @@ const BROKEN: [string, Record<string, string>, string | RegExp][] = [
   [
     'invalid config schema',
     { 'p.js': "export default { kind: 'processor', name: 'p', version: '1.0.0', in: 'eventchan', create() {}, config: { properties: { n: { type: 'integer', maximun: 3 } } } };" },
-    "%F: processor 'p': field 'config': invalid schema: strict mode: unknown keyword: \"maximun\"",
+    "%F: processor 'p': field 'config': invalid schema: attribute 'n': unknown keyword 'maximun' (did you mean maximum? keywords: type, description, default, enum, minimum, maximum, exclusiveMinimum, exclusiveMaximum, pattern, minLength, maxLength, format)",
   ],
   [
     'unprefixed attribute of a shared entry',

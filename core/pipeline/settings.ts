@@ -1,14 +1,15 @@
 /**
  * Components describe their attributes with a JSON Schema (built-ins and plugins alike): one
- * validator (Ajv, compiled once per component) converts them, one set of messages reports bad
- * values, and the attribute help is derived from the same schema.
+ * checker converts and validates them, one set of messages reports bad values, and the attribute
+ * help is derived from the same schema. The schemas use a small subset of JSON Schema (one flat
+ * object of scalar attributes), checked here directly: every run validates its built-in stages, and
+ * loading Ajv for that would cost ~50 ms at each start.
  */
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { ConfigError } from '../errors.js';
-import { ajvClass } from '../util/ajv.js';
+import { closest } from '../util/suggest.js';
 
 /**
- * One attribute, as a JSON Schema (validated with Ajv in strict mode: unknown keywords are errors).
+ * One attribute, as a JSON Schema of this subset (an unknown keyword is an error when the schema is compiled).
  * Attribute values arrive as strings; `type` converts them (`"5"` → 5, `"true"` → true) and
  * `default` fills a missing one. A boolean also takes yes/no and on/off; string `enum` values match
  * regardless of case; an empty value of a non-string attribute counts as not given. `format` checks
@@ -83,18 +84,78 @@ const FORMATS = {
   octal: { test: (s: string) => modeOf(s) !== null, expected: 'octal permissions such as 0600 or 0660' },
 } as const;
 
-let ajvInstance: Ajv | null = null;
-/** Made for the first component whose settings are checked (Ajv costs ~35 ms to load). */
-function ajv(): Ajv {
-  if (ajvInstance) return ajvInstance;
-  const a = new (ajvClass())({ allErrors: true, coerceTypes: false, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false });
-  for (const [name, f] of Object.entries(FORMATS)) a.addFormat(name, { type: 'string', validate: f.test });
-  return (ajvInstance = a);
+/** The keywords an attribute schema may use, each with a check of its value. */
+const KEYWORDS: Readonly<Record<string, (v: unknown) => boolean>> = {
+  type: (v) => v === 'string' || v === 'integer' || v === 'number' || v === 'boolean',
+  description: (v) => typeof v === 'string',
+  default: (v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean',
+  enum: (v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean'),
+  minimum: (v) => typeof v === 'number',
+  maximum: (v) => typeof v === 'number',
+  exclusiveMinimum: (v) => typeof v === 'number',
+  exclusiveMaximum: (v) => typeof v === 'number',
+  pattern: (v) => {
+    if (typeof v !== 'string') return false;
+    try {
+      new RegExp(v, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  minLength: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  maxLength: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  format: (v) => typeof v === 'string' && v in FORMATS,
+};
+
+/** The first problem of an attribute schema, or null. */
+function schemaProblem(name: string, a: AttributeSchema): string | null {
+  for (const [k, v] of Object.entries(a)) {
+    const ok = KEYWORDS[k];
+    if (!ok) {
+      const near = closest(k, Object.keys(KEYWORDS), 3);
+      return `attribute '${name}': unknown keyword '${k}' (${near ? `did you mean ${near}? ` : ''}keywords: ${Object.keys(KEYWORDS).join(', ')})`;
+    }
+    if (!ok(v)) return `attribute '${name}': keyword '${k}' has an invalid value ${JSON.stringify(v)}`;
+  }
+  return null;
+}
+
+interface Problem {
+  readonly keyword: string;
+  readonly attr: string;
+}
+
+/** The problems of one converted value against its schema (none: []). */
+function check(attr: string, v: unknown, a: AttributeSchema, pattern: RegExp | undefined): Problem[] {
+  const out: Problem[] = [];
+  const t = a.type;
+  if (
+    t === 'string' ? typeof v !== 'string' : t === 'integer' ? !Number.isInteger(v) : t === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : t === 'boolean' ? typeof v !== 'boolean' : false
+  ) {
+    return [{ keyword: 'type', attr }];
+  }
+  if (a.enum !== undefined && !a.enum.includes(v as string | number | boolean)) out.push({ keyword: 'enum', attr });
+  if (typeof v === 'number') {
+    if (a.minimum !== undefined && v < a.minimum) out.push({ keyword: 'minimum', attr });
+    if (a.maximum !== undefined && v > a.maximum) out.push({ keyword: 'maximum', attr });
+    if (a.exclusiveMinimum !== undefined && v <= a.exclusiveMinimum) out.push({ keyword: 'exclusiveMinimum', attr });
+    if (a.exclusiveMaximum !== undefined && v >= a.exclusiveMaximum) out.push({ keyword: 'exclusiveMaximum', attr });
+  }
+  if (typeof v === 'string') {
+    const len = [...v].length;
+    if (a.minLength !== undefined && len < a.minLength) out.push({ keyword: 'minLength', attr });
+    if (a.maxLength !== undefined && len > a.maxLength) out.push({ keyword: 'maxLength', attr });
+    if (pattern && !pattern.test(v)) out.push({ keyword: 'pattern', attr });
+    if (a.format !== undefined && !FORMATS[a.format].test(v)) out.push({ keyword: 'format', attr });
+  }
+  return out;
 }
 
 export interface Settings {
   readonly schema: ConfigSchema | undefined;
-  readonly validate: ValidateFunction | null;
+  /** The attributes' patterns, compiled once. */
+  readonly patterns: ReadonlyMap<string, RegExp>;
   /** 'entry': every attribute of the entry is the component's; 'prefixed': listed ones and `<prefix>*`. */
   readonly scope: 'entry' | 'prefixed';
   readonly prefix: string;
@@ -112,21 +173,16 @@ export interface SettingsScope {
   readonly where?: string;
 }
 
-/** Compile a schema once (throws Ajv's error for an invalid one; plugin schemas are checked first). */
+/** Check and prepare a schema once (throws an Error naming the problem of an invalid one). */
 export function compileSettings(schema: ConfigSchema | undefined, sc: SettingsScope): Settings {
-  const base = { schema, scope: sc.scope, prefix: sc.prefix ?? '\0', reserved: new Set([...(sc.reserved ?? []), ...GLOBALS]), where: sc.where ?? '' };
-  if (schema === undefined) return { ...base, validate: null };
-  const validate = ajv().compile({
-    type: 'object',
-    properties: schema.properties,
-    ...(schema.required ? { required: schema.required } : {}),
-    additionalProperties: schema.additionalProperties ?? false,
-  });
-  return { ...base, validate };
+  const patterns = new Map<string, RegExp>();
+  for (const [name, a] of Object.entries(schema?.properties ?? {})) {
+    const problem = schemaProblem(name, a);
+    if (problem) throw new Error(problem);
+    if (a.pattern !== undefined) patterns.set(name, new RegExp(a.pattern, 'u'));
+  }
+  return { schema, patterns, scope: sc.scope, prefix: sc.prefix ?? '\0', reserved: new Set([...(sc.reserved ?? []), ...GLOBALS]), where: sc.where ?? '' };
 }
-
-/** Decode one JSON-pointer segment (Ajv's instancePath). */
-const unpointer = (s: string) => s.replace(/~1/g, '/').replace(/~0/g, '~');
 
 function range(a: AttributeSchema | undefined): string {
   const hi = a?.maximum ?? a?.exclusiveMaximum;
@@ -137,21 +193,19 @@ function range(a: AttributeSchema | undefined): string {
   return `${what} of at most ${hi}`;
 }
 
-function describeError(e: ErrorObject, raw: Record<string, string>, schema: ConfigSchema): string {
-  const attr = unpointer(e.instancePath.slice(1));
+function describe(e: Problem, raw: Record<string, string>, schema: ConfigSchema): string {
+  const attr = e.attr;
   const got = attr in raw ? `, got '${raw[attr]}'` : '';
-  const p = e.params as Record<string, unknown>;
   const a = schema.properties[attr];
   switch (e.keyword) {
     case 'required': {
-      const name = p.missingProperty as string;
-      const desc = schema.properties[name]?.description;
-      return `missing attribute '${name}'${desc ? ` (${desc})` : ''}`;
+      const desc = a?.description;
+      return `missing attribute '${attr}'${desc ? ` (${desc})` : ''}`;
     }
     case 'additionalProperties':
-      return `unknown attribute '${p.additionalProperty as string}' (known: ${Object.keys(schema.properties).join(', ') || 'none'})`;
+      return `unknown attribute '${attr}' (known: ${Object.keys(schema.properties).join(', ') || 'none'})`;
     case 'type': {
-      const t = p.type as string;
+      const t = a?.type ?? 'string';
       if ((t === 'integer' || t === 'number') && (a?.minimum !== undefined || a?.maximum !== undefined || a?.exclusiveMinimum !== undefined)) return `attribute '${attr}': must be ${range(a)}${got}`;
       return `attribute '${attr}': must be ${t === 'integer' ? 'a whole number' : t === 'number' ? 'a number' : t === 'boolean' ? 'true or false' : `a ${t}`}${got}`;
     }
@@ -160,14 +214,16 @@ function describeError(e: ErrorObject, raw: Record<string, string>, schema: Conf
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
       return `attribute '${attr}': must be ${range(a)}${got}`;
-    case 'format': {
-      const f = FORMATS[p.format as keyof typeof FORMATS];
-      return `attribute '${attr}': must be ${f ? f.expected : `in the format ${p.format as string}`}${got}`;
-    }
+    case 'format':
+      return `attribute '${attr}': must be ${FORMATS[a!.format!].expected}${got}`;
     case 'enum':
-      return `attribute '${attr}': must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}${got}`;
+      return `attribute '${attr}': must be one of ${a!.enum!.map(String).join(', ')}${got}`;
+    case 'pattern':
+      return `attribute '${attr}': must match pattern "${a!.pattern!}"${got}`;
+    case 'minLength':
+      return `attribute '${attr}': must NOT have fewer than ${a!.minLength!} characters${got}`;
     default:
-      return `attribute '${attr}': ${e.message ?? 'invalid'}${got}`;
+      return `attribute '${attr}': must NOT have more than ${a!.maxLength!} characters${got}`;
   }
 }
 
@@ -209,16 +265,28 @@ export function settingsOf<T = Config>(st: Settings, attrs: Readonly<Record<stri
   for (const [k, v] of Object.entries(attrs)) {
     if (st.scope === 'entry' ? !st.reserved.has(k) : k in props || k.startsWith(st.prefix)) raw[k] = v;
   }
-  if (!st.validate) return {} as T;
+  const schema = st.schema;
+  if (!schema) return {} as T;
   const data: Record<string, unknown> = {};
+  const problems: Problem[] = [];
   for (const [k, v] of Object.entries(raw)) {
-    const n = convert(v, props[k]);
-    if (n !== undefined) data[k] = n;
+    const a = props[k];
+    if (a === undefined) {
+      if (schema.additionalProperties !== true) problems.push({ keyword: 'additionalProperties', attr: k });
+      else data[k] = v;
+      continue;
+    }
+    const n = convert(v, a);
+    if (n === undefined) continue;
+    problems.push(...check(k, n, a, st.patterns.get(k)));
+    data[k] = n;
   }
-  if (!st.validate(data)) {
-    const msgs = (st.validate.errors ?? []).map((e) => describeError(e, raw, st.schema!));
+  for (const r of schema.required ?? []) if (!(r in data)) problems.push({ keyword: 'required', attr: r });
+  if (problems.length) {
+    const msgs = problems.map((e) => describe(e, raw, schema));
     throw new Err(st.where + [...new Set(msgs)].join('; '));
   }
+  for (const [k, a] of Object.entries(props)) if (!(k in data) && a.default !== undefined) data[k] = a.default;
   return data as T;
 }
 
