@@ -26,6 +26,8 @@ let loaded: Promise<Telemetry> | null = null;
 export function loadTelemetry(): Promise<Telemetry> {
   loaded ??= (async () => {
     const [grpc, loader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
+    // gRPC's own log lines would break the one-line errors; its failures reach us as errors anyway
+    if (process.env.GRPC_VERBOSITY === undefined) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
     // keepCase: the proto's field names as written; 64-bit numbers and enums as strings
     const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
     const Client = (grpc.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: Telemetry['Client'] & Grpc.ServiceClientConstructor } } } }).sfprocessor.telemetry.v1

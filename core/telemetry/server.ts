@@ -65,6 +65,14 @@ async function prepareSocketFile(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+function removeSocketFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone (gRPC removes it on shutdown)
+  }
+}
+
 type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, EventBatch>;
 
 export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<TelemetryServer> {
@@ -115,9 +123,23 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
   if (o.tcp) {
     const t = o.tcp;
     const creds = grpcjs.ServerCredentials.createSsl(t.ca, [{ private_key: t.key, cert_chain: t.cert }], t.ca !== null);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(t.addr, creds, (err, p) => (err ? reject(new InputError(`attribute 'addr': cannot serve telemetry on ${t.addr}: ${err.message}`)) : resolve(p))),
-    );
+    let port: number;
+    try {
+      port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(t.addr, creds, (err, p) =>
+          err
+            ? reject(
+                new InputError(`attribute 'addr': cannot serve telemetry on ${t.addr}: ${/No address added/.test(err.message) ? 'the port is taken or the address is not this host' : err.message}`),
+              )
+            : resolve(p),
+        ),
+      );
+    } catch (e) {
+      // nothing keeps serving (or holds the process) when the stage cannot start
+      server.forceShutdown();
+      removeSocketFile(o.path);
+      throw e;
+    }
     o.log.info(`telemetry: serving GetEvents on ${t.addr.replace(/:0$/, `:${port}`)} (TLS${t.ca ? ', client certificates required' : ''})`);
   }
 
@@ -136,11 +158,7 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
           resolve();
         });
       });
-      try {
-        unlinkSync(o.path);
-      } catch {
-        // already gone
-      }
+      removeSocketFile(o.path);
     },
   };
 }

@@ -7,7 +7,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
@@ -483,4 +484,28 @@ test('TCP with TLS: a client certificate from the configured CA is served, one f
   const t = spawnSync(process.execPath, [CLI, '-test', '-config', plain, TRACE], { env: childEnv(), encoding: 'utf8' });
   assert.equal(t.status, 1);
   assert.match(t.stderr, /attribute 'addr': TCP is served with TLS only/);
+  // a port already taken: one line, exit 1, no socket file left behind, no hanging server
+  const taken = createNetServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const busy = (taken.address() as AddressInfo).port;
+  const dir = join(TMP, 'busy');
+  mkdirSync(dir);
+  const busyCfg = join(dir, 'pipeline.json');
+  const sock = join(dir, 'telemetry.sock');
+  writeFileSync(
+    busyCfg,
+    JSON.stringify({
+      pipeline: [
+        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
+        { processor: 'policyengine', in: 'flat flattenerchan', out: 'e eventchan', mode: 'enrich' },
+        { processor: 'subscriptions', in: 'e eventchan', socket: sock, addr: `127.0.0.1:${busy}`, 'tls.cert': c('server.pem'), 'tls.key': c('server.key') },
+      ],
+    }),
+  );
+  const b = spawnSync(process.execPath, [CLI, '-config', busyCfg, '-driver', 'socket', join(dir, 'collector.sock')], { env: childEnv(), encoding: 'utf8', timeout: 20_000 });
+  taken.close();
+  assert.equal(b.status, 1, b.stderr);
+  assert.match(b.stderr, new RegExp(`attribute 'addr': cannot serve telemetry on 127\\.0\\.0\\.1:${busy}: the port is taken`));
+  assert.equal(lines(b.stderr).filter((l) => l.includes('error')).length, 1);
+  assert.equal(existsSync(sock), false, 'the socket file is removed');
 });
