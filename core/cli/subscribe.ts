@@ -145,7 +145,10 @@ export async function subscribeMain(argv: string[]): Promise<number> {
     });
     stream.on('error', (e: Error & { code?: number; details?: string }) => {
       client.close();
-      const why = e.code === grpc.status.UNAVAILABLE ? `${addr ?? socket}: no telemetry service (${e.details ?? e.message})` : (e.details ?? e.message);
+      // gRPC's UNAVAILABLE text is long ("No connection established. Last error: …"): its errno says it
+      const errno = /\b(E[A-Z]{3,})\b/.exec(e.details ?? '')?.[1];
+      const reason = errno === 'ENOENT' ? 'no such socket' : errno === 'ECONNREFUSED' ? 'nobody is listening' : (errno ?? e.details ?? e.message);
+      const why = e.code === grpc.status.UNAVAILABLE ? `${addr ?? socket}: no telemetry service (${reason})` : (e.details ?? e.message);
       reject(new InputError(why));
     });
   });
