@@ -1,9 +1,10 @@
 /**
- * The socket driver's settings and where its socket may go: the attributes checked against the
- * schema, the path against sockaddr_un's limit, and the location checked without creating anything
- * (a live socket, a regular file or a directory at the path is never replaced).
+ * The socket driver's settings and where a socket may go (its own, and the telemetry service's):
+ * the attributes checked against the schema, the path against sockaddr_un's limit, the location
+ * checked without creating anything, and room made for the socket file (a live socket, a regular
+ * file or a directory at the path is never replaced).
  */
-import { accessSync, constants as fsc, lstatSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants as fsc, lstatSync, mkdirSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../avro/errors.js';
 import { compileSettings, modeOf, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
@@ -109,4 +110,35 @@ export function checkSocketLocation(path: string): void {
     if (up === dir) return;
     dir = up;
   }
+}
+
+/**
+ * Make room for a socket file at `path`: create its directory, or remove a stale socket, only that
+ * (a live socket, a regular file or a directory there is an error). `listening` says whether
+ * someone listens on the socket at the path. True when a stale socket was removed.
+ */
+export async function makeRoomForSocket(path: string, listening: (path: string) => boolean | Promise<boolean>): Promise<boolean> {
+  const st = lstatOrNull(path);
+  if (!st) {
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw new InputError(`${dirname(path)}: cannot create the socket directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return false;
+  }
+  if (!st.isSocket()) throw notASocket(path, st);
+  let live: boolean;
+  try {
+    live = await listening(path);
+  } catch (e) {
+    throw new InputError(`${path}: cannot tell whether the socket is in use: ${(e as Error).message}`);
+  }
+  if (live) throw new InputError(`${path}: already in use (another process is listening on this socket)`);
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    throw new InputError(`${path}: cannot remove the stale socket file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return true;
 }

@@ -29,9 +29,8 @@
  * buffering in user space; a socket file that is never wider than its mode (fchmod before bind);
  * stale-socket probing; and a build from source with node-gyp instead of a prebuilt binary download.
  */
-import { mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { InputError, DecodeError } from '../avro/errors.js';
 import { Tap } from '../avro/tap.js';
 import { SYSFLOW_SCHEMA_VERSION } from '../sysflow/schema.js';
@@ -40,7 +39,7 @@ import type { Logger } from '../log.js';
 import type { DriverRunContext, DriverFactory } from '../pipeline/types.js';
 import { READABLE, unixpacket, type AddonError, type Poller, type UnixPacket } from './socket-native.js';
 import { SOCKET_SCHEMA_VERSIONS, socketDecoder } from './socket-schemas.js';
-import { checkSocketLocation, lstatOrNull, notASocket, socketOptions, CONFIG, type SocketOptions } from './socket-options.js';
+import { checkSocketLocation, lstatOrNull, makeRoomForSocket, socketOptions, CONFIG, type SocketOptions } from './socket-options.js';
 
 export { DEFAULT_MAX_MESSAGE, socketOptions } from './socket-options.js';
 
@@ -181,37 +180,9 @@ class SocketServer {
     return this.ctx.log;
   }
 
-  /** Make room for the socket file: create the directory, or remove a stale socket (only that). */
-  private prepare(): void {
-    const { path, type } = this.o;
-    const st = lstatOrNull(path);
-    if (!st) {
-      try {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      } catch (e) {
-        throw new InputError(`${dirname(path)}: cannot create the socket directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      return;
-    }
-    if (!st.isSocket()) throw notASocket(path, st);
-    let live: boolean;
-    try {
-      live = this.u.probe(path, type);
-    } catch (e) {
-      throw new InputError(`${path}: cannot tell whether the socket is in use: ${(e as Error).message}`);
-    }
-    if (live) throw new InputError(`${path}: already in use (another process is listening on this socket)`);
-    try {
-      unlinkSync(path);
-    } catch (e) {
-      throw new InputError(`${path}: cannot remove the stale socket file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    this.log.info(`removed stale socket file ${path}`);
-  }
-
   async run(): Promise<void> {
     const { path, type, mode, backlog, maxSize } = this.o;
-    this.prepare();
+    if (await makeRoomForSocket(path, (p) => this.u.probe(p, type))) this.log.info(`removed stale socket file ${path}`);
     try {
       this.listenFd = this.u.listen(path, type, backlog, mode);
     } catch (e) {

@@ -4,15 +4,14 @@
  * mode set explicitly); an existing file is replaced only if it is a socket nobody listens on, as the
  * socket driver does.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Vocabulary } from '../policy/condition.js';
-import { checkSocketLocation, notASocket } from '../drivers/socket-options.js';
+import { checkSocketLocation, makeRoomForSocket } from '../drivers/socket-options.js';
 import type { Hub } from './hub.js';
 import { loadTelemetry } from './proto.js';
 import { type BatchSink, type EventBatch, Subscriber } from './subscriber.js';
@@ -46,23 +45,6 @@ function listening(path: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
-}
-
-async function prepareSocketFile(path: string): Promise<void> {
-  checkSocketLocation(path);
-  let st: ReturnType<typeof lstatSync> | null = null;
-  try {
-    st = lstatSync(path);
-  } catch {
-    st = null;
-  }
-  if (st === null) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    return;
-  }
-  if (!st.isSocket()) throw notASocket(path, st);
-  if (await listening(path)) throw new InputError(`${path}: already in use (another process is listening on this socket)`);
-  unlinkSync(path);
 }
 
 function removeSocketFile(path: string): void {
@@ -109,7 +91,8 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
     },
   });
 
-  await prepareSocketFile(o.path);
+  checkSocketLocation(o.path);
+  if (await makeRoomForSocket(o.path, listening)) o.log.info(`telemetry: removed stale socket file ${o.path}`);
   const umask = process.umask(0o777 & ~o.mode);
   try {
     await new Promise<void>((resolve, reject) =>
