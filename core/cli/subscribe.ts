@@ -21,7 +21,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'filter', value: 'COND', help: "a policy-language condition (sf.* or Falco fields, the stage's macros and lists)" },
   { name: 'types', value: 'LIST', help: 'record types, comma-separated: PE, PF, FF, FE, NF, NE, KE, …' },
   { name: 'opflags', value: 'LIST', help: 'op flags, comma-separated: EXEC, CLONE, OPEN, CONNECT, …' },
-  { name: 'container', value: 'GLOBS', help: 'container ids or names, comma-separated globs (* and ?)' },
+  { name: 'container', value: 'GLOBS', help: 'container ids or names, comma-separated globs (*, ?, [...])' },
   { name: 'image', value: 'GLOBS', help: 'container image names, comma-separated globs' },
   { name: 'hostonly', boolean: true, help: 'only records outside containers' },
   { name: 'since', value: 'DURATION', help: "first replay the stage's history of the last DURATION (e.g. 5m), then continue live" },

@@ -9,6 +9,7 @@ import { Compiler, Notes, type MacroDef } from './compile.js';
 import type { Pred } from './compiled.js';
 import { UnsupportedField, type SourceRef } from './errors.js';
 import { ConditionSyntaxError, parseCondition } from './parser.js';
+import { LineIndex } from './yaml.js';
 
 /** The names a condition may use besides fields. */
 export interface Vocabulary {
@@ -21,22 +22,11 @@ export const NO_VOCABULARY: Vocabulary = { macros: new Map(), lists: new Map() }
 /** A condition that does not compile; the message is `condition:LINE:COL: reason`. */
 export class ConditionError extends Error {}
 
-function position(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      start = i + 1;
-    }
-  }
-  return { line, col: offset - start + 1 };
-}
-
 export function compileCondition(text: string, vocabulary: Vocabulary = NO_VOCABULARY, name = 'condition'): Pred {
-  const src: SourceRef = { file: name, item: name, position: (offset) => position(text, offset) };
+  const lines = new LineIndex(text);
+  const src: SourceRef = { file: name, item: name, position: (offset) => lines.position(offset) };
   const at = (offset: number, reason: string) => {
-    const p = position(text, offset);
+    const p = lines.position(offset);
     return new ConditionError(`${name}:${p.line}:${p.col}: ${reason}`);
   };
   let expr: ReturnType<typeof parseCondition>;

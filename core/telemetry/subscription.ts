@@ -9,6 +9,7 @@ import { opFlagsOf } from '../flatten/fields.js';
 import { compileCondition, ConditionError, type Vocabulary } from '../policy/condition.js';
 import type { Pred } from '../policy/compiled.js';
 import { OPFLAG_BITS, TYPE_CODES } from '../policy/literals.js';
+import { globTest } from '../policy/match.js';
 
 export class SubscriptionError extends Error {}
 
@@ -77,15 +78,6 @@ function fieldNames(xs: readonly string[] | undefined, what: string): string[] {
   return out;
 }
 
-/** `*` and `?` globs as an anchored RegExp. */
-function globRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 function containerTest(c: SubscriptionRequest['containers']): Pred | null {
   if (!c) return null;
   const lists = [
@@ -98,8 +90,8 @@ function containerTest(c: SubscriptionRequest['containers']): Pred | null {
   for (const [globs, get] of lists) {
     for (const g of globs) {
       if (g.trim() === '') throw new SubscriptionError('containers: an empty glob matches nothing; leave the list out instead');
-      const re = globRegExp(g.trim());
-      tests.push((x) => re.test(get(x)));
+      const test = globTest(g.trim(), false);
+      tests.push((x) => test(get(x)));
     }
   }
   if (c.host_only) {
