@@ -14,7 +14,7 @@ import { SF_FIELDS } from '../flatten/fields.js';
 import { Compiler, Notes, type MacroDef } from './compile.js';
 import { ALL_TYPES, ANY_OPS, type Compiled, type Pred } from './compiled.js';
 import { TYPE_CODES } from './literals.js';
-import { NO_VOCABULARY, type Vocabulary } from './condition.js';
+import type { Vocabulary } from './condition.js';
 import { PolicyError } from '../errors.js';
 import { lookupField } from './field-lookup.js';
 import { UnsupportedField, errorAt, type SourceRef } from './errors.js';
@@ -126,8 +126,6 @@ export class PolicySet {
     readonly fingerprints: ReadonlyMap<string, string>,
     /** Fields the conditions read (the gates key their memos on the scoped ones' values). */
     fields: readonly FieldDef[] = [],
-    /** The macros and lists, for conditions compiled later (compileCondition). */
-    readonly vocabulary: Vocabulary = NO_VOCABULARY,
   ) {
     const keys = gateKeys(fields);
     this.ruleGate = new Gate(
@@ -319,12 +317,7 @@ function lenientUnknown(err: PolicyError, skipIfUnknown: boolean, file: string, 
 /** Compile loaded definitions. Errors (syntax, unknown macro/list/field, bad values) throw PolicyError. */
 export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): PolicySet {
   const upstreamFiles: ReadonlySet<string> = defs.upstreamFiles ?? new Set();
-  const lists = expandLists(defs);
-  const macros = new Map<string, MacroDef>();
-  for (const m of defs.macros.values()) {
-    const { expr, src } = parseText(m.condition, `macro '${m.name}'`);
-    macros.set(m.name, { name: m.name, expr, src });
-  }
+  const { lists, macros } = vocabularyOf(defs);
   const warnings = [...defs.warnings];
   const actions = new Map([...BUILTIN_ACTIONS, ...(opts.actions ?? [])]);
   const macroCache = new Map<string, { compiled: Compiled; notes: Notes }>();
@@ -444,7 +437,23 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
     }
     if (f.enabled && c.c !== false) filters.push({ test: c.fn, needContext: c.needs?.[0] ?? null, needFile: c.needs?.[1] ?? null, types: c.types });
   }
-  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()], { macros, lists });
+  return new PolicySet(rules, filters, report, warnings, defs.files, fingerprints, [...fieldsUsed.values()]);
+}
+
+/** The lists (expanded) and macros (parsed) of a set of definitions: what conditions may name. */
+function vocabularyOf(defs: Definitions): { lists: Map<string, readonly string[]>; macros: Map<string, MacroDef> } {
+  const lists = expandLists(defs);
+  const macros = new Map<string, MacroDef>();
+  for (const m of defs.macros.values()) {
+    const { expr, src } = parseText(m.condition, `macro '${m.name}'`);
+    macros.set(m.name, { name: m.name, expr, src });
+  }
+  return { lists, macros };
+}
+
+/** The macros and lists of the policies at `path`, without compiling their rules (subscription conditions use them). */
+export function loadVocabulary(path: string | readonly string[]): Vocabulary {
+  return vocabularyOf(readDefinitions(path));
 }
 
 /** Load and compile the policies at `path` (a file or a directory, comma-joined paths, or a list of files). */

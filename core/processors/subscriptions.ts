@@ -4,14 +4,13 @@
  * policy engine's output (alert or enrich), usually beside an exporter (`"out"` fans out). It never
  * holds the pipeline back: a subscriber that does not keep up loses events for itself alone.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import { JsonEncoder } from '../export/encoders/json.js';
+import { jsonText } from '../export/encoders/json.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
-import { compileSettings, modeOf, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
+import { compileSettings, modeOf, readAttributeFile, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import type { Processor, ProcessorFactory } from '../pipeline/types.js';
 import { NO_VOCABULARY } from '../policy/condition.js';
-import { loadPolicySet } from '../policy/policyset.js';
+import { loadVocabulary } from '../policy/policyset.js';
 import { Hub } from '../telemetry/hub.js';
 import { serveTelemetry } from '../telemetry/server.js';
 import { JSON_SCHEMA_VERSION } from '../version.js';
@@ -47,14 +46,6 @@ interface SubscriptionsSettings {
   readonly policies?: string;
 }
 
-function pem(attr: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new ConfigError(`attribute '${attr}': cannot read '${file}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}
-
 /** TCP needs TLS: an unauthenticated telemetry API on the network is refused. */
 function tcpSettings(c: SubscriptionsSettings) {
   if (!c.addr) {
@@ -63,7 +54,7 @@ function tcpSettings(c: SubscriptionsSettings) {
   }
   if (!/^[^\s]+:\d{1,5}$/.test(c.addr)) throw new ConfigError(`attribute 'addr': expected host:port, got '${c.addr}'`);
   if (!c['tls.cert'] || !c['tls.key']) throw new ConfigError("attribute 'addr': TCP is served with TLS only; give tls.cert and tls.key (and tls.ca to require client certificates)");
-  return { addr: c.addr, cert: pem('tls.cert', c['tls.cert']), key: pem('tls.key', c['tls.key']), ca: c['tls.ca'] ? pem('tls.ca', c['tls.ca']) : null };
+  return { addr: c.addr, cert: readAttributeFile('tls.cert', c['tls.cert']), key: readAttributeFile('tls.key', c['tls.key']), ca: c['tls.ca'] ? readAttributeFile('tls.ca', c['tls.ca']) : null };
 }
 
 export const subscriptionsFactory: ProcessorFactory = {
@@ -74,10 +65,10 @@ export const subscriptionsFactory: ProcessorFactory = {
   config: CONFIG,
   async create(ctx) {
     const c = settingsOf<SubscriptionsSettings>(SETTINGS, ctx.attrs);
-    const vocabulary = c.policies ? loadPolicySet(c.policies).vocabulary : NO_VOCABULARY;
+    const vocabulary = c.policies ? loadVocabulary(c.policies) : NO_VOCABULARY;
     const tcp = tcpSettings(c);
     if (ctx.checkOnly) return { process() {} };
-    const hub = new Hub(new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)), c.history);
+    const hub = new Hub(jsonText(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)), c.history);
     const server = await serveTelemetry(hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
       process: (batch) => hub.publish(batch),

@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { loadTelemetry, type TelemetryClient } from '../../core/telemetry/proto.
 import type { EventBatch } from '../../core/telemetry/subscriber.js';
 import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
 import { compileCondition } from '../../core/policy/condition.js';
-import { loadPolicySet } from '../../core/policy/policyset.js';
+import { loadVocabulary } from '../../core/policy/policyset.js';
 import { FIXTURES, ROOT } from '../helpers/corpus.js';
 import { CLI, ProcessorRun, childEnv, streamSend, traceMessages } from '../helpers/socket-harness.js';
 import { flatRecords } from '../helpers/run-pipeline.js';
@@ -137,7 +137,7 @@ test('filters of each kind give exactly the records the pipeline exports, number
   // the same selections made in-process on the trace's flat records
   const flat = await flatRecords(TRACE);
   assert.equal(flat.length, exported.length);
-  const vocab = loadPolicySet(POLICIES).vocabulary;
+  const vocab = loadVocabulary(POLICIES);
   const expectSeqs = (pred: (i: number) => boolean) => flat.map((_, i) => i + 1).filter((s) => pred(s - 1));
   const condFn = compileCondition(cond, vocab);
   const macroFn = compileCondition('spawned_process', vocab);
@@ -413,9 +413,7 @@ test('container filters: globs on name, id and image, or only the host', async (
 
 /** Open file descriptors and resident memory of a process (Linux /proc). */
 function usage(pid: number): { fds: number; rssKb: number } {
-  const fds = spawnSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean).length;
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { fds, rssKb: Number(rss?.[1] ?? 0) };
 }
