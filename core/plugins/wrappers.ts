@@ -12,8 +12,7 @@ import type { EntityCache } from '../sysflow/cache.js';
 import type { SysFlowEvent } from '../sysflow/types.js';
 import { SF_FIELDS } from '../flatten/fields.js';
 import { flattenerHandler } from '../flatten/flattener.js';
-import { JsonEncoder } from '../export/encoders/json.js';
-import { Scratch } from '../util/bytes.js';
+import { jsonText } from '../export/encoders/json.js';
 import { DeliveryTransport } from '../export/options.js';
 import { noFailures } from '../export/delivery.js';
 import { JSON_SCHEMA_VERSION } from '../version.js';
@@ -49,17 +48,6 @@ function fieldGetter(name: string): (r: FlatRecord) => unknown {
   return def.withArg(m![2]).get;
 }
 
-function jsonOf(attrs: Attributes): (r: FlatRecord) => string {
-  let enc: JsonEncoder | null = null;
-  const scratch = new Scratch();
-  return (r) => {
-    enc ??= new JsonEncoder(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION));
-    enc.encode(r, scratch);
-    const b = scratch.take();
-    return b.toString('utf8', 0, b.length && b[b.length - 1] === 10 ? b.length - 1 : b.length);
-  };
-}
-
 export interface Origin {
   readonly file: string;
   readonly where: string;
@@ -67,7 +55,18 @@ export interface Origin {
 }
 
 export function context(p: Plugin, o: Origin, label: string, log: Logger, attrs: Attributes, config: Config, checkOnly: boolean): PluginContext {
-  return { name: p.name, file: o.file, label, log, attrs, config, checkOnly, apiVersion: PLUGIN_API_VERSION, field: fieldGetter, json: jsonOf(attrs) };
+  return {
+    name: p.name,
+    file: o.file,
+    label,
+    log,
+    attrs,
+    config,
+    checkOnly,
+    apiVersion: PLUGIN_API_VERSION,
+    field: fieldGetter,
+    json: jsonText(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)),
+  };
 }
 
 /** Run plugin code; a throw becomes one line naming the file and plugin. */

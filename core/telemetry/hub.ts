@@ -6,14 +6,11 @@
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
-import type { JsonEncoder } from '../export/encoders/json.js';
-import { Scratch } from '../util/bytes.js';
 import type { Offer, Subscriber } from './subscriber.js';
 
 export class Hub {
   private seq = 0;
   private readonly subscribers = new Set<Subscriber>();
-  private readonly scratch = new Scratch();
   // the ring: slot i holds a record, its sequence number, its arrival (wall ms) and its JSON once made
   private readonly recs: (FlatRecord | undefined)[];
   private readonly seqs: Float64Array;
@@ -23,7 +20,8 @@ export class Hub {
   private next = 0;
 
   constructor(
-    private readonly encoder: JsonEncoder,
+    /** A record's JSON text (jsonText). */
+    private readonly encode: (r: FlatRecord) => string,
     private readonly historySize = 0,
   ) {
     this.recs = new Array<FlatRecord | undefined>(historySize);
@@ -94,13 +92,6 @@ export class Hub {
   private heldOffer(slot: number): Offer {
     const r = this.recs[slot]!;
     return { seq: this.seqs[slot]!, r, type: typeCode(r), json: () => (this.jsons[slot] ??= this.encode(r)) };
-  }
-
-  private encode(r: FlatRecord): string {
-    this.encoder.encode(r, this.scratch);
-    const b = this.scratch.take();
-    // without the line's newline
-    return b.toString('utf8', 0, b.length && b[b.length - 1] === 10 ? b.length - 1 : b.length);
   }
 }
 

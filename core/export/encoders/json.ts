@@ -465,3 +465,18 @@ export class JsonEncoder implements Encoder {
     }
   }
 }
+
+/**
+ * Records as JSON text, one object without the line's newline, for consumers that want a string
+ * (plugins' ctx.json, live subscriptions). The encoder is made at the first record.
+ */
+export function jsonText(schemaVersion: string): (r: FlatRecord) => string {
+  let enc: JsonEncoder | null = null;
+  const scratch = new Scratch();
+  return (r) => {
+    enc ??= new JsonEncoder(schemaVersion);
+    enc.encode(r, scratch);
+    const b = scratch.take();
+    return b.toString('utf8', 0, b.length && b[b.length - 1] === 10 ? b.length - 1 : b.length);
+  };
+}
