@@ -5,6 +5,7 @@
  * object of scalar attributes), checked here directly: every run validates its built-in stages, and
  * loading Ajv for that would cost ~50 ms at each start.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { closest } from '../util/suggest.js';
 
@@ -300,4 +301,13 @@ export function helpOf(schema: ConfigSchema | undefined): Record<string, string>
       return [k, d.endsWith(')') ? `${d.slice(0, -1)}; default ${String(v.default)})` : `${d} (default ${String(v.default)})`];
     }),
   );
+}
+
+/** A file an attribute names (a certificate, a key, a CA), read now: a ConfigError naming the attribute when it cannot be. */
+export function readAttributeFile(attr: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`attribute '${attr}': cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

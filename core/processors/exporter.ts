@@ -33,9 +33,8 @@ function composedConfig(registry: { readonly encoders: Lookup<EncoderFactory>; r
     format: { type: 'string', default: 'json', description: `encoder: ${registry.encoders.names().join(', ')}, or a plugin's` },
     ...OWN,
   };
-  for (const n of [...registry.transports.names(), ...registry.encoders.names()]) {
-    Object.assign(properties, registry.transports.get(n)?.config?.properties, registry.encoders.get(n)?.config?.properties);
-  }
+  for (const n of registry.transports.names()) Object.assign(properties, registry.transports.get(n)?.config?.properties);
+  for (const n of registry.encoders.names()) Object.assign(properties, registry.encoders.get(n)?.config?.properties);
   return { properties, additionalProperties: true };
 }
 

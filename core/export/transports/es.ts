@@ -19,7 +19,7 @@ import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import type { Link, SendResult } from '../delivery.js';
 import { DeliveryTransport } from '../options.js';
-import { compileSettings, durationOf, settingsOf, sizeOf, type ConfigSchema } from '../../pipeline/settings.js';
+import { compileSettings, durationOf, readAttributeFile, settingsOf, sizeOf, type ConfigSchema } from '../../pipeline/settings.js';
 import { networkTransport } from './network.js';
 
 // Loaded on first use: the client and its dependencies take ~170 ms to import, a cost every run
@@ -119,15 +119,7 @@ function settings(attrs: Attributes): EsSettings {
   const index = c['es.index'] || 'sysflow';
   if (/[A-Z\\/*?"<>| ,#]/.test(index.replace(/%[Ymd]/g, ''))) throw new ConfigError(`attribute 'es.index': '${index}' is not a valid index name (lowercase, no spaces or \\/*?"<>|,#)`);
   const verify = c['es.tls.verify'];
-  let ca: Buffer | undefined;
-  const caFile = c['es.tls.ca'];
-  if (caFile) {
-    try {
-      ca = readFileSync(caFile);
-    } catch (e) {
-      throw new ConfigError(`attribute 'es.tls.ca': cannot read '${caFile}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  }
+  const ca = c['es.tls.ca'] ? readAttributeFile('es.tls.ca', c['es.tls.ca']) : undefined;
   const tmpl = c['es.template'];
   return {
     addresses,

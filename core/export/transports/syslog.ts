@@ -22,7 +22,7 @@ import type { TransportFactory } from '../types.js';
 import type { Message } from '../types.js';
 import { noFailures, type Link, type SendResult, type UncertainError } from '../delivery.js';
 import { DeliveryTransport } from '../options.js';
-import { compileSettings, settingsOf, type ConfigSchema } from '../../pipeline/settings.js';
+import { compileSettings, readAttributeFile, settingsOf, type ConfigSchema } from '../../pipeline/settings.js';
 import { networkTransport } from './network.js';
 
 /** Rule priority (0 none, 1 low … 4 critical) → syslog severity. */
@@ -116,15 +116,7 @@ function settings(attrs: Attributes): SyslogSettings {
   if (proto === 'udp' && c['syslog.framing']) throw new ConfigError("attribute 'syslog.framing': UDP sends one message per datagram; framing applies to tcp and tls");
   const framing: Framing = c['syslog.framing'] ?? (proto === 'tls' ? 'octet-counting' : 'newline');
   const facility = FACILITIES[c['syslog.facility']]!;
-  const read = (key: string) => {
-    const p = attrs[key];
-    if (!p) return undefined;
-    try {
-      return readFileSync(p);
-    } catch (e) {
-      throw new ConfigError(`attribute '${key}': cannot read '${p}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  };
+  const read = (key: string) => (attrs[key] ? readAttributeFile(key, attrs[key]) : undefined);
   const verify = c['syslog.tls.verify'];
   const host = c['syslog.host'] || 'localhost';
   const servername = c['syslog.tls.servername'] || (net.isIP(host) ? undefined : host);
