@@ -4,9 +4,8 @@
  * (for or limit reached, or the pipeline stopped) and 1 with one line on an error.
  */
 import { readFileSync } from 'node:fs';
-import { CLIENT_OPTIONS, loadTelemetry } from '../telemetry/proto.js';
+import { CLIENT_OPTIONS, type EventBatch, loadTelemetry, type TelemetryEvent } from '../telemetry/proto.js';
 import { DEFAULT_TELEMETRY_SOCKET } from '../processors/subscriptions.js';
-import type { EventBatch, TelemetryEvent } from '../telemetry/subscriber.js';
 import type { SubscriptionRequest, ThrottleKey } from '../telemetry/subscription.js';
 import { durationOf } from '../pipeline/settings.js';
 import { EXIT, InputError, UsageError } from '../errors.js';

@@ -4,8 +4,9 @@
  * policy engine's output (alert or enrich), usually beside an exporter (`"out"` fans out). It never
  * holds the pipeline back: a subscriber that does not keep up loses events for itself alone.
  */
+import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
-import { jsonText } from '../export/encoders/json.js';
+import { JsonEncoder } from '../export/encoders/json.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { compileSettings, modeOf, readAttributeFile, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import type { Processor, ProcessorFactory } from '../pipeline/types.js';
@@ -68,7 +69,8 @@ export const subscriptionsFactory: ProcessorFactory = {
     const vocabulary = c.policies ? loadVocabulary(c.policies) : NO_VOCABULARY;
     const tcp = tcpSettings(c);
     if (ctx.checkOnly) return { process() {} };
-    const hub = new Hub(jsonText(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)), c.history);
+    const json = new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION));
+    const hub = new Hub((r, out) => json.encode(r, out), hostname(), c.history);
     const server = await serveTelemetry(hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
       process: (batch) => hub.publish(batch),

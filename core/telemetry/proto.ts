@@ -2,8 +2,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Grpc from '@grpc/grpc-js';
-import type { EventBatch } from './subscriber.js';
 import type { SubscriptionRequest } from './subscription.js';
+import { encodeBatch } from './wire.js';
 
 export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
 
@@ -13,10 +13,26 @@ export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../.
  */
 export const CLIENT_OPTIONS = { 'grpc-node.flow_control_window': 16 << 20 } as const;
 
+/** An Event as a client decodes it (proto-loader: 64-bit numbers as strings). */
+export interface TelemetryEvent {
+  readonly seq: string;
+  readonly ts: string;
+  readonly type: string;
+  readonly host: string;
+  readonly json: string;
+}
+
+export interface EventBatch {
+  readonly events: TelemetryEvent[];
+  readonly dropped: string;
+  readonly suppressed: string;
+}
+
 export type TelemetryClient = Grpc.Client & { GetEvents(r: SubscriptionRequest): Grpc.ClientReadableStream<EventBatch> };
 
 export interface Telemetry {
   readonly grpc: typeof Grpc;
+  /** The service as the server serves it: responses are WireBatches, encoded by encodeBatch. */
   readonly service: Grpc.ServiceDefinition;
   readonly Client: new (address: string, credentials: Grpc.ChannelCredentials, options?: Grpc.ChannelOptions) => TelemetryClient;
 }
@@ -32,7 +48,8 @@ export function loadTelemetry(): Promise<Telemetry> {
     const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
     const Client = (grpc.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: Telemetry['Client'] & Grpc.ServiceClientConstructor } } } }).sfprocessor.telemetry.v1
       .Telemetry;
-    return { grpc, service: Client.service, Client };
+    const service = { ...Client.service, GetEvents: { ...Client.service.GetEvents!, responseSerialize: encodeBatch } } as Grpc.ServiceDefinition;
+    return { grpc, service, Client };
   })();
   return loaded;
 }

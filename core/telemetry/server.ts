@@ -6,7 +6,6 @@
  */
 import { chmodSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { hostname } from 'node:os';
 import type * as grpc from '@grpc/grpc-js';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,8 +13,9 @@ import type { Vocabulary } from '../policy/condition.js';
 import { checkSocketLocation, makeRoomForSocket } from '../drivers/socket-options.js';
 import type { Hub } from './hub.js';
 import { loadTelemetry } from './proto.js';
-import { type BatchSink, type EventBatch, Subscriber } from './subscriber.js';
+import { type BatchSink, Subscriber } from './subscriber.js';
 import { compileSubscription, SubscriptionError, type SubscriptionRequest } from './subscription.js';
+import type { WireBatch } from './wire.js';
 
 export interface TelemetryOptions {
   readonly path: string;
@@ -55,11 +55,10 @@ function removeSocketFile(path: string): void {
   }
 }
 
-type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, EventBatch>;
+type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, WireBatch>;
 
 export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<TelemetryServer> {
   const { grpc: grpcjs, service } = await loadTelemetry();
-  const host = hostname();
   const server = new grpcjs.Server();
   const live = new Set<Subscriber>();
 
@@ -78,7 +77,7 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
         onDrain: (fn) => call.once('drain', fn),
         end: () => call.end(),
       };
-      const s = new Subscriber(sub, sink, host, o.queueSize, o.batchSize, (x) => {
+      const s = new Subscriber(sub, sink, hub.host, o.queueSize, o.batchSize, (x) => {
         hub.remove(x);
         live.delete(x);
         o.log.debug(`subscriber left: ${x.totals.sent} events sent, ${x.totals.dropped} dropped, ${x.totals.suppressed} suppressed`);

@@ -5,39 +5,25 @@
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SfType } from '../sysflow/types.js';
-import { exactToString } from '../util/i64.js';
-import { project } from './projection.js';
+import { compileProjection, type Projector } from './projection.js';
 import type { Subscription } from './subscription.js';
+import { type Encoded, encodeEvent, type WireBatch } from './wire.js';
 
-export interface TelemetryEvent {
-  readonly seq: number;
-  readonly ts: string;
-  readonly type: string;
-  readonly host: string;
-  readonly json: string;
-}
-
-export interface EventBatch {
-  readonly events: TelemetryEvent[];
-  readonly dropped: number;
-  readonly suppressed: number;
-}
-
-/** Where batches go: a gRPC server stream, or a test's collector. */
+/** Where batches go: a gRPC server stream (its serializer is wire.ts's encodeBatch). */
 export interface BatchSink {
   /** false: buffered, but write no more until `drain`. */
-  write(batch: EventBatch): boolean;
+  write(batch: WireBatch): boolean;
   onDrain(fn: () => void): void;
   /** The stream ends normally (for or limit reached, or the pipeline stopped). */
   end(): void;
 }
 
-/** What the hub knows of a record when it offers it; `json` is encoded once for all subscribers. */
+/** What the hub knows of a record when it offers it; it is encoded once for all subscribers. */
 export interface Offer {
   readonly seq: number;
   readonly r: FlatRecord;
-  readonly type: string;
-  json(): string;
+  readonly type: Uint8Array;
+  encoded(): Encoded;
 }
 
 /** Distinct throttle keys remembered; beyond it the oldest go (keys arrive in record-time order). */
@@ -64,7 +50,8 @@ function throttleKey(key: 'NONE' | 'PROCESS' | 'FILE' | 'RULE', r: FlatRecord): 
 }
 
 export class Subscriber {
-  private readonly queue: TelemetryEvent[] = [];
+  /** Encoded Event messages. */
+  private readonly queue: Uint8Array[] = [];
   private head = 0;
   private dropped = 0;
   private suppressed = 0;
@@ -75,17 +62,19 @@ export class Subscriber {
   private ended = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly lastByKey = new Map<string, number>();
+  private readonly projector: Projector | null;
   /** Totals, for the stage's log line when the client leaves. */
   readonly totals = { sent: 0, dropped: 0, suppressed: 0 };
 
   constructor(
     private readonly sub: Subscription,
     private readonly sink: BatchSink,
-    private readonly host: string,
+    private readonly host: Uint8Array,
     private readonly queueSize: number,
     private readonly batchSize: number,
     private readonly onEnd: (s: Subscriber) => void,
   ) {
+    this.projector = sub.projection ? compileProjection(sub.projection) : null;
     if (sub.forMs > 0) this.timer = setTimeout(() => this.finish(), sub.forMs);
   }
 
@@ -114,8 +103,8 @@ export class Subscriber {
       this.totals.dropped++;
       return;
     }
-    const json = this.sub.projection ? project(o.json(), this.sub.projection) : o.json();
-    this.queue.push({ seq: o.seq, ts: exactToString(o.r.rec.ts, o.r.rec.tsNs), type: o.type, host: this.host, json });
+    const e = o.encoded();
+    this.queue.push(this.projector ? encodeEvent(o.seq, o.r.rec.ts, o.r.rec.tsNs, o.type, this.host, this.projector(e.json)) : e.event);
     this.accepted++;
     if (this.sub.limit > 0 && this.accepted >= this.sub.limit) this.finishing = true;
     this.schedule();
@@ -158,7 +147,7 @@ export class Subscriber {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
-      const batch: EventBatch = { events, dropped: this.dropped, suppressed: this.suppressed };
+      const batch: WireBatch = { events, dropped: this.dropped, suppressed: this.suppressed };
       this.dropped = 0;
       this.suppressed = 0;
       this.totals.sent += n;

@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SfType } from '../../core/sysflow/types.js';
-import { CLIENT_OPTIONS, loadTelemetry } from '../../core/telemetry/proto.js';
-import type { EventBatch } from '../../core/telemetry/subscriber.js';
+import { CLIENT_OPTIONS, type EventBatch, loadTelemetry } from '../../core/telemetry/proto.js';
 import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
 import { AvroWriter } from '../helpers/avro-writer.js';
 import { ROOT } from '../helpers/corpus.js';
@@ -160,7 +159,8 @@ async function clientsMain(socket: string, n: number): Promise<void> {
   const res: ClientResult = { received: 0, dropped: 0, failures: [], seqs: [], at: [] };
   const ended: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
-    const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
+    // a connection each, as subscribers in different processes have (grpc-js would otherwise share one)
+    const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure(), { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
     const call = client.GetEvents(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
     ended.push(
       new Promise((resolve) => {

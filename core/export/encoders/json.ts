@@ -41,6 +41,22 @@ function procOid(p: Process): string {
 const cmdline = (p: Process) => (p.exeArgs ? p.exe + ' ' + p.exeArgs : p.exe);
 
 /**
+ * The rendered sections, shared by every JsonEncoder: they depend on the entity alone (not on the
+ * schema version), so an exporter and a subscriptions stage encoding the same records render each
+ * entity once.
+ */
+const MEMOS = {
+  header: new WeakMap<SFHeader, { meta: Buffer; node: Buffer }>(),
+  cont: new WeakMap<Container, Buffer>(),
+  pod: new WeakMap<Pod, Buffer>(),
+  pproc: new WeakMap<Process, { pp: Process | undefined; buf: Buffer }>(),
+  proc: new WeakMap<readonly Process[], { head: Buffer; tail: Buffer }>(),
+  file: new WeakMap<File, { head: Buffer; name: Buffer; tail: Buffer }>(),
+  op: new Map<number, Buffer>(),
+  open: new Map<number, Buffer>(),
+};
+
+/**
  * Sections that depend only on an entity (header, container, pod, parent, process tree, file) are
  * rendered once per entity object and then copied: entities are immutable and shared by the many
  * records that refer to them, so most of a line is a memcpy.
@@ -49,14 +65,14 @@ export class JsonEncoder implements Encoder {
   readonly name = 'json';
   private readonly version: Buffer;
   private readonly scratch = new Scratch();
-  private readonly headerMemo = new WeakMap<SFHeader, { meta: Buffer; node: Buffer }>();
-  private readonly contMemo = new WeakMap<Container, Buffer>();
-  private readonly podMemo = new WeakMap<Pod, Buffer>();
-  private readonly pprocMemo = new WeakMap<Process, { pp: Process | undefined; buf: Buffer }>();
-  private readonly procMemo = new WeakMap<readonly Process[], { head: Buffer; tail: Buffer }>();
-  private readonly fileMemo = new WeakMap<File, { head: Buffer; name: Buffer; tail: Buffer }>();
-  private readonly opMemo = new Map<number, Buffer>();
-  private readonly openMemo = new Map<number, Buffer>();
+  private readonly headerMemo = MEMOS.header;
+  private readonly contMemo = MEMOS.cont;
+  private readonly podMemo = MEMOS.pod;
+  private readonly pprocMemo = MEMOS.pproc;
+  private readonly procMemo = MEMOS.proc;
+  private readonly fileMemo = MEMOS.file;
+  private readonly opMemo = MEMOS.op;
+  private readonly openMemo = MEMOS.open;
 
   /** `schemaVersion` is the JSON export schema version written as the first key. */
   constructor(schemaVersion: string) {

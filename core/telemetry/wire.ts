@@ -1,0 +1,160 @@
+/**
+ * The telemetry messages in protobuf wire format, written by hand. An `Event` is encoded once per
+ * record, around its JSON bytes, and the same bytes are queued for every subscriber that takes it;
+ * an `EventBatch` is then only tags, lengths and copies of those. protobufjs would encode every event
+ * again for every subscriber, with its 64-bit numbers as strings. Field numbers are the proto's
+ * (resources/proto/sfprocessor/telemetry/v1/telemetry.proto); clients decode with any protobuf
+ * library.
+ */
+import { toHiLo } from '../util/i64.js';
+
+// tags: (field number << 3) | wire type (0 varint, 2 length-delimited)
+const EVENT_SEQ = 0x08;
+const EVENT_TS = 0x10;
+const EVENT_TYPE = 0x1a;
+const EVENT_HOST = 0x22;
+const EVENT_JSON = 0x2a;
+const BATCH_EVENTS = 0x0a;
+const BATCH_DROPPED = 0x10;
+const BATCH_SUPPRESSED = 0x18;
+
+/** Bytes of the varint of a non-negative safe integer. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Write the varint of a non-negative safe integer at p; the position after it. */
+export function writeVarint(buf: Uint8Array, p: number, v: number): number {
+  while (v >= 128) {
+    buf[p++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[p++] = v;
+  return p;
+}
+
+/** The ts of the Event being written, as the unsigned halves of its two's complement. */
+const halves = new Uint32Array(2);
+
+function setHalves(d: number, ns: number): void {
+  const { hi, lo } = toHiLo(d, ns);
+  halves[0] = lo;
+  halves[1] = hi >>> 0;
+}
+
+function int64Size(lo: number, hi: number): number {
+  if (hi === 0) return varintSize(lo);
+  // 32 bits of lo, then hi's bits from position 32 on
+  let n = 5;
+  let h = hi >>> 3;
+  while (h > 0) {
+    h >>>= 7;
+    n++;
+  }
+  return n;
+}
+
+function writeInt64(buf: Uint8Array, p: number, lo: number, hi: number): number {
+  if (hi === 0) return writeVarint(buf, p, lo);
+  for (let i = 0; i < 4; i++) {
+    buf[p++] = (lo & 127) | 128;
+    lo >>>= 7;
+  }
+  // bits 28–34: four of lo, three of hi
+  let b = lo | ((hi & 7) << 4);
+  hi >>>= 3;
+  while (hi > 0) {
+    buf[p++] = b | 128;
+    b = hi & 127;
+    hi >>>= 7;
+  }
+  buf[p++] = b;
+  return p;
+}
+
+/** The bytes of an Event's fields 1–4 and the tag and length of its json field (`jsonLength` bytes). */
+export function eventHeaderSize(seq: number, tsD: number, tsNs: number, type: Uint8Array, host: Uint8Array, jsonLength: number): number {
+  setHalves(tsD, tsNs);
+  return 1 + varintSize(seq) + 1 + int64Size(halves[0]!, halves[1]!) + 1 + varintSize(type.length) + type.length + 1 + varintSize(host.length) + host.length + 1 + varintSize(jsonLength);
+}
+
+/**
+ * Write an Event's header so that it ends exactly at `end`, where its json field's `jsonLength`
+ * bytes already are; returns where the message starts.
+ */
+export function writeEventHeaderBefore(buf: Uint8Array, end: number, seq: number, tsD: number, tsNs: number, type: Uint8Array, host: Uint8Array, jsonLength: number): number {
+  const start = end - eventHeaderSize(seq, tsD, tsNs, type, host, jsonLength);
+  let p = start;
+  buf[p++] = EVENT_SEQ;
+  p = writeVarint(buf, p, seq);
+  buf[p++] = EVENT_TS;
+  p = writeInt64(buf, p, halves[0]!, halves[1]!);
+  buf[p++] = EVENT_TYPE;
+  p = writeVarint(buf, p, type.length);
+  buf.set(type, p);
+  p += type.length;
+  buf[p++] = EVENT_HOST;
+  p = writeVarint(buf, p, host.length);
+  buf.set(host, p);
+  p += host.length;
+  buf[p++] = EVENT_JSON;
+  writeVarint(buf, p, jsonLength);
+  return start;
+}
+
+/** An Event message on its own (a projected event): header and json in one new buffer. */
+export function encodeEvent(seq: number, tsD: number, tsNs: number, type: Uint8Array, host: Uint8Array, json: Uint8Array): Buffer {
+  const size = eventHeaderSize(seq, tsD, tsNs, type, host, json.length);
+  const b = Buffer.allocUnsafe(size + json.length);
+  writeEventHeaderBefore(b, size, seq, tsD, tsNs, type, host, json.length);
+  b.set(json, size);
+  return b;
+}
+
+/** An encoded record: the Event message and, inside it, its JSON. */
+export interface Encoded {
+  readonly event: Buffer;
+  readonly json: Buffer;
+}
+
+/** What a subscriber sends: encoded Event messages and its two counts. */
+export interface WireBatch {
+  readonly events: readonly Uint8Array[];
+  readonly dropped: number;
+  readonly suppressed: number;
+}
+
+/** An EventBatch message (gRPC's serializer for GetEvents' responses). */
+export function encodeBatch(batch: WireBatch): Buffer {
+  const { events, dropped, suppressed } = batch;
+  let size = 0;
+  for (let i = 0; i < events.length; i++) {
+    const n = events[i]!.length;
+    size += 1 + varintSize(n) + n;
+  }
+  if (dropped > 0) size += 1 + varintSize(dropped);
+  if (suppressed > 0) size += 1 + varintSize(suppressed);
+  const b = Buffer.allocUnsafe(size);
+  let p = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    b[p++] = BATCH_EVENTS;
+    p = writeVarint(b, p, e.length);
+    b.set(e, p);
+    p += e.length;
+  }
+  if (dropped > 0) {
+    b[p++] = BATCH_DROPPED;
+    p = writeVarint(b, p, dropped);
+  }
+  if (suppressed > 0) {
+    b[p++] = BATCH_SUPPRESSED;
+    p = writeVarint(b, p, suppressed);
+  }
+  return b;
+}
