@@ -10,11 +10,12 @@ import { jsonText } from '../core/export/encoders/json.js';
 import type { FlatRecord } from '../core/flatten/flatrecord.js';
 import { NO_VOCABULARY } from '../core/policy/condition.js';
 import { Hub } from '../core/telemetry/hub.js';
+import type { BatchMessage } from '../core/telemetry/messages.js';
 import { compileProjection } from '../core/telemetry/projection.js';
 import { type EventBatch, loadTelemetry } from '../core/telemetry/proto.js';
-import { Subscriber } from '../core/telemetry/subscriber.js';
 import { compileSubscription, type SubscriptionRequest } from '../core/telemetry/subscription.js';
-import { encodeBatch, encodeEvent, type WireBatch } from '../core/telemetry/wire.js';
+import { Tap } from '../core/telemetry/tap.js';
+import { encodeBatch, eventHeaderSize, withJson, writeEventHeaderBefore } from '../core/telemetry/wire.js';
 import { JsonEncoder } from '../core/export/encoders/json.js';
 import { exactToString, parseExact } from '../core/util/i64.js';
 import { FIXTURES } from './helpers/corpus.js';
@@ -26,6 +27,15 @@ import { join } from 'node:path';
 async function decoder(): Promise<(b: Buffer) => EventBatch> {
   const { Client } = await loadTelemetry();
   return (Client as unknown as Grpc.ServiceClientConstructor).service.GetEvents!.responseDeserialize as (b: Buffer) => EventBatch;
+}
+
+/** An Event message: the header written before the JSON, as the hub does. */
+function encodeEvent(seq: number, d: number, ns: number, type: Buffer, host: Buffer, json: Buffer): Buffer {
+  const size = eventHeaderSize(seq, d, ns, type, host, json.length);
+  const b = Buffer.alloc(size + json.length);
+  assert.equal(writeEventHeaderBefore(b, size, seq, d, ns, type, host, json.length), 0);
+  json.copy(b, size);
+  return b;
 }
 
 test('Event and EventBatch: every field decodes as written, 64-bit timestamps exactly, negative ones too', async () => {
@@ -65,29 +75,55 @@ test('Event and EventBatch: every field decodes as written, 64-bit timestamps ex
     assert.equal(b.dropped, String(i * 1000));
     assert.equal(b.suppressed, String(i === 3 ? 2 ** 40 : 0));
   }
+  // an event given another JSON keeps its other fields
+  const long = Buffer.from(JSON.stringify({ pad: 'p'.repeat(300) }));
+  const e = encodeEvent(42, 1e18, 0, Buffer.from('NF'), host, long);
+  for (const json of ['{}', '{"a":1}', JSON.stringify({ b: 'q'.repeat(200) })]) {
+    const got = decode(encodeBatch({ events: [withJson(e, e.length - long.length, Buffer.from(json))], dropped: 0, suppressed: 0 })).events[0]!;
+    assert.deepEqual(got, { seq: '42', ts: '1000000000000000000', type: 'NF', host: host.toString(), json });
+  }
   const empty = decode(encodeBatch({ events: [], dropped: 0, suppressed: 0 }));
   assert.deepEqual([empty.events.length, empty.dropped, empty.suppressed], [0, '0', '0']);
 });
 
-/** Subscribe to a hub with `req`, publish `records`, and return the decoded batches. */
-async function through(hub: Hub, req: SubscriptionRequest, records: readonly FlatRecord[]): Promise<EventBatch[]> {
-  const decode = await decoder();
-  const batches: EventBatch[] = [];
-  let ended!: () => void;
-  const done = new Promise<void>((r) => (ended = r));
-  const sink = { write: (b: WireBatch) => batches.push(decode(encodeBatch(b))) > 0, onDrain() {}, end: () => ended() };
-  const s = new Subscriber(compileSubscription(req, NO_VOCABULARY), sink, hub.host, 1e7, 500, (x) => hub.remove(x));
-  hub.add(s);
-  for (let i = 0; i < records.length; i += 1000) hub.publish(records.slice(i, i + 1000));
-  hub.finishAll();
-  await done;
-  return batches;
+/** A hub whose batches are collected, as the telemetry thread would receive them. */
+function newHub(history = 0): { hub: Hub; batches: BatchMessage[] } {
+  const enc = new JsonEncoder('5');
+  const batches: BatchMessage[] = [];
+  return {
+    hub: new Hub(
+      (r, out) => enc.encode(r, out),
+      'test-host',
+      history,
+      (m) => batches.push(m),
+    ),
+    batches,
+  };
 }
 
-const newHub = (history = 0) => {
-  const enc = new JsonEncoder('5');
-  return new Hub((r, out) => enc.encode(r, out), 'test-host', history);
-};
+/** The events stream `id` got, decoded by gRPC's deserializer, and its suppressed count. */
+async function eventsOf(batches: readonly BatchMessage[], id: number): Promise<{ events: EventBatch['events']; suppressed: number }> {
+  const decode = await decoder();
+  const events: EventBatch['events'] = [];
+  let suppressed = 0;
+  for (const m of batches) {
+    const mine: Buffer[] = [];
+    for (let i = 0; i < m.to.length; i += 2) {
+      if (m.to[i] !== id) continue;
+      const e = m.to[i + 1]!;
+      mine.push(Buffer.from(m.buf, m.events[3 * e]!, m.events[3 * e + 2]! - m.events[3 * e]!));
+    }
+    for (let i = 0; i < m.suppressed.length; i += 2) if (m.suppressed[i] === id) suppressed += m.suppressed[i + 1]!;
+    events.push(...decode(encodeBatch({ events: mine, dropped: 0, suppressed: 0 })).events);
+  }
+  return { events, suppressed };
+}
+
+const tap = (id: number, req: SubscriptionRequest) => new Tap(id, compileSubscription(req, NO_VOCABULARY));
+
+function publish(hub: Hub, records: readonly FlatRecord[]): void {
+  for (let i = 0; i < records.length; i += 1000) hub.publish(records.slice(i, i + 1000));
+}
 
 test('the hub encodes each record once as a whole Event, across chunk boundaries and for records larger than a chunk', async () => {
   const records = await flatRecords(join(FIXTURES, 'traces'));
@@ -96,9 +132,20 @@ test('the hub encodes each record once as a whole Event, across chunk boundaries
   const big = pe({ exe: '/bin/big', args: 'x'.repeat(3 << 20) });
   const all = [...records.slice(0, 500), big, ...records.slice(500)];
   const text = jsonText('5');
-  const batches = await through(newHub(), {}, all);
-  const events = batches.flatMap((b) => b.events);
+  const { hub, batches } = newHub();
+  hub.add(tap(1, {}));
+  hub.add(tap(2, { filter: { types: ['NF'] } }));
+  publish(hub, all);
+  const { events } = await eventsOf(batches, 1);
   assert.equal(events.length, all.length);
+  // an event two streams take is encoded once
+  const nf = all.filter((r) => r.sfType === 5).length;
+  assert.ok(nf > 0);
+  assert.equal((await eventsOf(batches, 2)).events.length, nf);
+  assert.equal(
+    batches.reduce((n, m) => n + m.events.length / 3, 0),
+    all.length,
+  );
   for (let i = 0; i < all.length; i++) {
     const e = events[i]!;
     const r = all[i]!;
@@ -107,7 +154,6 @@ test('the hub encodes each record once as a whole Event, across chunk boundaries
     assert.equal(e.host, 'test-host');
     assert.equal(e.json, text(r), `record ${i + 1}`);
   }
-  assert.ok(batches.every((b) => b.events.length <= 500));
 });
 
 /** The projection as documented, on parsed JSON: pick the includes (in their order), then drop the excludes. */
@@ -167,21 +213,18 @@ test('projections over every bundled record give what the documented pick-then-d
   }
 });
 
-test('a held record replayed to a later subscriber is the same Event the live one got', async () => {
+test('a held record replayed to a later stream is the same Event the live one got; throttled records are counted', async () => {
   const records = (await flatRecords(join(FIXTURES, 'traces'))).slice(0, 3000);
-  const hub = newHub(5000);
-  const live = await through(hub, {}, records);
-  const decode = await decoder();
-  const replayed: EventBatch[] = [];
-  let ended!: () => void;
-  const done = new Promise<void>((r) => (ended = r));
-  const sink = { write: (b: WireBatch) => replayed.push(decode(encodeBatch(b))) > 0, onDrain() {}, end: () => ended() };
-  const s = new Subscriber(compileSubscription({ since_ms: 60_000 }, NO_VOCABULARY), sink, hub.host, 1e7, 500, () => {});
-  hub.add(s, 60_000);
-  s.finish();
-  await done;
-  assert.deepEqual(
-    replayed.flatMap((b) => b.events),
-    live.flatMap((b) => b.events),
-  );
+  const { hub, batches } = newHub(5000);
+  hub.add(tap(1, {}));
+  hub.add(tap(2, { throttle: { interval_ms: 3_600_000, key: 'PROCESS' } }));
+  publish(hub, records);
+  hub.add(tap(3, { since_ms: 60_000 }), 60_000);
+  const live = await eventsOf(batches, 1);
+  assert.deepEqual((await eventsOf(batches, 3)).events, live.events);
+  // one event per process key within the hour; the rest suppressed
+  const throttled = await eventsOf(batches, 2);
+  const keys = new Set(records.map((r) => (r.proc ? `${r.proc.oid.hpid}:${r.proc.oid.createTS}` : '')));
+  assert.equal(throttled.events.length, keys.size);
+  assert.equal(throttled.suppressed, records.length - keys.size);
 });

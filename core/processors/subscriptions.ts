@@ -13,7 +13,7 @@ import type { Processor, ProcessorFactory } from '../pipeline/types.js';
 import { NO_VOCABULARY } from '../policy/condition.js';
 import { loadVocabulary } from '../policy/policyset.js';
 import { Hub } from '../telemetry/hub.js';
-import { serveTelemetry } from '../telemetry/server.js';
+import { serveTelemetry, telemetryThread } from '../telemetry/service.js';
 import { JSON_SCHEMA_VERSION } from '../version.js';
 
 export const DEFAULT_TELEMETRY_SOCKET = '/var/run/sfprocessor/telemetry.sock';
@@ -70,8 +70,9 @@ export const subscriptionsFactory: ProcessorFactory = {
     const tcp = tcpSettings(c);
     if (ctx.checkOnly) return { process() {} };
     const json = new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION));
-    const hub = new Hub((r, out) => json.encode(r, out), hostname(), c.history);
-    const server = await serveTelemetry(hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
+    const { worker, post } = telemetryThread();
+    const hub = new Hub((r, out) => json.encode(r, out), hostname(), c.history, post);
+    const server = await serveTelemetry(worker, hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
       process: (batch) => hub.publish(batch),
       close: () => server.close(),

@@ -1,31 +1,62 @@
 /**
- * The subscribers of one `subscriptions` stage: every record entering the stage gets the next
- * sequence number and is offered to each subscriber. A record some subscriber takes is encoded
- * once, as a complete protobuf Event around its JSON, into large shared chunks; every subscriber
- * queues the same bytes. The last `historySize` records are held in a ring (references and two
- * numbers each, no per-record object) for subscriptions that start in the past.
+ * The pipeline thread's side of the `subscriptions` stage. Every record entering the stage gets the
+ * next sequence number and is shown to each stream's tap (filters, throttle). A record some stream
+ * takes is encoded once, as a complete protobuf Event around its JSON; the events of one pipeline
+ * batch go to the telemetry thread in one transferred buffer, with the list of which streams take
+ * which. The last `historySize` records are held in a ring (references and two numbers each, no
+ * per-record object) for subscriptions that start in the past.
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
 import { ByteSink } from '../util/bytes.js';
-import type { Offer, Subscriber } from './subscriber.js';
-import { type Encoded, writeEventHeaderBefore } from './wire.js';
+import type { BatchMessage } from './messages.js';
+import { type Tap, Verdict } from './tap.js';
+import { writeEventHeaderBefore } from './wire.js';
 
 /** Writes a record's JSON (ending in a newline, which the event leaves out). */
 export type JsonWriter = (r: FlatRecord, out: ByteSink) => void;
 
-const CHUNK = 1 << 20;
+/** Hands a batch to the telemetry thread, transferring its buffers. */
+export type BatchPost = (m: BatchMessage, transfer: ArrayBuffer[]) => void;
+
+/** Whole numbers appended to a growing array, taken as one exact-size Int32Array. */
+class IntList {
+  private a = new Int32Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.a.length) {
+      const bigger = new Int32Array(this.a.length * 2);
+      bigger.set(this.a);
+      this.a = bigger;
+    }
+    this.a[this.length++] = v;
+  }
+
+  take(): Int32Array {
+    const out = this.a.slice(0, this.length);
+    this.length = 0;
+    return out;
+  }
+}
 
 /**
- * Event messages written one after another into chunks; a record never spans two (when one does
- * not fit, what is written of it moves to a new chunk). Queued events keep their chunk alive.
+ * The events of one batch, written one after another into a buffer of its own (transferred when
+ * the batch is posted). When an event does not fit, the buffer is doubled.
  */
 class EventSink extends ByteSink {
-  private start = 0;
   private jsonStart = 0;
+  /** (start, JSON start, end) per event. */
+  readonly offsets = new IntList();
+  private size: number;
 
-  constructor(private readonly reserve: number) {
-    super(CHUNK);
+  constructor(
+    private readonly reserve: number,
+    private readonly minSize = 1 << 16,
+  ) {
+    super(0);
+    this.size = minSize;
+    this.buf = Buffer.allocUnsafeSlow(minSize);
   }
 
   protected emit(): void {
@@ -34,12 +65,8 @@ class EventSink extends ByteSink {
 
   override ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const keep = this.pos - this.start;
-    const bigger = Buffer.allocUnsafe(Math.max(CHUNK, 2 * (keep + n)));
-    this.buf.copy(bigger, 0, this.start, this.pos);
-    this.jsonStart -= this.start;
-    this.start = 0;
-    this.pos = keep;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
     this.buf = bigger;
   }
 
@@ -48,20 +75,29 @@ class EventSink extends ByteSink {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
-  /** Room for the event header, then the JSON. */
-  begin(): void {
-    this.start = this.pos;
+  /** Encode one event: room for its header, the JSON, then the header right before it. */
+  add(seq: number, r: FlatRecord, writeJson: JsonWriter, type: Uint8Array, host: Uint8Array): number {
     this.ensure(this.reserve);
     this.pos += this.reserve;
     this.jsonStart = this.pos;
-  }
-
-  end(seq: number, r: FlatRecord, type: Uint8Array, host: Uint8Array): Encoded {
+    writeJson(r, this);
     const buf = this.buf;
     if (this.pos > this.jsonStart && buf[this.pos - 1] === 10) this.pos--;
-    const len = this.pos - this.jsonStart;
-    const at = writeEventHeaderBefore(buf, this.jsonStart, seq, r.rec.ts, r.rec.tsNs, type, host, len);
-    return { event: buf.subarray(at, this.pos), json: buf.subarray(this.jsonStart, this.pos) };
+    const start = writeEventHeaderBefore(buf, this.jsonStart, seq, r.rec.ts, r.rec.tsNs, type, host, this.pos - this.jsonStart);
+    this.offsets.push(start);
+    this.offsets.push(this.jsonStart);
+    this.offsets.push(this.pos);
+    return this.offsets.length / 3 - 1;
+  }
+
+  /** The buffer and offsets so far; the next batch starts in a new buffer about as large. */
+  take(): { buf: ArrayBuffer; events: Int32Array } {
+    const buf = this.buf.buffer as ArrayBuffer;
+    const used = this.pos;
+    this.size = Math.max(this.minSize, Math.min(1 << 24, used + (used >> 2)));
+    this.buf = Buffer.allocUnsafeSlow(this.size);
+    this.pos = 0;
+    return { buf, events: this.offsets.take() };
   }
 }
 
@@ -70,23 +106,26 @@ const typeBytes = (r: FlatRecord) => TYPES[r.sfType] ?? Buffer.from(String(r.sfT
 
 export class Hub {
   private seq = 0;
-  private readonly subscribers = new Set<Subscriber>();
+  private taps: Tap[] = [];
+  /** The taps by the record type they can take (most subscriptions name a few types). */
+  private byType: Tap[][] = TYPES.map(() => []);
   private readonly sink: EventSink;
-  readonly host: Uint8Array;
-  // the ring: slot i holds a record, its sequence number, its arrival (wall ms) and its event once made
+  private readonly host: Uint8Array;
+  private readonly to = new IntList();
+  /** Suppressed counts of this batch, per tap id. */
+  private readonly suppressed = new Map<number, number>();
+  // the ring: slot i holds a record, its sequence number and its arrival (wall ms)
   private readonly recs: (FlatRecord | undefined)[];
   private readonly seqs: Float64Array;
   private readonly ats: Float64Array;
-  private readonly encoded: (Encoded | null)[];
   /** The next slot to fill; the oldest record once the ring is full. */
   private next = 0;
-  private readonly live = new RecordOffer(this);
-  private readonly replay = new RecordOffer(this);
 
   constructor(
     private readonly writeJson: JsonWriter,
     host: string,
-    private readonly historySize = 0,
+    private readonly historySize: number,
+    private readonly post: BatchPost,
   ) {
     this.host = Buffer.from(host);
     // the largest header: tags, a 53-bit seq, a 64-bit ts, a type, the host and a 35-bit length
@@ -94,35 +133,44 @@ export class Hub {
     this.recs = new Array<FlatRecord | undefined>(historySize);
     this.seqs = new Float64Array(historySize);
     this.ats = new Float64Array(historySize);
-    this.encoded = new Array<Encoded | null>(historySize).fill(null);
   }
 
   get size(): number {
-    return this.subscribers.size;
+    return this.taps.length;
   }
 
   /**
-   * A new subscriber: first the held records of the last `sinceMs` (oldest first), then everything
+   * A new stream: first the held records of the last `sinceMs` (oldest first), then everything
    * published after. Both happen in this one synchronous step, so nothing comes twice or goes missing.
    */
-  add(s: Subscriber, sinceMs = 0): void {
+  add(tap: Tap, sinceMs = 0): void {
     if (sinceMs > 0 && this.historySize > 0) {
       const from = Date.now() - sinceMs;
       for (let i = 0; i < this.historySize; i++) {
         const slot = (this.next + i) % this.historySize;
-        if (this.recs[slot] !== undefined && this.ats[slot]! >= from) s.offer(this.heldOffer(slot));
+        const r = this.recs[slot];
+        if (r === undefined || this.ats[slot]! < from) continue;
+        this.show(tap, r, this.seqs[slot]!, -1);
       }
+      this.flush();
     }
-    this.subscribers.add(s);
+    this.index([...this.taps, tap]);
   }
 
-  remove(s: Subscriber): void {
-    this.subscribers.delete(s);
+  remove(id: number): void {
+    this.index(this.taps.filter((t) => t.id !== id));
+    this.suppressed.delete(id);
+  }
+
+  private index(taps: Tap[]): void {
+    this.taps = taps;
+    this.byType = TYPES.map((_, type) => taps.filter((t) => t.takesType(type)));
   }
 
   publish(batch: readonly FlatRecord[]): void {
     const held = this.historySize > 0;
-    if (this.subscribers.size === 0 && !held) {
+    const taps = this.taps;
+    if (taps.length === 0 && !held) {
       this.seq += batch.length;
       return;
     }
@@ -130,69 +178,45 @@ export class Hub {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       const seq = ++this.seq;
-      let slot = -1;
       if (held) {
-        slot = this.next;
+        const slot = this.next;
         this.recs[slot] = r;
         this.seqs[slot] = seq;
         this.ats[slot] = at;
-        this.encoded[slot] = null;
         this.next = (slot + 1) % this.historySize;
       }
-      if (this.subscribers.size === 0) continue;
-      const offer = this.offerOf(this.live, seq, r, slot);
-      for (const s of this.subscribers) s.offer(offer);
+      const takers = this.byType[r.sfType] ?? taps;
+      let event = -1;
+      for (let k = 0; k < takers.length; k++) event = this.show(takers[k]!, r, seq, event);
     }
+    this.flush();
   }
 
-  /** The pipeline stops: every stream ends after what is queued for it. */
-  finishAll(): void {
-    for (const s of [...this.subscribers]) s.finish();
-  }
-
-  /** The record's event, encoded on the first call for it (kept in the ring when held). */
-  encodedOf(o: RecordOffer): Encoded {
-    if (o.slot >= 0) {
-      const e = this.encoded[o.slot];
-      if (e) return e;
+  /** Show r to one tap; `event` is r's event index once encoded (-1: not yet). Returns it. */
+  private show(tap: Tap, r: FlatRecord, seq: number, event: number): number {
+    const v = tap.verdict(r);
+    if (v === Verdict.Skip) return event;
+    if (v === Verdict.Suppressed) {
+      this.suppressed.set(tap.id, (this.suppressed.get(tap.id) ?? 0) + 1);
+      return event;
     }
-    this.sink.begin();
-    this.writeJson(o.r, this.sink);
-    const e = this.sink.end(o.seq, o.r, o.type, this.host);
-    if (o.slot >= 0) this.encoded[o.slot] = e;
-    return e;
+    if (event < 0) event = this.sink.add(seq, r, this.writeJson, typeBytes(r), this.host);
+    this.to.push(tap.id);
+    this.to.push(event);
+    return event;
   }
 
-  private offerOf(o: RecordOffer, seq: number, r: FlatRecord, slot: number): RecordOffer {
-    o.seq = seq;
-    o.r = r;
-    o.type = typeBytes(r);
-    o.slot = slot;
-    o.e = null;
-    return o;
-  }
-
-  private heldOffer(slot: number): RecordOffer {
-    return this.offerOf(this.replay, this.seqs[slot]!, this.recs[slot]!, slot);
-  }
-}
-
-/**
- * What the hub knows of a record while it offers it to the subscribers; one object reused for
- * every record (subscribers take what they keep during offer()).
- */
-class RecordOffer implements Offer {
-  seq = 0;
-  r!: FlatRecord;
-  type!: Uint8Array;
-  /** Its slot in the ring, or -1. */
-  slot = -1;
-  e: Encoded | null = null;
-
-  constructor(private readonly hub: Hub) {}
-
-  encoded(): Encoded {
-    this.e ??= this.hub.encodedOf(this);
-    return this.e;
+  private flush(): void {
+    if (this.to.length === 0 && this.suppressed.size === 0) return;
+    const { buf, events } = this.sink.take();
+    const to = this.to.take();
+    const suppressed = new Int32Array(this.suppressed.size * 2);
+    let i = 0;
+    for (const [id, n] of this.suppressed) {
+      suppressed[i++] = id;
+      suppressed[i++] = n;
+    }
+    this.suppressed.clear();
+    this.post({ t: 'batch', buf, events, to, suppressed }, [buf, events.buffer as ArrayBuffer, to.buffer as ArrayBuffer, suppressed.buffer as ArrayBuffer]);
   }
 }

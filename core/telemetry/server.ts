@@ -1,137 +1,120 @@
 /**
- * The telemetry gRPC service (resources/proto/sfprocessor/telemetry/v1/telemetry.proto) on a Unix
- * socket. The socket file is created with mode `mode` (the umask is narrowed while binding, then the
- * mode set explicitly); an existing file is replaced only if it is a socket nobody listens on, as the
- * socket driver does.
+ * The telemetry gRPC service (resources/proto/sfprocessor/telemetry/v1/telemetry.proto), on the
+ * telemetry thread: each GetEvents call becomes a stream id that the hub, on the pipeline thread,
+ * compiles and feeds; the streams' queues, projections and writes all happen here, so neither a
+ * slow client nor the network ever takes the pipeline's time.
  */
-import { chmodSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
-import { InputError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Vocabulary } from '../policy/condition.js';
-import { checkSocketLocation, makeRoomForSocket } from '../drivers/socket-options.js';
-import type { Hub } from './hub.js';
+import type { BatchMessage, FromTelemetry, ServeOptions, StreamSettings } from './messages.js';
 import { loadTelemetry } from './proto.js';
 import { type BatchSink, Subscriber } from './subscriber.js';
-import { compileSubscription, SubscriptionError, type SubscriptionRequest } from './subscription.js';
+import type { SubscriptionRequest } from './subscription.js';
 import type { WireBatch } from './wire.js';
-
-export interface TelemetryOptions {
-  readonly path: string;
-  readonly mode: number;
-  /** Events queued per subscriber before its events are dropped. */
-  readonly queueSize: number;
-  /** Events per EventBatch at most. */
-  readonly batchSize: number;
-  readonly vocabulary: Vocabulary;
-  readonly log: Logger;
-  /** Also serve on TCP, always with TLS: `host:port`, the server's certificate and key (PEM), and a CA to require client certificates from. */
-  readonly tcp?: { readonly addr: string; readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer | null };
-}
-
-export interface TelemetryServer {
-  /** End every stream after what is queued for it, stop serving, remove the socket file. */
-  close(): Promise<void>;
-}
-
-/** Is someone listening on the socket at `path`? */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function removeSocketFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone (gRPC removes it on shutdown)
-  }
-}
 
 type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, WireBatch>;
 
-export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<TelemetryServer> {
+export interface TelemetryService {
+  accepted(id: number, settings: StreamSettings): void;
+  refused(id: number, message: string): void;
+  batch(m: BatchMessage): void;
+  /** End every stream after what is queued for it and stop serving. */
+  finish(): Promise<void>;
+}
+
+export async function serve(o: ServeOptions, post: (m: FromTelemetry) => void): Promise<TelemetryService | string> {
   const { grpc: grpcjs, service } = await loadTelemetry();
   const server = new grpcjs.Server();
-  const live = new Set<Subscriber>();
+  /** Calls the hub has not answered yet. */
+  const pending = new Map<number, GetEventsCall>();
+  const live = new Map<number, Subscriber>();
+  let nextId = 1;
 
   server.addService(service, {
     GetEvents(call: GetEventsCall) {
-      let sub: ReturnType<typeof compileSubscription>;
-      try {
-        sub = compileSubscription(call.request, o.vocabulary);
-      } catch (e) {
-        if (!(e instanceof SubscriptionError)) throw e;
-        call.emit('error', { code: grpcjs.status.INVALID_ARGUMENT, details: e.message });
-        return;
-      }
+      const id = nextId++;
+      pending.set(id, call);
+      const gone = () => {
+        if (pending.delete(id)) post({ t: 'gone', id });
+        else live.get(id)?.cancel();
+      };
+      // the client went away: free its queue at once
+      call.on('cancelled', gone);
+      call.on('error', gone);
+      post({ t: 'subscribe', id, request: call.request });
+    },
+  });
+
+  const lines: string[] = [];
+  const bind = (addr: string, creds: grpc.ServerCredentials) => new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, port) => (err ? reject(err) : resolve(port))));
+  try {
+    await bind(`unix:${o.path}`, grpcjs.ServerCredentials.createInsecure()).catch((e: Error) => {
+      throw new Error(`${o.path}: cannot serve telemetry: ${e.message}`);
+    });
+    lines.push(`telemetry: serving GetEvents on ${o.path}`);
+    if (o.tcp) {
+      const t = o.tcp;
+      const creds = grpcjs.ServerCredentials.createSsl(t.ca ? Buffer.from(t.ca) : null, [{ private_key: Buffer.from(t.key), cert_chain: Buffer.from(t.cert) }], t.ca !== null);
+      const port = await bind(t.addr, creds).catch((e: Error) => {
+        const why = /No address added/.test(e.message) ? 'the port is taken or the address is not this host' : e.message;
+        throw new Error(`attribute 'addr': cannot serve telemetry on ${t.addr}: ${why}`);
+      });
+      lines.push(`telemetry: serving GetEvents on ${t.addr.replace(/:0$/, `:${port}`)} (TLS${t.ca ? ', client certificates required' : ''})`);
+    }
+  } catch (e) {
+    // nothing keeps serving (or holds the process) when the stage cannot start
+    server.forceShutdown();
+    return (e as Error).message;
+  }
+  post({ t: 'listening', lines });
+
+  return {
+    accepted(id, settings) {
+      const call = pending.get(id);
+      if (!call) return;
+      pending.delete(id);
       const sink: BatchSink = {
         write: (b) => call.write(b),
         onDrain: (fn) => call.once('drain', fn),
         end: () => call.end(),
       };
-      const s = new Subscriber(sub, sink, hub.host, o.queueSize, o.batchSize, (x) => {
-        hub.remove(x);
-        live.delete(x);
-        o.log.debug(`subscriber left: ${x.totals.sent} events sent, ${x.totals.dropped} dropped, ${x.totals.suppressed} suppressed`);
+      const s = new Subscriber(id, settings, sink, o.queueSize, o.batchSize, (x) => {
+        live.delete(x.id);
+        post({ t: 'gone', id: x.id });
+        post({ t: 'log', level: 'debug', msg: `subscriber left: ${x.totals.sent} events sent, ${x.totals.dropped} dropped, ${x.totals.suppressed} suppressed` });
       });
-      live.add(s);
-      hub.add(s, sub.sinceMs);
-      // the client went away: free its queue at once
-      call.on('cancelled', () => s.cancel());
-      call.on('error', () => s.cancel());
+      live.set(id, s);
     },
-  });
 
-  checkSocketLocation(o.path);
-  if (await makeRoomForSocket(o.path, listening)) o.log.info(`telemetry: removed stale socket file ${o.path}`);
-  const umask = process.umask(0o777 & ~o.mode);
-  try {
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix:${o.path}`, grpcjs.ServerCredentials.createInsecure(), (err) => (err ? reject(new InputError(`${o.path}: cannot serve telemetry: ${err.message}`)) : resolve())),
-    );
-  } finally {
-    process.umask(umask);
-  }
-  chmodSync(o.path, o.mode);
-  o.log.info(`telemetry: serving GetEvents on ${o.path}`);
-  if (o.tcp) {
-    const t = o.tcp;
-    const creds = grpcjs.ServerCredentials.createSsl(t.ca, [{ private_key: t.key, cert_chain: t.cert }], t.ca !== null);
-    let port: number;
-    try {
-      port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(t.addr, creds, (err, p) =>
-          err
-            ? reject(
-                new InputError(`attribute 'addr': cannot serve telemetry on ${t.addr}: ${/No address added/.test(err.message) ? 'the port is taken or the address is not this host' : err.message}`),
-              )
-            : resolve(p),
-        ),
-      );
-    } catch (e) {
-      // nothing keeps serving (or holds the process) when the stage cannot start
-      server.forceShutdown();
-      removeSocketFile(o.path);
-      throw e;
-    }
-    o.log.info(`telemetry: serving GetEvents on ${t.addr.replace(/:0$/, `:${port}`)} (TLS${t.ca ? ', client certificates required' : ''})`);
-  }
+    refused(id, message) {
+      const call = pending.get(id);
+      if (!call) return;
+      pending.delete(id);
+      call.emit('error', { code: grpcjs.status.INVALID_ARGUMENT, details: message });
+    },
 
-  return {
-    async close() {
-      hub.finishAll();
+    batch(m) {
+      const { buf, events, to, suppressed } = m;
+      // one view per event, shared by the streams that take it
+      const views: (Buffer | undefined)[] = new Array(events.length / 3);
+      for (let i = 0; i < to.length; i += 2) {
+        const s = live.get(to[i]!);
+        if (s === undefined) continue;
+        const e = to[i + 1]!;
+        const start = events[3 * e]!;
+        const view = (views[e] ??= Buffer.from(buf, start, events[3 * e + 2]! - start));
+        s.offer(view, events[3 * e + 1]! - start);
+      }
+      for (let i = 0; i < suppressed.length; i += 2) live.get(suppressed[i]!)?.suppress(suppressed[i + 1]!);
+    },
+
+    async finish() {
+      for (const call of pending.values()) call.end();
+      pending.clear();
+      for (const s of [...live.values()]) s.finish();
       // the streams end once their queues are written; a client that stopped reading does not hold the exit
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
-          for (const s of [...live]) s.cancel();
+          for (const s of [...live.values()]) s.cancel();
           server.forceShutdown();
           resolve();
         }, 2000);
@@ -140,7 +123,6 @@ export async function serveTelemetry(hub: Hub, o: TelemetryOptions): Promise<Tel
           resolve();
         });
       });
-      removeSocketFile(o.path);
     },
   };
 }

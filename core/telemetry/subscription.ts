@@ -34,6 +34,8 @@ export interface SubscriptionRequest {
 
 export interface Subscription {
   readonly matches: Pred;
+  /** The record types it can take, as bits by SfType (all bits: any type); matches checks them too. */
+  readonly types: number;
   /** 0: no end. */
   readonly forMs: number;
   /** 0: no limit. */
@@ -131,6 +133,7 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
   const exclude = fieldNames(req.fields?.exclude, 'fields.exclude');
   return {
     matches,
+    types: types || -1,
     forMs: count(req.for_ms, 'for_ms'),
     limit: count(req.limit, 'limit'),
     throttle: intervalMs > 0 ? { intervalMs, key } : null,

@@ -107,19 +107,17 @@ export function writeEventHeaderBefore(buf: Uint8Array, end: number, seq: number
   return start;
 }
 
-/** An Event message on its own (a projected event): header and json in one new buffer. */
-export function encodeEvent(seq: number, tsD: number, tsNs: number, type: Uint8Array, host: Uint8Array, json: Uint8Array): Buffer {
-  const size = eventHeaderSize(seq, tsD, tsNs, type, host, json.length);
-  const b = Buffer.allocUnsafe(size + json.length);
-  writeEventHeaderBefore(b, size, seq, tsD, tsNs, type, host, json.length);
-  b.set(json, size);
+/**
+ * The Event `event` with another JSON (a projection of its own, which starts at `jsonAt`): its
+ * other fields' bytes as they are, then the new json field.
+ */
+export function withJson(event: Uint8Array, jsonAt: number, json: Uint8Array): Buffer {
+  const fieldsEnd = jsonAt - 1 - varintSize(event.length - jsonAt);
+  const b = Buffer.allocUnsafe(fieldsEnd + 1 + varintSize(json.length) + json.length);
+  b.set(event.subarray(0, fieldsEnd));
+  b[fieldsEnd] = EVENT_JSON;
+  b.set(json, writeVarint(b, fieldsEnd + 1, json.length));
   return b;
-}
-
-/** An encoded record: the Event message and, inside it, its JSON. */
-export interface Encoded {
-  readonly event: Buffer;
-  readonly json: Buffer;
 }
 
 /** What a subscriber sends: encoded Event messages and its two counts. */
