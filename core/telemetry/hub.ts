@@ -45,17 +45,14 @@ class IntList {
  * the batch is posted). When an event does not fit, the buffer is doubled.
  */
 class EventSink extends ByteSink {
-  private jsonStart = 0;
   /** (start, JSON start, end) per event. */
-  readonly offsets = new IntList();
-  private size: number;
+  private readonly offsets = new IntList();
 
   constructor(
     private readonly reserve: number,
     private readonly minSize = 1 << 16,
   ) {
     super(0);
-    this.size = minSize;
     this.buf = Buffer.allocUnsafeSlow(minSize);
   }
 
@@ -79,13 +76,13 @@ class EventSink extends ByteSink {
   add(seq: number, r: FlatRecord, writeJson: JsonWriter, type: Uint8Array, host: Uint8Array): number {
     this.ensure(this.reserve);
     this.pos += this.reserve;
-    this.jsonStart = this.pos;
+    const jsonStart = this.pos;
     writeJson(r, this);
     const buf = this.buf;
-    if (this.pos > this.jsonStart && buf[this.pos - 1] === 10) this.pos--;
-    const start = writeEventHeaderBefore(buf, this.jsonStart, seq, r.rec.ts, r.rec.tsNs, type, host, this.pos - this.jsonStart);
+    if (this.pos > jsonStart && buf[this.pos - 1] === 10) this.pos--;
+    const start = writeEventHeaderBefore(buf, jsonStart, seq, r.rec.ts, r.rec.tsNs, type, host, this.pos - jsonStart);
     this.offsets.push(start);
-    this.offsets.push(this.jsonStart);
+    this.offsets.push(jsonStart);
     this.offsets.push(this.pos);
     return this.offsets.length / 3 - 1;
   }
@@ -94,8 +91,7 @@ class EventSink extends ByteSink {
   take(): { buf: ArrayBuffer; events: Int32Array } {
     const buf = this.buf.buffer as ArrayBuffer;
     const used = this.pos;
-    this.size = Math.max(this.minSize, Math.min(1 << 24, used + (used >> 2)));
-    this.buf = Buffer.allocUnsafeSlow(this.size);
+    this.buf = Buffer.allocUnsafeSlow(Math.max(this.minSize, Math.min(1 << 24, used + (used >> 2))));
     this.pos = 0;
     return { buf, events: this.offsets.take() };
   }
@@ -107,7 +103,7 @@ const typeBytes = (r: FlatRecord) => TYPES[r.sfType] ?? Buffer.from(String(r.sfT
 export class Hub {
   private seq = 0;
   private taps: Tap[] = [];
-  /** The taps by the record type they can take (most subscriptions name a few types). */
+  /** The taps by the record type they can take (most subscriptions name a few types); taps check no types themselves. */
   private byType: Tap[][] = TYPES.map(() => []);
   private readonly sink: EventSink;
   private readonly host: Uint8Array;
@@ -135,10 +131,6 @@ export class Hub {
     this.ats = new Float64Array(historySize);
   }
 
-  get size(): number {
-    return this.taps.length;
-  }
-
   /**
    * A new stream: first the held records of the last `sinceMs` (oldest first), then everything
    * published after. Both happen in this one synchronous step, so nothing comes twice or goes missing.
@@ -149,7 +141,7 @@ export class Hub {
       for (let i = 0; i < this.historySize; i++) {
         const slot = (this.next + i) % this.historySize;
         const r = this.recs[slot];
-        if (r === undefined || this.ats[slot]! < from) continue;
+        if (r === undefined || this.ats[slot]! < from || !tap.takesType(r.sfType)) continue;
         this.show(tap, r, this.seqs[slot]!, -1);
       }
       this.flush();
@@ -185,7 +177,7 @@ export class Hub {
         this.ats[slot] = at;
         this.next = (slot + 1) % this.historySize;
       }
-      const takers = this.byType[r.sfType] ?? taps;
+      const takers = this.byType[r.sfType] ?? taps.filter((t) => t.takesType(r.sfType));
       let event = -1;
       for (let k = 0; k < takers.length; k++) event = this.show(takers[k]!, r, seq, event);
     }

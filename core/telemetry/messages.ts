@@ -4,12 +4,10 @@
  * never waits for the telemetry thread; batches go one way and are never answered.
  */
 
+import type { Subscription } from './subscription.js';
+
 /** A subscription's settings the telemetry thread applies (the filters stay with the hub). */
-export interface StreamSettings {
-  readonly forMs: number;
-  readonly limit: number;
-  readonly projection: { readonly include: readonly string[]; readonly exclude: readonly string[] } | null;
-}
+export type StreamSettings = Pick<Subscription, 'forMs' | 'limit' | 'projection'>;
 
 export interface ServeOptions {
   readonly path: string;

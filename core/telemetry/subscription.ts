@@ -34,7 +34,7 @@ export interface SubscriptionRequest {
 
 export interface Subscription {
   readonly matches: Pred;
-  /** The record types it can take, as bits by SfType (all bits: any type); matches checks them too. */
+  /** The record types it can take, as bits by SfType (all bits: any type); `matches` leaves them to the hub, which indexes subscriptions by type. */
   readonly types: number;
   /** 0: no end. */
   readonly forMs: number;
@@ -118,7 +118,6 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
     }
   }
   const tests: Pred[] = [];
-  if (types) tests.push((r: FlatRecord) => ((1 << r.sfType) & types) !== 0);
   if (ops) tests.push((r: FlatRecord) => (opFlagsOf(r) & ops) !== 0);
   if (cond) tests.push(cond);
   const inContainer = containerTest(req.containers);
