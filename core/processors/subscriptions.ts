@@ -7,6 +7,8 @@
 import { hostname } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { JsonEncoder } from '../export/encoders/json.js';
+import { shareLines, stopSharing } from '../export/encoders/json-share.js';
+import type { ByteSink } from '../util/bytes.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { compileSettings, modeOf, readAttributeFile, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import type { Processor, ProcessorFactory } from '../pipeline/types.js';
@@ -71,11 +73,22 @@ export const subscriptionsFactory: ProcessorFactory = {
     if (ctx.checkOnly) return { process() {} };
     const json = new JsonEncoder(ctx.attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION));
     const { worker, post } = telemetryThread();
-    const hub = new Hub((r, out) => json.encode(r, out), hostname(), c.history, post);
+    // lines an exporter's json encoder wrote for the same batch are copied, not encoded again
+    const share = shareLines(json.key, json);
+    const write = (r: FlatRecord, out: ByteSink) => {
+      if (share === null || !share.copy(r, out)) json.encode(r, out);
+    };
+    const hub = new Hub(write, hostname(), c.history, post);
     const server = await serveTelemetry(worker, hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
-      process: (batch) => hub.publish(batch),
-      close: () => server.close(),
+      process: (batch) => {
+        hub.publish(batch);
+        share?.endBatch(hub.listening);
+      },
+      close: () => {
+        if (share) stopSharing(share);
+        return server.close();
+      },
     };
     return proc as Processor;
   },

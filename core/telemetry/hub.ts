@@ -159,6 +159,11 @@ export class Hub {
     this.byType = TYPES.map((_, type) => taps.filter((t) => t.takesType(type)));
   }
 
+  /** Whether any stream is open (records are then shown to taps). */
+  get listening(): boolean {
+    return this.taps.length > 0;
+  }
+
   publish(batch: readonly FlatRecord[]): void {
     const held = this.historySize > 0;
     const taps = this.taps;

@@ -18,6 +18,8 @@ export abstract class ByteSink {
   pos = 0;
   /** True once the reader went away (EPIPE): producers stop early. */
   closedPipe = false;
+  /** Times the buffer was emptied: bytes written since a position are all in the buffer while this is unchanged. */
+  flushes = 0;
 
   constructor(capacity = 1 << 20) {
     this.buf = Buffer.allocUnsafe(capacity);
@@ -29,6 +31,12 @@ export abstract class ByteSink {
   flush(): void {
     if (this.pos > 0 && !this.closedPipe) this.emit(this.buf.subarray(0, this.pos));
     this.pos = 0;
+    this.flushes++;
+  }
+
+  /** Copy what was written since position `from` (no flush since) into target at `at`. */
+  copyOut(from: number, target: Uint8Array, at: number): void {
+    target.set(this.buf.subarray(from, this.pos), at);
   }
 
   /** Make room for n more bytes. */

@@ -12,7 +12,7 @@
  *   node dist/test/bench/subscribe-bench.js TRACE
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type * as Grpc from '@grpc/grpc-js';
 import { SysFlowFileReader } from '../../core/avro/ocf.js';
 import { SfType } from '../../core/sysflow/types.js';
-import { CLIENT_OPTIONS, type EventBatch, loadTelemetry } from '../../core/telemetry/proto.js';
+import { CLIENT_OPTIONS, loadTelemetry } from '../../core/telemetry/proto.js';
 import type { SubscriptionRequest } from '../../core/telemetry/subscription.js';
 import { AvroWriter } from '../helpers/avro-writer.js';
 import { ROOT } from '../helpers/corpus.js';
@@ -91,12 +91,31 @@ const SUBSCRIPTIONS: SubscriptionRequest[] = [
   { filter: { types: ['NF'] }, fields: { include: ['proc.exe', 'net.dip', 'net.dport'], exclude: [] } },
 ];
 
+interface Run {
+  seconds: number;
+  records: number;
+  latenciesMs: number[];
+  received: number;
+  dropped: number;
+  /** CPU time (user + system) of the processor and of the clients' process, ms. */
+  processorCpuMs: number;
+  clientsCpuMs: number;
+}
+
+/** User + system CPU time of a live process so far, ms (Linux: /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 14 and 15 (utime, stime) of proc(5), counted from the state field (3)
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /**
  * One pipeline run. `paceRps` 0: the collector sends as fast as the pipeline reads (1 MB writes);
  * otherwise 64 KB writes at that many records per second, so that records do not wait in front of
  * the driver and the latency is the pipeline's and the telemetry path's alone.
  */
-async function once(subscribers: number, paceRps = 0): Promise<{ seconds: number; records: number; latenciesMs: number[]; received: number; dropped: number }> {
+async function once(subscribers: number, paceRps = 0): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'sfp-subbench-'));
   const socket = join(dir, 'telemetry.sock');
   const collector = join(dir, 'collector.sock');
@@ -113,8 +132,8 @@ async function once(subscribers: number, paceRps = 0): Promise<{ seconds: number
       drivers: [{ driver: 'socket', type: 'stream' }],
     }),
   );
-  // SUBSCRIBE_BENCH_CPUPROFILE=FILE: a CPU profile of the run with subscribers
-  const prof = subscribers > 0 && process.env.SUBSCRIBE_BENCH_CPUPROFILE ? ['-cpuprofile', process.env.SUBSCRIBE_BENCH_CPUPROFILE] : [];
+  // SUBSCRIBE_BENCH_CPUPROFILE=FILE: a CPU profile of the full-speed run with subscribers
+  const prof = subscribers > 0 && paceRps === 0 && process.env.SUBSCRIBE_BENCH_CPUPROFILE ? ['-cpuprofile', process.env.SUBSCRIBE_BENCH_CPUPROFILE] : [];
   const run = ProcessorRun.start(['-config', cfg, '-driver', 'socket', '-log', 'info', ...prof, collector]);
   try {
     await run.waitFor(/listening on/);
@@ -154,15 +173,16 @@ async function once(subscribers: number, paceRps = 0): Promise<{ seconds: number
     sock.end();
     await run.waitFor(/collector connection #1 closed/, 600_000);
     const seconds = (performance.now() - t0) / 1000;
+    const processorCpuMs = cpuMsOf(run.child.pid!);
     await run.stop('SIGTERM', 60_000);
     await Promise.race([clientsDone, new Promise((r) => setTimeout(r, 30_000).unref())]);
     if (records === 0) throw new Error('empty trace');
-    if (!clients) return { seconds, records, latenciesMs: [], received: 0, dropped: 0 };
+    if (!clients) return { seconds, records, latenciesMs: [], received: 0, dropped: 0, processorCpuMs, clientsCpuMs: 0 };
     const res = JSON.parse(clientOut.slice(clientOut.indexOf('\n') + 1)) as ClientResult;
     if (res.failures.length) throw new Error(`subscriptions failed: ${res.failures.join('; ')}`);
     const latencies: number[] = [];
     for (let i = 0; i < res.seqs.length; i++) latencies.push(res.at[i]! - sentAt[chunkOf(res.seqs[i]!)]!);
-    return { seconds, records, latenciesMs: latencies, received: res.received, dropped: res.dropped };
+    return { seconds, records, latenciesMs: latencies, received: res.received, dropped: res.dropped, processorCpuMs, clientsCpuMs: res.cpuMs };
   } finally {
     ProcessorRun.killAll();
     rmSync(dir, { recursive: true, force: true });
@@ -176,25 +196,71 @@ interface ClientResult {
   /** Per received event: its sequence number and arrival (epoch ms). */
   seqs: number[];
   at: number[];
+  /** CPU time the clients' process used (user + system), ms. */
+  cpuMs: number;
+}
+
+/** What a bench client reads of an EventBatch: each event's sequence number and the batch's drop count. */
+interface LeanBatch {
+  seqs: number[];
+  dropped: number;
+}
+
+/**
+ * Reads an EventBatch's wire bytes for the seq fields and the drop count only, skipping the rest
+ * as a forwarding client would: the clients share this VM's two cores with the processor, and a
+ * full decode of every event's JSON (about 1.6 s of CPU for this run) would measure the clients.
+ */
+function leanBatch(b: Buffer): LeanBatch {
+  const out: LeanBatch = { seqs: [], dropped: 0 };
+  let p = 0;
+  const varint = (): number => {
+    let v = 0;
+    let m = 1;
+    for (;;) {
+      const c = b[p++]!;
+      v += (c & 0x7f) * m;
+      if (c < 0x80) return v;
+      m *= 128;
+    }
+  };
+  while (p < b.length) {
+    const tag = varint();
+    if (tag === 0x0a) {
+      // events (1), length-delimited: seq (1) is the first field the server writes
+      const len = varint();
+      const end = p + len;
+      if (b[p] !== 0x08) throw new Error('Event without seq first');
+      p++;
+      out.seqs.push(varint());
+      p = end;
+    } else if (tag === 0x10) out.dropped += varint();
+    else if ((tag & 7) === 0) varint();
+    else if ((tag & 7) === 2) p += varint();
+    else throw new Error(`unexpected wire type in EventBatch: tag ${tag}`);
+  }
+  return out;
 }
 
 /** The clients' process: subscribe, say ready, collect until the streams end, print the result. */
 async function clientsMain(socket: string, n: number): Promise<void> {
   const { grpc, Client: Telemetry } = await loadTelemetry();
-  const res: ClientResult = { received: 0, dropped: 0, failures: [], seqs: [], at: [] };
+  const method = (Telemetry as unknown as Grpc.ServiceClientConstructor).service.GetEvents!;
+  const res: ClientResult = { received: 0, dropped: 0, failures: [], seqs: [], at: [], cpuMs: 0 };
+  const cpu0 = process.cpuUsage();
   const ended: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     // a connection each, as subscribers in different processes have (grpc-js would otherwise share one)
     const client = new Telemetry(`unix:${socket}`, grpc.credentials.createInsecure(), { ...CLIENT_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
-    const call = client.GetEvents(SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
+    const call = client.makeServerStreamRequest(method.path, method.requestSerialize, leanBatch, SUBSCRIPTIONS[i % SUBSCRIPTIONS.length]!);
     ended.push(
       new Promise((resolve) => {
-        call.on('data', (b: EventBatch) => {
+        call.on('data', (b: LeanBatch) => {
           const t = performance.timeOrigin + performance.now();
-          res.received += b.events.length;
-          res.dropped += Number(b.dropped);
-          for (const e of b.events) {
-            res.seqs.push(Number(e.seq));
+          res.received += b.seqs.length;
+          res.dropped += b.dropped;
+          for (const seq of b.seqs) {
+            res.seqs.push(seq);
             res.at.push(t);
           }
         });
@@ -214,6 +280,8 @@ async function clientsMain(socket: string, n: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
   process.stdout.write('ready\n');
   await Promise.all(ended);
+  const cpu = process.cpuUsage(cpu0);
+  res.cpuMs = (cpu.user + cpu.system) / 1000;
   // a pipe is written asynchronously: exit only once the result is out
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(res)}\n`, () => resolve()));
 }
@@ -232,6 +300,8 @@ if (process.argv[2] === '--clients') {
   // latency at half the rate the pipeline sustains with the subscribers
   const paceRps = Math.round(subs.records / subs.seconds / 2);
   const paced = await once(10, paceRps);
+  // SUBSCRIBE_BENCH_LATENCIES=FILE: the paced run's latencies (ms, in arrival order), one per line
+  if (process.env.SUBSCRIBE_BENCH_LATENCIES) writeFileSync(process.env.SUBSCRIBE_BENCH_LATENCIES, paced.latenciesMs.map((l) => l.toFixed(2)).join('\n'));
   process.stdout.write(
     `${JSON.stringify({
       secondsWithout: base.seconds,
@@ -244,6 +314,9 @@ if (process.argv[2] === '--clients') {
       pacedDropped: paced.dropped,
       p50SaturatedMs: pct(subs.latenciesMs, 50),
       p99SaturatedMs: pct(subs.latenciesMs, 99),
+      processorCpuWithout: base.processorCpuMs / 1000,
+      processorCpuWith: subs.processorCpuMs / 1000,
+      clientsCpu: subs.clientsCpuMs / 1000,
     })}\n`,
   );
 }

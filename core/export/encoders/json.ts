@@ -27,6 +27,7 @@ import { oidHash } from '../../util/xxh.js';
 import type { Encoder } from '../types.js';
 import { B, K, bool, strList } from './json-keys.js';
 import { writeContainer, writePod } from './json-k8s.js';
+import { activeShare } from './json-share.js';
 
 const oidMemo = new WeakMap<Process, string>();
 function procOid(p: Process): string {
@@ -64,6 +65,8 @@ const MEMOS = {
 export class JsonEncoder implements Encoder {
   readonly name = 'json';
   private readonly version: Buffer;
+  /** What the output depends on besides the record (for sharing lines, see json-share.ts). */
+  readonly key: string;
   private readonly scratch = new Scratch();
   private readonly headerMemo = MEMOS.header;
   private readonly contMemo = MEMOS.cont;
@@ -77,10 +80,24 @@ export class JsonEncoder implements Encoder {
   /** `schemaVersion` is the JSON export schema version written as the first key. */
   constructor(schemaVersion: string) {
     const v = /^\d+$/.test(schemaVersion) ? schemaVersion : JSON.stringify(schemaVersion);
+    this.key = v;
     this.version = B('{"version":' + v);
   }
 
   encode(r: FlatRecord, out: ByteSink): void {
+    const share = activeShare;
+    if (share === null || !share.wanted || share.key !== this.key || share.consumer === this || (share.owner !== null && share.owner !== this)) {
+      this.line(r, out);
+      return;
+    }
+    share.owner = this;
+    const from = out.pos;
+    const flushes = out.flushes;
+    this.line(r, out);
+    share.put(r, out, from, flushes);
+  }
+
+  private line(r: FlatRecord, out: ByteSink): void {
     const t = r.sfType;
     const rec = r.rec;
     out.bytes(this.version);
