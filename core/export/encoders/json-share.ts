@@ -21,7 +21,7 @@ export class LineShare {
   /** Whether encoders keep lines for the next batch (the consumer has use for them; sharing not stopped). */
   wanted = false;
   /** The encoder whose lines this batch holds (the first to write after a reset), null before. */
-  owner: object | null = null;
+  private owner: object | null = null;
   private recs: (FlatRecord | undefined)[] = [];
   private n = 0;
   /** Per kept line: start, end, and the record's rule and tag counts then (-1: none). */
@@ -40,6 +40,13 @@ export class LineShare {
     /** The consumer's own encoder, whose lines are never kept. */
     readonly consumer: object,
   ) {}
+
+  /** Whether `encoder` (whose output depends on `key`) keeps its lines of this batch here; the first one to ask owns the batch. */
+  claim(encoder: object, key: string): boolean {
+    if (!this.wanted || key !== this.key || encoder === this.consumer || (this.owner !== null && this.owner !== encoder)) return false;
+    this.owner = encoder;
+    return true;
+  }
 
   /**
    * Keep what `out` received since position `from` (flush count `flushes`) as r's line. A line that

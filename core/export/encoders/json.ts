@@ -86,11 +86,10 @@ export class JsonEncoder implements Encoder {
 
   encode(r: FlatRecord, out: ByteSink): void {
     const share = activeShare;
-    if (share === null || !share.wanted || share.key !== this.key || share.consumer === this || (share.owner !== null && share.owner !== this)) {
+    if (share === null || !share.claim(this, this.key)) {
       this.line(r, out);
       return;
     }
-    share.owner = this;
     const from = out.pos;
     const flushes = out.flushes;
     this.line(r, out);
