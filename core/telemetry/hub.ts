@@ -9,6 +9,7 @@
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
 import { ByteSink } from '../util/bytes.js';
+import { IntList } from '../util/intlist.js';
 import type { BatchMessage } from './messages.js';
 import { type Tap, Verdict } from './tap.js';
 import { writeEventHeaderBefore } from './wire.js';
@@ -18,27 +19,6 @@ export type JsonWriter = (r: FlatRecord, out: ByteSink) => void;
 
 /** Hands a batch to the telemetry thread, transferring its buffers. */
 export type BatchPost = (m: BatchMessage, transfer: ArrayBuffer[]) => void;
-
-/** Whole numbers appended to a growing array, taken as one exact-size Int32Array. */
-class IntList {
-  private a = new Int32Array(1024);
-  length = 0;
-
-  push(v: number): void {
-    if (this.length === this.a.length) {
-      const bigger = new Int32Array(this.a.length * 2);
-      bigger.set(this.a);
-      this.a = bigger;
-    }
-    this.a[this.length++] = v;
-  }
-
-  take(): Int32Array {
-    const out = this.a.slice(0, this.length);
-    this.length = 0;
-    return out;
-  }
-}
 
 /**
  * The events of one batch, written one after another into a buffer of its own (transferred when

@@ -12,6 +12,7 @@
  */
 import type { FlatRecord } from '../../flatten/flatrecord.js';
 import type { ByteSink } from '../../util/bytes.js';
+import { IntList } from '../../util/intlist.js';
 
 /** A line larger than this, or a batch whose lines pass it, is not kept. */
 const MAX_BYTES = 16 << 20;
@@ -25,7 +26,7 @@ export class LineShare {
   private recs: (FlatRecord | undefined)[] = [];
   private n = 0;
   /** Per kept line: start, end, and the record's rule and tag counts then (-1: none). */
-  private ends = new Int32Array(4096);
+  private readonly ends = new IntList(4096);
   private buf = Buffer.allocUnsafeSlow(1 << 20);
   private used = 0;
   private cursor = 0;
@@ -61,24 +62,18 @@ export class LineShare {
       this.buf.copy(bigger, 0, 0, this.used);
       this.buf = bigger;
     }
-    if (4 * this.n + 4 > this.ends.length) {
-      const bigger = new Int32Array(this.ends.length * 2);
-      bigger.set(this.ends);
-      this.ends = bigger;
-    }
     const e = this.ends;
-    const k = 4 * this.n;
     if (kept) {
       out.copyOut(from, this.buf, this.used);
-      e[k] = this.used;
+      e.push(this.used);
       this.used += len;
-      e[k + 1] = this.used;
+      e.push(this.used);
     } else {
-      e[k] = -1;
-      e[k + 1] = -1;
+      e.push(-1);
+      e.push(-1);
     }
-    e[k + 2] = r.rules === null ? -1 : r.rules.length;
-    e[k + 3] = r.tags === null ? -1 : r.tags.length;
+    e.push(r.rules === null ? -1 : r.rules.length);
+    e.push(r.tags === null ? -1 : r.tags.length);
     this.recs[this.n++] = r;
   }
 
@@ -95,9 +90,9 @@ export class LineShare {
     this.cursor = i + 1;
     const e = this.ends;
     const k = 4 * i;
-    if (e[k]! < 0 || e[k + 2] !== (r.rules === null ? -1 : r.rules.length) || e[k + 3] !== (r.tags === null ? -1 : r.tags.length)) return false;
+    if (e.get(k) < 0 || e.get(k + 2) !== (r.rules === null ? -1 : r.rules.length) || e.get(k + 3) !== (r.tags === null ? -1 : r.tags.length)) return false;
     this.hits++;
-    out.bytes(this.buf.subarray(e[k]!, e[k + 1]!));
+    out.bytes(this.buf.subarray(e.get(k), e.get(k + 1)));
     return true;
   }
 
@@ -111,6 +106,7 @@ export class LineShare {
     this.wanted = wanted && this.missedBatches < MISSES_TO_STOP;
     this.recs.fill(undefined, 0, this.n);
     this.n = 0;
+    this.ends.clear();
     this.used = 0;
     this.cursor = 0;
     this.stale = false;
