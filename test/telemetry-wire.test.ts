@@ -11,11 +11,12 @@ import type { FlatRecord } from '../core/flatten/flatrecord.js';
 import { NO_VOCABULARY } from '../core/policy/condition.js';
 import { Hub } from '../core/telemetry/hub.js';
 import type { BatchMessage } from '../core/telemetry/messages.js';
-import { compileProjection } from '../core/telemetry/projection.js';
+import { compileProjection, projected } from '../core/telemetry/projection.js';
+import { EventQueue, serializeBatch } from '../core/telemetry/event-queue.js';
 import { type EventBatch, loadTelemetry } from '../core/telemetry/proto.js';
 import { compileSubscription, type SubscriptionRequest } from '../core/telemetry/subscription.js';
 import { Tap } from '../core/telemetry/tap.js';
-import { encodeBatch, eventHeaderSize, withJson, writeEventHeaderBefore } from '../core/telemetry/wire.js';
+import { eventHeaderSize, writeEventHeaderBefore } from '../core/telemetry/wire.js';
 import { JsonEncoder } from '../core/export/encoders/json.js';
 import { exactToString, parseExact } from '../core/util/i64.js';
 import { FIXTURES } from './helpers/corpus.js';
@@ -27,6 +28,25 @@ import { join } from 'node:path';
 async function decoder(): Promise<(b: Buffer) => EventBatch> {
   const { Client } = await loadTelemetry();
   return (Client as unknown as Grpc.ServiceClientConstructor).service.GetEvents!.responseDeserialize as (b: Buffer) => EventBatch;
+}
+
+/**
+ * What a server stream sends for the events queued in q: every batch taken (at most `max` events
+ * each) and serialized as gRPC would, decoded at once; the counts go with the first batch.
+ */
+function drain(decode: (b: Buffer) => EventBatch, q: EventQueue, dropped = 0, suppressed = 0, max = 1000): EventBatch[] {
+  const out: EventBatch[] = [];
+  do {
+    out.push(decode(serializeBatch(q.take(max, dropped, suppressed))));
+    dropped = suppressed = 0;
+  } while (q.length > 0);
+  return out;
+}
+
+function queueOf(events: readonly Buffer[]): EventQueue {
+  const q = new EventQueue();
+  for (const e of events) q.push(e, 0, e.length);
+  return q;
 }
 
 /** An Event message: the header written before the JSON, as the hub does. */
@@ -62,7 +82,8 @@ test('Event and EventBatch: every field decodes as written, 64-bit timestamps ex
     const json = Buffer.from(JSON.stringify({ i, text: 'ünïcode ✓', s }));
     const seq = [1, 127, 128, 16384, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER][i % 7]!;
     const e = encodeEvent(seq, ts.d, ts.ns, Buffer.from('PE'), host, json);
-    const b = decode(encodeBatch({ events: [e, e], dropped: i * 1000, suppressed: i === 3 ? 2 ** 40 : 0 }));
+    const [b, ...rest] = drain(decode, queueOf([e, e]), i * 1000, i === 3 ? 2 ** 40 : 0);
+    assert.ok(b && rest.length === 0);
     assert.equal(b.events.length, 2);
     for (const got of b.events) {
       assert.equal(got.ts, s, `ts ${s}`);
@@ -78,12 +99,55 @@ test('Event and EventBatch: every field decodes as written, 64-bit timestamps ex
   // an event given another JSON keeps its other fields
   const long = Buffer.from(JSON.stringify({ pad: 'p'.repeat(300) }));
   const e = encodeEvent(42, 1e18, 0, Buffer.from('NF'), host, long);
+  // (in a buffer with other bytes around the event)
+  const around = Buffer.concat([Buffer.from('prefix'), e, Buffer.from('suffix')]);
   for (const json of ['{}', '{"a":1}', JSON.stringify({ b: 'q'.repeat(200) })]) {
-    const got = decode(encodeBatch({ events: [withJson(e, e.length - long.length, Buffer.from(json))], dropped: 0, suppressed: 0 })).events[0]!;
+    const q = new EventQueue();
+    const j = Buffer.from(`..${json}`);
+    q.pushWithJson(around, 6, 6 + e.length - long.length, 6 + e.length, j.subarray(2), j.length - 2);
+    const got = drain(decode, q)[0]!.events[0]!;
     assert.deepEqual(got, { seq: '42', ts: '1000000000000000000', type: 'NF', host: host.toString(), json });
   }
-  const empty = decode(encodeBatch({ events: [], dropped: 0, suppressed: 0 }));
-  assert.deepEqual([empty.events.length, empty.dropped, empty.suppressed], [0, '0', '0']);
+  const [empty] = drain(decode, new EventQueue());
+  assert.deepEqual([empty!.events.length, empty!.dropped, empty!.suppressed], [0, '0', '0']);
+  const [counts] = drain(decode, new EventQueue(), 7, 9);
+  assert.deepEqual([counts!.events.length, counts!.dropped, counts!.suppressed], [0, '7', '9']);
+});
+
+test('queued events keep their bytes while their batches wait to be serialized, across chunks going back to the pool', async () => {
+  const decode = await decoder();
+  const host = Buffer.from('h');
+  // events of varied sizes, some larger than a chunk, so batches end at chunk ends and chunks are reused
+  const events = Array.from({ length: 6000 }, (_, i) =>
+    encodeEvent(i + 1, i, 0, Buffer.from('PE'), host, Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(i % 97 === 0 ? (i % 3) * 200_000 : (i * 37) % 900) }))),
+  );
+  const q = new EventQueue();
+  const waiting: ReturnType<EventQueue['take']>[] = [];
+  const got: string[] = [];
+  let next = 0;
+  for (let round = 0; next < events.length || q.length > 0; round++) {
+    for (let k = 0; k < 700 && next < events.length; k++, next++) q.push(events[next]!, 0, events[next]!.length);
+    // batches are held back (a stream's buffer) and serialized a round later, after more were queued
+    const held = waiting.splice(0);
+    while (q.length > 0 && waiting.length < 5) waiting.push(q.take(round % 2 === 0 ? 64 : 500, 0, round % 3 === 0 ? 1 : 0));
+    for (const b of held) for (const e of decode(serializeBatch(b)).events) got.push(e.seq);
+  }
+  for (const b of waiting) for (const e of decode(serializeBatch(b)).events) got.push(e.seq);
+  assert.deepEqual(
+    got,
+    events.map((_, i) => String(i + 1)),
+  );
+  // and a queue cleared with batches still waiting leaves them intact
+  const q2 = queueOf(events.slice(0, 2000));
+  const first = q2.take(2000, 0, 0);
+  q2.clear();
+  queueOf(events.slice(2000, 4000)).take(2000, 0, 0);
+  assert.ok(first.count > 0);
+  assert.deepEqual(
+    decode(serializeBatch(first)).events.map((e) => e.seq),
+    events.slice(0, first.count).map((_, i) => String(i + 1)),
+  );
+  assert.equal(q2.take(1, 0, 0).count, 0);
 });
 
 /** A hub whose batches are collected, as the telemetry thread would receive them. */
@@ -107,14 +171,15 @@ async function eventsOf(batches: readonly BatchMessage[], id: number): Promise<{
   const events: EventBatch['events'] = [];
   let suppressed = 0;
   for (const m of batches) {
-    const mine: Buffer[] = [];
+    const q = new EventQueue();
+    const buf = Buffer.from(m.buf);
     for (let i = 0; i < m.to.length; i += 2) {
       if (m.to[i] !== id) continue;
-      const e = m.to[i + 1]!;
-      mine.push(Buffer.from(m.buf, m.events[3 * e]!, m.events[3 * e + 2]! - m.events[3 * e]!));
+      const e = 3 * m.to[i + 1]!;
+      q.push(buf, m.events[e]!, m.events[e + 2]!);
     }
     for (let i = 0; i < m.suppressed.length; i += 2) if (m.suppressed[i] === id) suppressed += m.suppressed[i + 1]!;
-    events.push(...decode(encodeBatch({ events: mine, dropped: 0, suppressed: 0 })).events);
+    for (const b of drain(decode, q)) events.push(...b.events);
   }
   return { events, suppressed };
 }
@@ -203,7 +268,9 @@ test('projections over every bundled record give what the documented pick-then-d
     const project = compileProjection({ include, exclude });
     for (const r of records) {
       const json = text(r);
-      const got = Buffer.from(project(Buffer.from(json))).toString();
+      // the JSON among other bytes, as it is in a batch's buffer
+      const b = Buffer.from(`{"x":1}${json}"{\\"`);
+      const got = projected().toString('utf8', 0, project(b, 7, 7 + Buffer.byteLength(json)));
       assert.deepEqual(JSON.parse(got), reference(json, include, exclude), `${include}/${exclude} on ${json}`);
       // fields keep the record's order
       const order = (s: string) => Object.keys(JSON.parse(s) as object);

@@ -22,11 +22,14 @@ export type BatchPost = (m: BatchMessage, transfer: ArrayBuffer[]) => void;
 
 /**
  * The events of one batch, written one after another into a buffer of its own (transferred when
- * the batch is posted). When an event does not fit, the buffer is doubled.
+ * the batch is posted, and given back once the telemetry thread has copied from it). When an event
+ * does not fit, the buffer is doubled.
  */
 class EventSink extends ByteSink {
   /** (start, JSON start, end) per event. */
   private readonly offsets = new IntList();
+  /** Buffers given back, for the next batches. */
+  private readonly spares: ArrayBuffer[] = [];
 
   constructor(
     private readonly reserve: number,
@@ -67,13 +70,20 @@ class EventSink extends ByteSink {
     return this.offsets.length / 3 - 1;
   }
 
-  /** The buffer and offsets so far; the next batch starts in a new buffer about as large. */
+  /** The buffer and offsets so far; the next batch starts in a buffer about as large (a spare if one is). */
   take(): { buf: ArrayBuffer; events: Int32Array } {
     const buf = this.buf.buffer as ArrayBuffer;
     const used = this.pos;
-    this.buf = Buffer.allocUnsafeSlow(Math.max(this.minSize, Math.min(1 << 24, used + (used >> 2))));
+    const size = Math.max(this.minSize, Math.min(1 << 24, used + (used >> 2)));
+    const spare = this.spares.findIndex((b) => b.byteLength >= size);
+    this.buf = spare < 0 ? Buffer.allocUnsafeSlow(size) : Buffer.from(this.spares.splice(spare, 1)[0]!);
     this.pos = 0;
     return { buf, events: this.offsets.take() };
+  }
+
+  /** A buffer the telemetry thread is done with; a few are kept. */
+  recycle(buf: ArrayBuffer): void {
+    if (this.spares.length < 4) this.spares.push(buf);
   }
 }
 
@@ -137,6 +147,11 @@ export class Hub {
   private index(taps: Tap[]): void {
     this.taps = taps;
     this.byType = TYPES.map((_, type) => taps.filter((t) => t.takesType(type)));
+  }
+
+  /** A batch's buffer back from the telemetry thread. */
+  recycle(buf: ArrayBuffer): void {
+    this.sink.recycle(buf);
   }
 
   /** Whether any stream is open (records are then shown to taps). */

@@ -48,5 +48,7 @@ export type FromTelemetry =
   | { readonly t: 'subscribe'; readonly id: number; readonly request: unknown }
   /** The stream ended (limit, for, the client left): send nothing more for it. */
   | { readonly t: 'gone'; readonly id: number }
+  /** A batch's buffer back (transferred), once every stream copied what it took: the hub reuses it. */
+  | { readonly t: 'recycle'; readonly buf: ArrayBuffer }
   | { readonly t: 'log'; readonly level: 'debug' | 'info' | 'warn'; readonly msg: string }
   | { readonly t: 'closed' };

@@ -54,8 +54,11 @@ const CLOSE = 125;
 
 const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 
+/** The end of the JSON being projected (the buffer goes on with other events). */
+let lim = 0;
+
 function skipSpace(b: Buffer, i: number): number {
-  while (i < b.length && isSpace(b[i]!)) i++;
+  while (i < lim && isSpace(b[i]!)) i++;
   return i;
 }
 
@@ -70,7 +73,7 @@ function skipString(b: Buffer, i: number): number {
   let j = i + 1;
   for (;;) {
     const q = b.indexOf(QUOTE, j);
-    if (q < 0) return b.length;
+    if (q < 0 || q >= lim) return lim;
     // a quote after an odd number of backslashes is part of the string
     let k = q - 1;
     while (k > i && b[k] === BACKSLASH) k--;
@@ -81,7 +84,7 @@ function skipString(b: Buffer, i: number): number {
 
 /** The position after the JSON value that starts at b[i]. */
 function skipValue(b: Buffer, i: number): number {
-  const n = b.length;
+  const n = lim;
   const c = CLASS[b[i]!]!;
   if (c === 1) return skipString(b, i);
   if (c === 3) {
@@ -136,9 +139,11 @@ function object(b: Buffer, i: number, inc: Node | null, exc: Node | null): numbe
   put(b, i, i + 1);
   i++;
   let first = true;
+  // keys are unique: once every included key was seen, the rest of the object is skipped
+  let wanted = inc === null ? -1 : inc.keys.length;
   for (;;) {
     i = skipSpace(b, i);
-    if (i >= b.length) return i;
+    if (i >= lim) return i;
     const c = b[i]!;
     if (c === CLOSE) break;
     if (c === 44) {
@@ -157,37 +162,50 @@ function object(b: Buffer, i: number, inc: Node | null, exc: Node | null): numbe
       const k = child(inc, b, ks + 1, ke - 1);
       if (k === undefined) continue;
       incKid = k.all ? null : k;
+      wanted--;
     }
     const excKid = exc === null ? null : (child(exc, b, ks + 1, ke - 1) ?? null);
-    if (excKid?.all) continue;
-    if (!first) byte(44);
-    first = false;
-    put(b, ks, ke);
-    byte(58);
-    if (incKid === null && excKid === null) put(b, vs, ve);
-    else if (b[vs] === OPEN) object(b, vs, incKid, excKid);
-    // an include path that goes on below a value that is not an object keeps an empty object
-    else if (incKid !== null) put(BRACES, 0, 2);
-    else put(b, vs, ve);
+    if (!excKid?.all) {
+      if (!first) byte(44);
+      first = false;
+      put(b, ks, ke);
+      byte(58);
+      if (incKid === null && excKid === null) put(b, vs, ve);
+      else if (b[vs] === OPEN) object(b, vs, incKid, excKid);
+      // an include path that goes on below a value that is not an object keeps an empty object
+      else if (incKid !== null) put(BRACES, 0, 2);
+      else put(b, vs, ve);
+    }
+    if (wanted === 0) {
+      // the caller knows where the object ends; this writes only its close
+      byte(CLOSE);
+      return i;
+    }
   }
   put(b, i, i + 1);
   return i + 1;
 }
 
-export type Projector = (json: Buffer) => Buffer;
-
 /**
- * The projection as a function from an event's JSON to the projected JSON (a view of a buffer
- * reused by the next call: copy it before projecting again).
+ * Project the JSON b[start, end): the projected JSON is `projected()[0, n)` for the n returned,
+ * until the next call.
  */
+export type Projector = (b: Buffer, start: number, end: number) => number;
+
+/** Where the last projection was written. */
+export function projected(): Buffer {
+  return out;
+}
+
 export function compileProjection(p: { readonly include: readonly string[]; readonly exclude: readonly string[] }): Projector {
   const inc = trie(p.include);
   const exc = trie(p.exclude);
-  return (json) => {
+  return (b, start, end) => {
     pos = 0;
-    const i = skipSpace(json, 0);
-    if (json[i] !== OPEN) return json;
-    object(json, i, inc, exc);
-    return out.subarray(0, pos);
+    lim = end;
+    const i = skipSpace(b, start);
+    if (b[i] === OPEN) object(b, i, inc, exc);
+    else put(b, start, end);
+    return pos;
   };
 }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Grpc from '@grpc/grpc-js';
 import type { SubscriptionRequest } from './subscription.js';
-import { encodeBatch } from './wire.js';
+import { serializeBatch } from './event-queue.js';
 
 export const PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../resources/proto/sfprocessor/telemetry/v1/telemetry.proto');
 
@@ -32,7 +32,7 @@ export type TelemetryClient = Grpc.Client & { GetEvents(r: SubscriptionRequest):
 
 export interface Telemetry {
   readonly grpc: typeof Grpc;
-  /** The service as the server serves it: responses are WireBatches, encoded by encodeBatch. */
+  /** The service as the server serves it: responses are WireBatches, serialized by serializeBatch. */
   readonly service: Grpc.ServiceDefinition;
   readonly Client: new (address: string, credentials: Grpc.ChannelCredentials, options?: Grpc.ChannelOptions) => TelemetryClient;
 }
@@ -48,7 +48,7 @@ export function loadTelemetry(): Promise<Telemetry> {
     const def = await loader.load(PROTO_FILE, { keepCase: true, longs: String, enums: String, defaults: true });
     const Client = (grpc.loadPackageDefinition(def) as unknown as { sfprocessor: { telemetry: { v1: { Telemetry: Telemetry['Client'] & Grpc.ServiceClientConstructor } } } }).sfprocessor.telemetry.v1
       .Telemetry;
-    const service = { ...Client.service, GetEvents: { ...Client.service.GetEvents!, responseSerialize: encodeBatch } } as Grpc.ServiceDefinition;
+    const service = { ...Client.service, GetEvents: { ...Client.service.GetEvents!, responseSerialize: serializeBatch } } as Grpc.ServiceDefinition;
     return { grpc, service, Client };
   })();
   return loaded;

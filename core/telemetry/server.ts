@@ -9,7 +9,7 @@ import type { BatchMessage, FromTelemetry, ServeOptions, StreamSettings } from '
 import { loadTelemetry } from './proto.js';
 import { type BatchSink, Subscriber } from './subscriber.js';
 import type { SubscriptionRequest } from './subscription.js';
-import type { WireBatch } from './wire.js';
+import type { WireBatch } from './event-queue.js';
 
 type GetEventsCall = grpc.ServerWritableStream<SubscriptionRequest, WireBatch>;
 
@@ -21,7 +21,7 @@ export interface TelemetryService {
   finish(): Promise<void>;
 }
 
-export async function serve(o: ServeOptions, post: (m: FromTelemetry) => void): Promise<TelemetryService | string> {
+export async function serve(o: ServeOptions, post: (m: FromTelemetry) => void, recycle: (buf: ArrayBuffer) => void): Promise<TelemetryService | string> {
   const { grpc: grpcjs, service } = await loadTelemetry();
   const server = new grpcjs.Server();
   /** Calls the hub has not answered yet. */
@@ -93,18 +93,23 @@ export async function serve(o: ServeOptions, post: (m: FromTelemetry) => void): 
     },
 
     batch(m) {
-      const { buf, events, to, suppressed } = m;
-      // one view per event, shared by the streams that take it
-      const views: (Buffer | undefined)[] = new Array(events.length / 3);
+      const { events, to, suppressed } = m;
+      // each stream copies the events it takes into its own queue
+      const buf = Buffer.from(m.buf);
+      let id = -1;
+      let s: Subscriber | undefined;
       for (let i = 0; i < to.length; i += 2) {
-        const s = live.get(to[i]!);
+        if (to[i] !== id) {
+          id = to[i]!;
+          s = live.get(id);
+        }
         if (s === undefined) continue;
-        const e = to[i + 1]!;
-        const start = events[3 * e]!;
-        const view = (views[e] ??= Buffer.from(buf, start, events[3 * e + 2]! - start));
-        s.offer(view, events[3 * e + 1]! - start);
+        const e = 3 * to[i + 1]!;
+        s.offer(buf, events[e]!, events[e + 1]!, events[e + 2]!);
       }
       for (let i = 0; i < suppressed.length; i += 2) live.get(suppressed[i]!)?.suppress(suppressed[i + 1]!);
+      // nothing refers to the buffer now: the hub writes its next batches into it
+      recycle(m.buf);
     },
 
     async finish() {

@@ -78,6 +78,9 @@ export async function serveTelemetry(worker: Worker, hub: Hub, o: TelemetryOptio
       case 'gone':
         hub.remove(m.id);
         break;
+      case 'recycle':
+        hub.recycle(m.buf);
+        break;
       case 'log':
         o.log[m.level](m.msg);
         break;

@@ -3,11 +3,11 @@
  * they are queued (bounded: when the client does not keep up its events are dropped for it alone
  * and counted) and written in batches as fast as the client's stream takes them.
  */
+import { EventQueue, type WireBatch } from './event-queue.js';
 import type { StreamSettings } from './messages.js';
-import { compileProjection, type Projector } from './projection.js';
-import { withJson, type WireBatch } from './wire.js';
+import { compileProjection, projected, type Projector } from './projection.js';
 
-/** Where batches go: a gRPC server stream (its serializer is wire.ts's encodeBatch). */
+/** Where batches go: a gRPC server stream (its serializer is event-queue.ts's serializeBatch). */
 export interface BatchSink {
   /** false: buffered, but write no more until `drain`. */
   write(batch: WireBatch): boolean;
@@ -17,9 +17,7 @@ export interface BatchSink {
 }
 
 export class Subscriber {
-  /** Encoded Event messages. */
-  private readonly queue: Buffer[] = [];
-  private head = 0;
+  private readonly queue = new EventQueue();
   private dropped = 0;
   private suppressed = 0;
   private accepted = 0;
@@ -44,15 +42,17 @@ export class Subscriber {
     if (settings.forMs > 0) this.timer = setTimeout(() => this.finish(), settings.forMs);
   }
 
-  /** An event its filters took: the Event message, and where in it its JSON starts. */
-  offer(event: Buffer, jsonAt: number): void {
+  /** An event its filters took: the Event message src[start, end), whose JSON starts at `jsonAt`. */
+  offer(src: Buffer, start: number, jsonAt: number, end: number): void {
     if (this.finishing || this.ended) return;
-    if (this.queue.length - this.head >= this.queueSize) {
+    if (this.queue.length >= this.queueSize) {
       this.dropped++;
       this.totals.dropped++;
       return;
     }
-    this.queue.push(this.projector ? withJson(event, jsonAt, this.projector(event.subarray(jsonAt))) : event);
+    const project = this.projector;
+    if (project === null) this.queue.push(src, start, end);
+    else this.queue.pushWithJson(src, start, jsonAt, end, projected(), project(src, jsonAt, end));
     this.accepted++;
     if (this.settings.limit > 0 && this.accepted >= this.settings.limit) this.finishing = true;
     this.schedule();
@@ -91,22 +91,11 @@ export class Subscriber {
 
   private flush(): void {
     while (!this.ended && !this.blocked) {
-      const pending = this.queue.length - this.head;
-      if (pending === 0 && this.dropped === 0 && this.suppressed === 0) break;
-      const n = Math.min(pending, this.batchSize);
-      const events = this.queue.slice(this.head, this.head + n);
-      this.head += n;
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      const batch: WireBatch = { events, dropped: this.dropped, suppressed: this.suppressed };
+      if (this.queue.length === 0 && this.dropped === 0 && this.suppressed === 0) break;
+      const batch: WireBatch = this.queue.take(this.batchSize, this.dropped, this.suppressed);
       this.dropped = 0;
       this.suppressed = 0;
-      this.totals.sent += n;
+      this.totals.sent += batch.count;
       if (!this.sink.write(batch)) {
         this.blocked = true;
         this.sink.onDrain(() => {
@@ -115,7 +104,7 @@ export class Subscriber {
         });
       }
     }
-    if (!this.ended && !this.blocked && this.finishing && this.queue.length === this.head) {
+    if (!this.ended && !this.blocked && this.finishing && this.queue.length === 0) {
       this.ended = true;
       this.sink.end();
       this.release();
@@ -124,8 +113,7 @@ export class Subscriber {
 
   private release(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.queue.length = 0;
-    this.head = 0;
+    this.queue.clear();
     this.onEnd(this);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The telemetry messages in protobuf wire format, written by hand. An `Event` is encoded once per
- * record, around its JSON bytes, and the same bytes are queued for every subscriber that takes it;
- * an `EventBatch` is then only tags, lengths and copies of those. protobufjs would encode every event
+ * record, around its JSON bytes, and every subscriber that takes it copies those bytes into its
+ * queue already framed as an `EventBatch` field (event-queue.ts), so a batch needs no encoding at
+ * all. protobufjs would encode every event
  * again for every subscriber, with its 64-bit numbers as strings. Field numbers are the proto's
  * (resources/proto/sfprocessor/telemetry/v1/telemetry.proto); clients decode with any protobuf
  * library.
@@ -14,9 +15,6 @@ const EVENT_TS = 0x10;
 const EVENT_TYPE = 0x1a;
 const EVENT_HOST = 0x22;
 const EVENT_JSON = 0x2a;
-const BATCH_EVENTS = 0x0a;
-const BATCH_DROPPED = 0x10;
-const BATCH_SUPPRESSED = 0x18;
 
 /** Bytes of the varint of a non-negative safe integer. */
 export function varintSize(v: number): number {
@@ -105,54 +103,4 @@ export function writeEventHeaderBefore(buf: Uint8Array, end: number, seq: number
   buf[p++] = EVENT_JSON;
   writeVarint(buf, p, jsonLength);
   return start;
-}
-
-/**
- * The Event `event` with another JSON (a projection of its own, which starts at `jsonAt`): its
- * other fields' bytes as they are, then the new json field.
- */
-export function withJson(event: Uint8Array, jsonAt: number, json: Uint8Array): Buffer {
-  const fieldsEnd = jsonAt - 1 - varintSize(event.length - jsonAt);
-  const b = Buffer.allocUnsafe(fieldsEnd + 1 + varintSize(json.length) + json.length);
-  b.set(event.subarray(0, fieldsEnd));
-  b[fieldsEnd] = EVENT_JSON;
-  b.set(json, writeVarint(b, fieldsEnd + 1, json.length));
-  return b;
-}
-
-/** What a subscriber sends: encoded Event messages and its two counts. */
-export interface WireBatch {
-  readonly events: readonly Uint8Array[];
-  readonly dropped: number;
-  readonly suppressed: number;
-}
-
-/** An EventBatch message (gRPC's serializer for GetEvents' responses). */
-export function encodeBatch(batch: WireBatch): Buffer {
-  const { events, dropped, suppressed } = batch;
-  let size = 0;
-  for (let i = 0; i < events.length; i++) {
-    const n = events[i]!.length;
-    size += 1 + varintSize(n) + n;
-  }
-  if (dropped > 0) size += 1 + varintSize(dropped);
-  if (suppressed > 0) size += 1 + varintSize(suppressed);
-  const b = Buffer.allocUnsafe(size);
-  let p = 0;
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    b[p++] = BATCH_EVENTS;
-    p = writeVarint(b, p, e.length);
-    b.set(e, p);
-    p += e.length;
-  }
-  if (dropped > 0) {
-    b[p++] = BATCH_DROPPED;
-    p = writeVarint(b, p, dropped);
-  }
-  if (suppressed > 0) {
-    b[p++] = BATCH_SUPPRESSED;
-    p = writeVarint(b, p, suppressed);
-  }
-  return b;
 }

@@ -10,7 +10,7 @@ let service: TelemetryService | null = null;
 port.on('message', (m: ToTelemetry) => {
   switch (m.t) {
     case 'serve':
-      void serve(m.options, post).then((s) => {
+      void serve(m.options, post, (buf) => port.postMessage({ t: 'recycle', buf } satisfies FromTelemetry, [buf])).then((s) => {
         if (typeof s === 'string') post({ t: 'failed', message: s });
         else service = s;
       });
