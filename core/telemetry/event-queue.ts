@@ -10,14 +10,10 @@
  * buffer keeps its chunk out of the pool until it is serialized (a cancelled call's chunks are
  * simply left to the garbage collector).
  */
-import { varintSize, writeVarint } from './wire.js';
+import { BATCH_DROPPED, BATCH_EVENTS, BATCH_SUPPRESSED, EVENT_JSON, varintSize, writeVarint } from './wire.js';
 
 const CHUNK_SIZE = 1 << 18;
 const POOL_MAX = 64;
-const BATCH_EVENTS = 0x0a;
-const BATCH_DROPPED = 0x10;
-const BATCH_SUPPRESSED = 0x18;
-const EVENT_JSON = 0x2a;
 
 class Chunk {
   /** Bytes written so far. */
@@ -132,16 +128,10 @@ export class EventQueue {
       p = q + len;
       k++;
     }
+    // a chunk read to its end is retired by the next take, or started over by room()
     this.readAt = p;
     this.length -= k;
     c.refs++;
-    if (p === c.used) {
-      if (chunks.length > 1) {
-        chunks.shift();
-        retire(c);
-        this.readAt = 0;
-      }
-    }
     return { chunk: c, start, end: p, count: k, dropped, suppressed };
   }
 
@@ -160,9 +150,8 @@ let scratch = Buffer.allocUnsafeSlow(1 << 16);
 /** An EventBatch message: gRPC's serializer for GetEvents' responses. */
 export function serializeBatch(b: WireBatch): Buffer {
   const { chunk, start, end, dropped, suppressed } = b;
-  if (chunk === null && dropped === 0 && suppressed === 0) return scratch.subarray(0, 0);
   let out: Buffer;
-  if (dropped === 0 && suppressed === 0) out = chunk!.buf.subarray(start, end);
+  if (chunk !== null && dropped === 0 && suppressed === 0) out = chunk.buf.subarray(start, end);
   else {
     const size = end - start + 1 + varintSize(dropped) + 1 + varintSize(suppressed);
     if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, 2 * scratch.length));

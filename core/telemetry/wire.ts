@@ -2,10 +2,9 @@
  * The telemetry messages in protobuf wire format, written by hand. An `Event` is encoded once per
  * record, around its JSON bytes, and every subscriber that takes it copies those bytes into its
  * queue already framed as an `EventBatch` field (event-queue.ts), so a batch needs no encoding at
- * all. protobufjs would encode every event
- * again for every subscriber, with its 64-bit numbers as strings. Field numbers are the proto's
- * (resources/proto/sfprocessor/telemetry/v1/telemetry.proto); clients decode with any protobuf
- * library.
+ * all. protobufjs would encode every event again for every subscriber, with its 64-bit numbers as
+ * strings. Field numbers are the proto's (resources/proto/sfprocessor/telemetry/v1/telemetry.proto);
+ * clients decode with any protobuf library.
  */
 import { toHiLo } from '../util/i64.js';
 
@@ -14,7 +13,10 @@ const EVENT_SEQ = 0x08;
 const EVENT_TS = 0x10;
 const EVENT_TYPE = 0x1a;
 const EVENT_HOST = 0x22;
-const EVENT_JSON = 0x2a;
+export const EVENT_JSON = 0x2a;
+export const BATCH_EVENTS = 0x0a;
+export const BATCH_DROPPED = 0x10;
+export const BATCH_SUPPRESSED = 0x18;
 
 /** Bytes of the varint of a non-negative safe integer. */
 export function varintSize(v: number): number {
