@@ -3,7 +3,8 @@
  * (core/export/encoders/json-share.ts): what the consumer gets is byte for byte what it would
  * encode itself, on every bundled record, also when the exporter's buffer flushes mid-line; a
  * record changed after its line was kept, a batch the exporter did not see, and another schema
- * version are encoded afresh; sharing stops when it keeps missing.
+ * version are encoded afresh; sharing stops when it keeps missing; only lines the consumer wants
+ * are kept.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -122,4 +123,28 @@ test('one consumer at a time: a second stage gets no share until the first stops
   const again = shareLines(a.key, a);
   assert.ok(again);
   stopSharing(again);
+});
+
+test('only the lines the consumer wants are kept; a line it asks for anyway is encoded afresh', async () => {
+  const records = (await flatRecords(join(FIXTURES, 'traces'))).slice(0, 1000);
+  const expected = ownText(new JsonEncoder('5'), records);
+  withShare((share, own) => {
+    share.wants = (r) => r.sfType !== 6;
+    share.endBatch(true);
+    const exporter = new JsonEncoder('5');
+    const wanted = records.filter((r) => r.sfType !== 6);
+    assert.ok(wanted.length > 0 && wanted.length < records.length);
+    for (const r of records) exporter.encode(r, new MemorySink());
+    const asked = consume(share, own, wanted);
+    assert.equal(asked.copied, wanted.length, 'every wanted line was kept');
+    assert.equal(asked.text, ownText(own, wanted));
+    share.endBatch(true);
+    for (const r of records) exporter.encode(r, new MemorySink());
+    const got = consume(share, own, records);
+    // the first unwanted record asked for misses, and the rest of the batch is encoded afresh
+    const firstUnwanted = records.findIndex((r) => r.sfType === 6);
+    assert.ok(firstUnwanted > 0);
+    assert.equal(got.copied, firstUnwanted);
+    assert.equal(got.text, expected);
+  });
 });

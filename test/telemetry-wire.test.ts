@@ -295,3 +295,43 @@ test('a held record replayed to a later stream is the same Event the live one go
   assert.equal(throttled.events.length, keys.size);
   assert.equal(throttled.suppressed, records.length - keys.size);
 });
+
+test('filters worked out while the exporter wrote the batch give the same streams, also when the exporter saw other records or a stream came in between', async () => {
+  // every k-th bundled record: a mix of all types in each batch
+  const all = await flatRecords(join(FIXTURES, 'traces'));
+  const records = all.filter((_, i) => i % Math.ceil(all.length / 4000) === 0);
+  const reqs: SubscriptionRequest[] = [
+    { filter: { types: ['PE'] } },
+    { filter: { opflags: ['EXEC', 'OPEN'] } },
+    { filter: { condition: 'sf.file.path contains /etc' } },
+    { throttle: { interval_ms: 3_600_000, key: 'FILE' }, filter: { types: ['FF'] } },
+    {},
+  ];
+  const late: SubscriptionRequest = { filter: { types: ['FF', 'NF'] } };
+  const ids = [1, 2, 3, 4, 5, 6];
+  // plain: publish alone; prematched: as the subscriptions stage runs beside an exporter
+  const plain = newHub();
+  const pre = newHub();
+  for (const [i, q] of reqs.entries()) {
+    plain.hub.add(tap(i + 1, q));
+    pre.hub.add(tap(i + 1, q));
+  }
+  let prematched = 0;
+  for (let i = 0, n = 0; i < records.length; i += 500, n++) {
+    const batch = records.slice(i, i + 500);
+    if (n === 3) plain.hub.add(tap(6, late));
+    // batch 1: the exporter saw other records (the next batch); batch 3: a stream came after prematch
+    const seen = n === 1 ? records.slice(i + 500, i + 1000) : n === 2 ? batch.slice(100) : batch;
+    for (const r of seen) if (pre.hub.prematch(r)) prematched++;
+    if (n === 3) pre.hub.add(tap(6, late));
+    pre.hub.publish(batch);
+    plain.hub.publish(batch);
+  }
+  assert.ok(prematched > 0 && prematched < records.length, `${prematched} records prematched`);
+  for (const id of ids) {
+    const want = await eventsOf(plain.batches, id);
+    assert.ok(want.events.length > 0, `stream ${id} got events`);
+    assert.deepEqual(await eventsOf(pre.batches, id), want, `stream ${id}`);
+  }
+  assert.ok((await eventsOf(plain.batches, 4)).suppressed > 0, 'the throttle suppressed some');
+});

@@ -79,6 +79,7 @@ export const subscriptionsFactory: ProcessorFactory = {
       if (share === null || !share.copy(r, out)) json.encode(r, out);
     };
     const hub = new Hub(write, hostname(), c.history, post);
+    if (share) share.wants = (r) => hub.prematch(r);
     const server = await serveTelemetry(worker, hub, { path: c.socket, mode: modeOf(c.mode)!, queueSize: c['queue.size'], batchSize: c.batch, vocabulary, log: ctx.log, ...(tcp ? { tcp } : {}) });
     const proc: Processor<FlatRecord, never> = {
       process: (batch) => {

@@ -4,7 +4,9 @@
  * takes is encoded once, as a complete protobuf Event around its JSON; the events of one pipeline
  * batch go to the telemetry thread in one transferred buffer, with the list of which streams take
  * which. The last `historySize` records are held in a ring (references and two numbers each, no
- * per-record object) for subscriptions that start in the past.
+ * per-record object) for subscriptions that start in the past. When an exporter in the same fan-out
+ * writes the batch's JSON first, the filters run then (prematch), once per record: the exporter keeps
+ * only lines some stream may take, and publish applies the throttles to the matches found.
  */
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
@@ -106,6 +108,13 @@ export class Hub {
   private readonly ats: Float64Array;
   /** The next slot to fill; the oldest record once the ring is full. */
   private next = 0;
+  // matches worked out while an exporter wrote this batch's JSON (prematch), so publish does not
+  // evaluate the filters again: the records in order and, per record, a bit per taker (-1: unknown)
+  private preRecs: (FlatRecord | undefined)[] = [];
+  private readonly preMasks = new IntList();
+  private preN = 0;
+  /** The taps the masks refer to (a new array whenever a stream comes or goes). */
+  private preTaps: Tap[] | null = null;
 
   constructor(
     private readonly writeJson: JsonWriter,
@@ -131,7 +140,7 @@ export class Hub {
       for (let i = 0; i < this.historySize; i++) {
         const slot = (this.next + i) % this.historySize;
         const r = this.recs[slot];
-        if (r === undefined || this.ats[slot]! < from || !tap.takesType(r.sfType)) continue;
+        if (r === undefined || this.ats[slot]! < from || !tap.takesType(r.sfType) || !tap.matches(r)) continue;
         this.show(tap, r, this.seqs[slot]!, -1);
       }
       this.flush();
@@ -149,6 +158,10 @@ export class Hub {
     this.byType = TYPES.map((_, type) => taps.filter((t) => t.takesType(type)));
   }
 
+  private takersOf(type: number): Tap[] {
+    return this.byType[type] ?? this.taps.filter((t) => t.takesType(type));
+  }
+
   /** A batch's buffer back from the telemetry thread. */
   recycle(buf: ArrayBuffer): void {
     this.sink.recycle(buf);
@@ -159,14 +172,43 @@ export class Hub {
     return this.taps.length > 0;
   }
 
+  /**
+   * Called for each record of the coming batch as an exporter writes its JSON: which takers'
+   * filters match r, kept for publish. True if any does (its line is then worth keeping).
+   */
+  prematch(r: FlatRecord): boolean {
+    if (this.preTaps !== this.taps) {
+      this.dropPrematches();
+      this.preTaps = this.taps;
+    }
+    const takers = this.takersOf(r.sfType);
+    let mask = 0;
+    if (takers.length > 30) mask = -1;
+    else for (let k = 0; k < takers.length; k++) if (takers[k]!.matches(r)) mask |= 1 << k;
+    this.preRecs[this.preN++] = r;
+    this.preMasks.push(mask);
+    return mask !== 0;
+  }
+
+  private dropPrematches(): void {
+    this.preRecs.fill(undefined, 0, this.preN);
+    this.preN = 0;
+    this.preMasks.clear();
+    this.preTaps = null;
+  }
+
   publish(batch: readonly FlatRecord[]): void {
     const held = this.historySize > 0;
     const taps = this.taps;
     if (taps.length === 0 && !held) {
       this.seq += batch.length;
+      if (this.preN > 0) this.dropPrematches();
       return;
     }
     const at = Date.now();
+    // the prematched records are this batch's, in order, when the exporter saw the same records
+    let pre = this.preN > 0 && this.preTaps === taps;
+    let c = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       const seq = ++this.seq;
@@ -177,18 +219,31 @@ export class Hub {
         this.ats[slot] = at;
         this.next = (slot + 1) % this.historySize;
       }
-      const takers = this.byType[r.sfType] ?? taps.filter((t) => t.takesType(r.sfType));
+      let mask = -1;
+      if (pre) {
+        let j = c;
+        while (j < this.preN && this.preRecs[j] !== r) j++;
+        if (j < this.preN) {
+          mask = this.preMasks.get(j);
+          c = j + 1;
+        } else pre = false;
+      }
+      if (mask === 0) continue;
+      const takers = this.takersOf(r.sfType);
       let event = -1;
-      for (let k = 0; k < takers.length; k++) event = this.show(takers[k]!, r, seq, event);
+      for (let k = 0; k < takers.length; k++) {
+        const tap = takers[k]!;
+        if (mask === -1 ? !tap.matches(r) : (mask & (1 << k)) === 0) continue;
+        event = this.show(tap, r, seq, event);
+      }
     }
+    if (this.preN > 0) this.dropPrematches();
     this.flush();
   }
 
-  /** Show r to one tap; `event` is r's event index once encoded (-1: not yet). Returns it. */
+  /** Show r, which tap's filters take, to it; `event` is r's event index once encoded (-1: not yet). Returns it. */
   private show(tap: Tap, r: FlatRecord, seq: number, event: number): number {
-    const v = tap.verdict(r);
-    if (v === Verdict.Skip) return event;
-    if (v === Verdict.Suppressed) {
+    if (tap.admit(r) === Verdict.Suppressed) {
       this.suppressed.set(tap.id, (this.suppressed.get(tap.id) ?? 0) + 1);
       return event;
     }

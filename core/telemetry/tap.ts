@@ -30,7 +30,6 @@ function throttleKey(key: ThrottleKey, r: FlatRecord): string {
 }
 
 export const enum Verdict {
-  Skip = 0,
   Suppressed = 1,
   Take = 2,
 }
@@ -48,9 +47,13 @@ export class Tap {
     return (this.sub.types & (1 << t)) !== 0;
   }
 
-  /** Does the stream get r, or does its throttle hold r back? */
-  verdict(r: FlatRecord): Verdict {
-    if (!this.sub.matches(r)) return Verdict.Skip;
+  /** Do its filters take r (throttle aside)? */
+  matches(r: FlatRecord): boolean {
+    return this.sub.matches(r);
+  }
+
+  /** r matches: does the stream get it, or does its throttle hold it back? */
+  admit(r: FlatRecord): Verdict.Take | Verdict.Suppressed {
     const t = this.sub.throttle;
     if (t === null) return Verdict.Take;
     const k = throttleKey(t.key, r);

@@ -21,6 +21,12 @@ const MISSES_TO_STOP = 8;
 export class LineShare {
   /** Whether encoders keep lines for the next batch (the consumer has use for them; sharing not stopped). */
   wanted = false;
+  /**
+   * The consumer's guess whether it will ask for r's line; lines it will not ask for are not kept.
+   * Keeping every line would copy the exporter's whole output again and push its working set out
+   * of the cache; a wrong guess costs only an encode (the lookup misses).
+   */
+  wants: (r: FlatRecord) => boolean = () => true;
   /** The encoder whose lines this batch holds (the first to write after a reset), null before. */
   private owner: object | null = null;
   private recs: (FlatRecord | undefined)[] = [];
@@ -55,6 +61,7 @@ export class LineShare {
    * so the records after it still line up.
    */
   put(r: FlatRecord, out: ByteSink, from: number, flushes: number): void {
+    if (!this.wants(r)) return;
     const len = out.pos - from;
     const kept = out.flushes === flushes && this.used + len <= MAX_BYTES;
     if (kept && this.used + len > this.buf.length) {
