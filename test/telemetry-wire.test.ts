@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type * as Grpc from '@grpc/grpc-js';
 import { jsonText } from '../core/export/encoders/json.js';
 import type { FlatRecord } from '../core/flatten/flatrecord.js';
-import { NO_VOCABULARY } from '../core/policy/condition.js';
+import { compileCondition, NO_VOCABULARY } from '../core/policy/condition.js';
 import { Hub } from '../core/telemetry/hub.js';
 import type { BatchMessage } from '../core/telemetry/messages.js';
 import { compileProjection, projected } from '../core/telemetry/projection.js';
@@ -19,6 +19,7 @@ import { Tap } from '../core/telemetry/tap.js';
 import { eventHeaderSize, writeEventHeaderBefore } from '../core/telemetry/wire.js';
 import { JsonEncoder } from '../core/export/encoders/json.js';
 import { exactToString, parseExact } from '../core/util/i64.js';
+import { SfType } from '../core/sysflow/types.js';
 import { FIXTURES } from './helpers/corpus.js';
 import { pe } from './helpers/records.js';
 import { flatRecords } from './helpers/run-pipeline.js';
@@ -334,4 +335,23 @@ test('filters worked out while the exporter wrote the batch give the same stream
     assert.deepEqual(await eventsOf(pre.batches, id), want, `stream ${id}`);
   }
   assert.ok((await eventsOf(plain.batches, 4)).suppressed > 0, 'the throttle suppressed some');
+});
+
+test('a condition that only some record types can meet is shown only those types, and selects what it selects on all', async () => {
+  const records = await flatRecords(join(FIXTURES, 'traces'));
+  const cond = 'evt.type in (connect, accept) or (sf.type = PE and sf.proc.name = bash)';
+  const sub = compileSubscription({ filter: { condition: cond } }, NO_VOCABULARY);
+  const bits = (...ts: number[]) => ts.reduce((m, t) => m | (1 << t), 0);
+  // connect and accept are network flows' and (unix sockets) file flows' op flags
+  assert.equal(sub.types, bits(SfType.PE, SfType.NF, SfType.FF));
+  const { hub, batches } = newHub();
+  hub.add(new Tap(1, sub));
+  publish(hub, records);
+  const test = compileCondition(cond, NO_VOCABULARY).test;
+  const want = records.flatMap((r, i) => (test(r) ? [String(i + 1)] : []));
+  assert.ok(want.length > 0);
+  assert.deepEqual(
+    (await eventsOf(batches, 1)).events.map((e) => e.seq),
+    want,
+  );
 });

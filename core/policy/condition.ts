@@ -19,10 +19,19 @@ export interface Vocabulary {
 
 export const NO_VOCABULARY: Vocabulary = { macros: new Map(), lists: new Map() };
 
+/** A compiled condition and what is known of it without a record. */
+export interface CompiledFilter {
+  readonly test: Pred;
+  /** Record types it can be true for (bit per SfType). */
+  readonly types: number;
+  /** Op flags a record must have one of for it to be true (ANY_OPS: no constraint). */
+  readonly ops: number;
+}
+
 /** A condition that does not compile; the message is `condition:LINE:COL: reason`. */
 export class ConditionError extends Error {}
 
-export function compileCondition(text: string, vocabulary: Vocabulary = NO_VOCABULARY, name = 'condition'): Pred {
+export function compileCondition(text: string, vocabulary: Vocabulary = NO_VOCABULARY, name = 'condition'): CompiledFilter {
   const lines = new LineIndex(text);
   const src: SourceRef = { file: name, item: name, position: (offset) => lines.position(offset) };
   const at = (offset: number, reason: string) => {
@@ -38,7 +47,8 @@ export function compileCondition(text: string, vocabulary: Vocabulary = NO_VOCAB
   }
   const notes = new Notes();
   try {
-    return new Compiler({ macros: vocabulary.macros, lists: vocabulary.lists }, notes).compile(expr, src).fn;
+    const c = new Compiler({ macros: vocabulary.macros, lists: vocabulary.lists }, notes).compile(expr, src);
+    return { test: c.fn, types: c.types, ops: c.ops };
   } catch (e) {
     // macros keep their own files' positions; a condition's own mistakes are in `name`
     if (e instanceof PolicyError) throw new ConditionError(e.file === name ? `${name}:${e.line}:${e.col}: ${e.reason}` : e.message);

@@ -6,7 +6,7 @@
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Container } from '../sysflow/types.js';
 import { opFlagsOf } from '../flatten/fields.js';
-import { compileCondition, ConditionError, type Vocabulary } from '../policy/condition.js';
+import { compileCondition, ConditionError, type CompiledFilter, type Vocabulary } from '../policy/condition.js';
 import type { Pred } from '../policy/compiled.js';
 import { OPFLAG_BITS, TYPE_CODES } from '../policy/literals.js';
 import { globTest } from '../policy/match.js';
@@ -108,7 +108,7 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
   const f = req.filter ?? {};
   const types = typeMask(f.types ?? []);
   const ops = opMask(f.opflags ?? []);
-  let cond: Pred | null = null;
+  let cond: CompiledFilter | null = null;
   if (f.condition !== undefined && f.condition.trim() !== '') {
     try {
       cond = compileCondition(f.condition, vocabulary);
@@ -119,7 +119,7 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
   }
   const tests: Pred[] = [];
   if (ops) tests.push((r: FlatRecord) => (opFlagsOf(r) & ops) !== 0);
-  if (cond) tests.push(cond);
+  if (cond) tests.push(cond.test);
   const inContainer = containerTest(req.containers);
   if (inContainer) tests.push(inContainer);
   const matches: Pred = tests.length === 0 ? () => true : tests.length === 1 ? tests[0]! : (r) => tests.every((t) => t(r));
@@ -132,7 +132,8 @@ export function compileSubscription(req: SubscriptionRequest, vocabulary: Vocabu
   const exclude = fieldNames(req.fields?.exclude, 'fields.exclude');
   return {
     matches,
-    types: types || -1,
+    // the types the condition can be true for, too: the hub then never shows it the others
+    types: (types || -1) & (cond ? cond.types : -1),
     forMs: count(req.for_ms, 'for_ms'),
     limit: count(req.limit, 'limit'),
     throttle: intervalMs > 0 ? { intervalMs, key } : null,

@@ -138,8 +138,8 @@ test('filters of each kind give exactly the records the pipeline exports, number
   assert.equal(flat.length, exported.length);
   const vocab = loadVocabulary(POLICIES);
   const expectSeqs = (pred: (i: number) => boolean) => flat.map((_, i) => i + 1).filter((s) => pred(s - 1));
-  const condFn = compileCondition(cond, vocab);
-  const macroFn = compileCondition('spawned_process', vocab);
+  const condFn = compileCondition(cond, vocab).test;
+  const macroFn = compileCondition('spawned_process', vocab).test;
   assert.deepEqual(
     got.nf!.events.map((e) => e.seq),
     expectSeqs((i) => flat[i]!.sfType === 5),
