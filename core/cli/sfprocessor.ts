@@ -8,6 +8,7 @@ import { loadConfig, validateGraph } from '../pipeline/config.js';
 import { ConfigError, EXIT, InputError, PolicyError, UserError } from '../errors.js';
 import { runMain } from './run-main.js';
 import { subscribeMain } from './subscribe.js';
+import { captureMain } from './capture.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { initHashing } from '../util/xxh.js';
 import { loadPolicySet, type PolicySet } from '../policy/policyset.js';
@@ -44,6 +45,7 @@ const FLAGS: FlagSpec[] = [
 const USAGE = `Usage:
   sfprocessor -version
   sfprocessor subscribe [-socket PATH] [-filter COND] [-types PE,NF] [-for 30s] [-limit N] … (sfprocessor subscribe -help)
+  sfprocessor capture -config FILE [-request FILE] [-log LEVEL] (sfprocessor capture -help)
   sfprocessor -policycheck POLICIES [-log LEVEL]
   sfprocessor -test [-log LEVEL] [-config FILE] [-driverdir DIR] [-plugdir DIR] [PATH]
   sfprocessor [-driver NAME] [-log LEVEL] [-quiet] [-progress] [-config FILE] [-driverdir DIR] [-plugdir DIR] PATH
@@ -56,6 +58,7 @@ ${usageTable(FLAGS)}
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'subscribe') return subscribeMain(argv.slice(1));
+  if (argv[0] === 'capture') return captureMain(argv.slice(1));
   const parsed = parseOrUsage('sfprocessor', argv, FLAGS);
   if (typeof parsed === 'number') return parsed;
   const { flags, positional } = parsed;
