@@ -5,7 +5,8 @@
  * file plus a JSON sidecar (the requests, the controls, the counts, why it stopped). Files appear
  * under their final names only when complete (written as .part, then renamed).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { BadRequest, type CaptureJob, type CaptureLimits, type CaptureMessage, captureKey, parseRequest, type RequestContext } from './request.js';
@@ -97,6 +98,11 @@ export class CaptureService {
   private closing = false;
 
   constructor(private readonly o: CaptureServiceOptions) {
+    try {
+      mkdirSync(o.dir, { recursive: true });
+    } catch (e) {
+      throw new ConfigError(`capture directory '${o.dir}': cannot create: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     this.ctx = { node: o.node, devices: o.devices, aliases: o.aliases, limits: o.limits, checkFilter: o.checkFilter };
   }
 
@@ -192,7 +198,7 @@ export class CaptureService {
       );
     } catch (e) {
       this.counters.failed++;
-      this.o.log.warn(`capture request refused (alertid ${job.alertid ?? 'none'}): ${(e as Error).message}`);
+      this.o.log.warn(`capture on ${job.iface} (alertid ${job.alertid ?? 'none'}) could not start: ${(e as Error).message}`);
       return null;
     }
     renameSync(part, pcapPath);

@@ -4,7 +4,7 @@
  * capture. It runs until SIGINT/SIGTERM, then ends the running captures (their files are written),
  * prints its counters and exits 0; with -request it exits 0 when the capture was written, 1 if not.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { LevelWithSilent } from 'pino';
 import { readCaptureConfig } from '../capture/config.js';
 import { capture, pcap } from '../capture/pcap.js';
@@ -47,11 +47,6 @@ export async function captureMain(argv: string[]): Promise<number> {
   const addon = pcap();
   const devices = new Set(addon.devices().map((d) => d.name));
   for (const n of cfg.named) if (!devices.has(n)) throw new ConfigError(`${file}: interface '${n}' does not exist here (known: ${[...devices].sort().join(', ')})`);
-  try {
-    mkdirSync(cfg.dir, { recursive: true });
-  } catch (e) {
-    throw new ConfigError(`${file}: localdir '${cfg.dir}': cannot create: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
   const service = new CaptureService({
     node: cfg.node,
     dir: cfg.dir,

@@ -5,6 +5,7 @@ import { readerFactory } from '../processors/reader.js';
 import { policyEngineFactory } from '../processors/policyengine.js';
 import { exporterFactory } from '../processors/exporter.js';
 import { subscriptionsFactory } from '../processors/subscriptions.js';
+import { captureActionFactory } from '../capture/action.js';
 import { JsonEncoder } from '../export/encoders/json.js';
 import { EcsEncoder } from '../export/encoders/ecs.js';
 import { fileTransport } from '../export/transports/file.js';
@@ -28,6 +29,7 @@ export function builtinRegistry(): Registry {
   r.transports.add(nullTransport);
   r.transports.add(syslogTransport);
   r.transports.add(esTransport);
+  r.actions.add(captureActionFactory);
   r.drivers.add(fileDriver);
   r.drivers.add(socketDriver);
   // processors last: the exporter lists the encoders and transports in its attribute help

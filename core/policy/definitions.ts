@@ -80,6 +80,10 @@ export interface RuleDef {
   prefilter: string[];
   enabled: boolean;
   actions: string[];
+  /** Falco's `capture: true` (a packet capture when the rule matches), `capture_duration` (ms) and our `capture_bpf`. */
+  capture: boolean;
+  captureDurationMs: number | null;
+  captureBpf: string | null;
   exceptions: ExceptionDef[];
   source: string;
   skipIfUnknown: boolean;
@@ -167,6 +171,7 @@ const RULE_KEYS = new Set([
   'override',
   'capture',
   'capture_duration',
+  'capture_bpf',
 ]);
 const RULE_APPENDABLE = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
 const RULE_REPLACEABLE = new Set([
@@ -181,6 +186,7 @@ const RULE_REPLACEABLE = new Set([
   'skip-if-unknown-filter',
   'capture',
   'capture_duration',
+  'capture_bpf',
   'prefilter',
   'actions',
   'action',
@@ -229,6 +235,11 @@ class FileReader {
       if (/^(false|False|FALSE|no|off)$/.test(n.value)) return false;
     }
     throw this.err(n.start, item, `'${key}' must be true or false`);
+  }
+  /** A whole number ≥ 1 (a plain scalar). */
+  count(n: YNode, item: string, key: string): number {
+    if (n.kind === 'scalar' && n.plain && /^[0-9]+$/.test(n.value) && Number(n.value) >= 1 && Number.isSafeInteger(Number(n.value))) return Number(n.value);
+    throw this.err(n.start, item, `'${key}' must be a whole number of at least 1`);
   }
   strList(n: YNode, item: string, key: string): string[] {
     if (n.kind === 'null') return [];
@@ -476,8 +487,17 @@ class FileReader {
           case 'skip-if-unknown-filter':
             old.skipIfUnknown = this.bool(v, item, k);
             break;
+          case 'capture':
+            old.capture = this.bool(v, item, k);
+            break;
+          case 'capture_duration':
+            old.captureDurationMs = this.count(v, item, k);
+            break;
+          case 'capture_bpf':
+            old.captureBpf = this.str(v, item, k).trim() || null;
+            break;
           default:
-            break; // warn_evttypes, capture…: accepted, no effect here
+            break; // warn_evttypes: accepted, no effect here
         }
       }
       return;
@@ -499,6 +519,9 @@ class FileReader {
       exceptions: get('exceptions') ? this.exceptions(get('exceptions')!.value, item) : [],
       source,
       skipIfUnknown: get('skip-if-unknown-filter') ? this.bool(get('skip-if-unknown-filter')!.value, item, 'skip-if-unknown-filter') : false,
+      capture: get('capture') ? this.bool(get('capture')!.value, item, 'capture') : false,
+      captureDurationMs: get('capture_duration') ? this.count(get('capture_duration')!.value, item, 'capture_duration') : null,
+      captureBpf: get('capture_bpf') ? this.str(get('capture_bpf')!.value, item, 'capture_bpf').trim() || null : null,
       pos: this.pos(e.keyStart),
     };
     if (old) this.warn(e.keyStart, item, `redefines the rule from ${old.pos.file}:${old.pos.line}`);
@@ -583,6 +606,9 @@ export function readDefinitions(p: string | readonly string[], sigmaConfig?: str
         prefilter: r.prefilter,
         enabled: true,
         actions: [],
+        capture: false,
+        captureDurationMs: null,
+        captureBpf: null,
         exceptions: [],
         source: 'sysflow',
         skipIfUnknown: false,

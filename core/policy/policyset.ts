@@ -42,6 +42,8 @@ export const PRIORITY_NUMBER: Record<string, number> = {
 export interface Action {
   readonly name: string;
   run(r: FlatRecord, rule: CompiledRule): void;
+  /** At the end of the pipeline (an action holding connections or work in progress). */
+  close?(): Promise<void>;
 }
 
 /** Policy rule actions beyond the built-in `alert` and `tag` (plugins): one Action per policy engine. */
@@ -82,6 +84,8 @@ export interface CompiledRule extends Gated {
   /** Reported in `policies` (false only when the rule's sole action is `tag`). */
   readonly alert: boolean;
   readonly actions: readonly Action[];
+  /** What the capture action reads: the rule's capture_duration (ms) and capture_bpf. */
+  readonly capture: { readonly durationMs: number | null; readonly bpf: string | null };
   readonly output: Render | null;
   readonly matched: MatchedRule;
 }
@@ -375,7 +379,9 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       types &= mask;
     }
     const ruleActions: Action[] = [];
-    for (const a of def.actions) {
+    // Falco's `capture: true` asks for the capture action
+    const named = def.capture && !def.actions.includes('capture') ? [...def.actions, 'capture'] : def.actions;
+    for (const a of named) {
       const act = actions.get(a);
       if (act) ruleActions.push(act);
       else warnings.push(`${def.pos.file}:${def.pos.line}: ${item}: unknown action '${a}' ignored (known: ${[...actions.keys()].join(', ')})`);
@@ -412,6 +418,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       ops: compiled.ops,
       alert,
       actions: ruleActions.filter((a) => a.name !== 'alert'),
+      capture: { durationMs: def.captureDurationMs, bpf: def.captureBpf },
       output,
       matched: Object.freeze({ name: def.name, desc: def.desc, priority, tags }),
     });

@@ -215,11 +215,19 @@ export function policyEngineFactory(actionTable: Lookup<ActionFactory>): Process
         return { process: () => {} };
       }
       const engine = new PolicyEngine(set, mode);
-      if (monitor === 'local') {
-        const mon = new Monitor(policies, engine, load, ctx.log, interval * 1000);
-        return { process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>), alerts: () => engine.alerts(), close: async () => mon.close() };
-      }
-      return engine as Processor;
+      // actions that hold connections or running work (capture) finish with the pipeline
+      const closeActions = async () => {
+        for (const a of actions.values()) await a.close?.();
+      };
+      const mon = monitor === 'local' ? new Monitor(policies, engine, load, ctx.log, interval * 1000) : null;
+      return {
+        process: (b, e) => engine.process(b as FlatRecord[], e as Emit<FlatRecord>),
+        alerts: () => engine.alerts(),
+        close: async () => {
+          mon?.close();
+          await closeActions();
+        },
+      } as Processor;
     },
   };
 }

@@ -135,7 +135,8 @@ static int open_capture(job_t *j) {
   }
   j->d = pcap_dump_open(j->p, j->path);
   if (!j->d) {
-    fail(j, "EOPEN", j->path, pcap_geterr(j->p));
+    /* libpcap's message names the file */
+    fail(j, "EOPEN", "cannot write the capture", pcap_geterr(j->p));
     pcap_close(j->p);
     j->p = NULL;
     return -1;
