@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import { type CaptureLimits, DEFAULT_LIMITS } from './request.js';
 import type { RedisSettings } from './redis.js';
+import type { S3Settings } from './s3.js';
 
 const L = DEFAULT_LIMITS;
 const int = (description: string, dflt: number, minimum = 0) => ({ type: 'integer' as const, minimum, default: dflt, description });
@@ -31,6 +32,16 @@ export const CAPTURE_CONFIG: ConfigSchema = {
     'redis.port': { type: 'integer', minimum: 1, maximum: 65535, default: 6379, description: 'Redis port' },
     'redis.channel': { type: 'string', default: 'capture', description: 'pub/sub channel the requests arrive on' },
     'redis.auth': { type: 'string', description: 'Redis password' },
+    's3.upload': { type: 'boolean', default: false, description: 'upload each capture (pcap and sidecar) to S3-compatible storage' },
+    's3.endpoint': { type: 'string', description: 'S3 endpoint URL (default: AWS for the region); path-style addressing' },
+    's3.region': { type: 'string', default: 'us-east-1', description: 'S3 region' },
+    's3.bucket': { type: 'string', description: 'bucket, when a request names none' },
+    's3.folder': { type: 'string', default: 'pcaps', description: 'key prefix, when a request names none' },
+    's3.accessid': { type: 'string', description: 'access key id (default: the AWS SDK credential chain, e.g. AWS_ACCESS_KEY_ID)' },
+    's3.accesskey': { type: 'string', description: 'secret access key' },
+    's3.acl': { type: 'string', description: 'canned ACL, when a request names none (e.g. private)' },
+    's3.encryption': { type: 'boolean', default: false, description: 'server-side encryption (AES256), when a request does not say' },
+    's3.requestendpoint': { type: 'boolean', default: false, description: "let requests choose the endpoint and region (they decide where this node's credentials sign to)" },
   },
 };
 
@@ -41,6 +52,8 @@ export interface CaptureConfig {
   readonly concurrency: number;
   readonly queue: number;
   readonly redis: RedisSettings;
+  /** null: no upload */
+  readonly s3: S3Settings | null;
   /** alias → interface names */
   readonly aliases: Map<string, string[]>;
   /** interfaces the config names (each must exist here) */
@@ -65,6 +78,16 @@ interface Flat {
   'redis.port': number;
   'redis.channel': string;
   'redis.auth'?: string;
+  's3.upload': boolean;
+  's3.endpoint'?: string;
+  's3.region': string;
+  's3.bucket'?: string;
+  's3.folder': string;
+  's3.accessid'?: string;
+  's3.accesskey'?: string;
+  's3.acl'?: string;
+  's3.encryption': boolean;
+  's3.requestendpoint': boolean;
 }
 
 /** Nested objects become dotted keys, values strings (as pipeline attributes are). */
@@ -111,7 +134,22 @@ export function parseCaptureConfig(text: string, file: string): CaptureConfig {
     duration: c.defaultduration,
     snap: c.snaplength,
   };
+  if (c['s3.upload'] && !c['s3.bucket']) throw new ConfigError(`${file}: s3.upload needs s3.bucket (the bucket for requests that name none)`);
+  if (Boolean(c['s3.accessid']) !== Boolean(c['s3.accesskey'])) throw new ConfigError(`${file}: s3.accessid and s3.accesskey go together`);
+  const s3: S3Settings | null = c['s3.upload']
+    ? {
+        ...(c['s3.endpoint'] ? { endpoint: c['s3.endpoint'] } : {}),
+        region: c['s3.region'],
+        bucket: c['s3.bucket']!,
+        folder: c['s3.folder'],
+        ...(c['s3.accessid'] ? { accessId: c['s3.accessid'], accessKey: c['s3.accesskey']! } : {}),
+        ...(c['s3.acl'] ? { acl: c['s3.acl'] } : {}),
+        encryption: c['s3.encryption'],
+        requestEndpoint: c['s3.requestendpoint'],
+      }
+    : null;
   return {
+    s3,
     node: c.node ?? hostname(),
     dir: c.localdir,
     limits,

@@ -9,6 +9,7 @@ import type { LevelWithSilent } from 'pino';
 import { readCaptureConfig } from '../capture/config.js';
 import { capture, pcap } from '../capture/pcap.js';
 import { subscribeRedis } from '../capture/redis.js';
+import { s3Uploader } from '../capture/s3.js';
 import { CaptureService } from '../capture/service.js';
 import { ConfigError, EXIT, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
@@ -58,12 +59,13 @@ export async function captureMain(argv: string[]): Promise<number> {
     concurrency: cfg.concurrency,
     queue: cfg.queue,
     capture,
+    ...(cfg.s3 ? { upload: s3Uploader(cfg.s3, cfg.node) } : {}),
     log,
   });
   const summary = () => {
     const c = service.counters;
     log.info(
-      `capture: ${c.received} requests, ${c.completed} captures written, ${c.merged} merged, ${c.invalid} refused as bad, ${c.busy} refused as busy, ${c.otherNode} for other nodes, ${c.failed} failed`,
+      `capture: ${c.received} requests, ${c.completed} captures written, ${c.merged} merged, ${c.invalid} refused as bad, ${c.busy} refused as busy, ${c.otherNode} for other nodes, ${c.failed} failed${cfg.s3 ? `; ${c.uploaded} uploaded, ${c.uploadFailed} uploads failed` : ''}`,
     );
   };
 
