@@ -1,7 +1,8 @@
 /**
  * The `capture` rule action (`actions: [capture]`, or Falco's `capture: true`): when a rule matches,
- * ask for the packets. A network flow's capture filter is its 5-tuple; other records use the rule's
- * `capture_bpf`, else the engine's `capture.bpf`. The request is a pcapdaemon message: handed to
+ * ask for the packets. A network flow's capture filter is its 5-tuple; other records use the flows
+ * their process was last seen with (the action observes every record's NF flows, per process),
+ * else the rule's `capture_bpf`, else the engine's `capture.bpf`. The request is a pcapdaemon message: handed to
  * the built-in capture service (`capture.mode: service`) or published on a Redis channel for a
  * pcapdaemon deployment or `sfprocessor capture` elsewhere (`capture.mode: redis`). The record gets
  * the tag `capture:<alertid>`, the request's id. A flow matched again while its capture may still
@@ -36,6 +37,7 @@ export const CAPTURE_ACTION_CONFIG: ConfigSchema = {
     'capture.alias': { type: 'string', description: "interface aliases instead (as the serving side's config names them), comma-separated" },
     'capture.node': { type: 'string', description: "the node the requests are for (default: this host's name)" },
     'capture.bpf': { type: 'string', description: 'capture filter for records that are not network flows, when the rule has no capture_bpf' },
+    'capture.customer': { type: 'string', description: "the requests' customer (pcapdaemon's metadata field)" },
     'capture.packets': int('packets per capture', L.packets),
     'capture.bytes': int('bytes per capture (pcap file size)', L.maxbytes),
     'capture.duration': int("seconds a capture lasts at most (a rule's capture_duration, in ms as in Falco, overrides it)", 30),
@@ -62,6 +64,7 @@ interface Settings {
   'capture.alias'?: string;
   'capture.node'?: string;
   'capture.bpf'?: string;
+  'capture.customer'?: string;
   'capture.packets': number;
   'capture.bytes': number;
   'capture.duration': number;
@@ -96,6 +99,10 @@ export function flowFilter(r: FlatRecord): string | null {
   return `${proto} and host ${ipStr(n.sip)} and host ${ipStr(n.dip)} and port ${n.sport} and port ${n.dport}`;
 }
 
+/** Processes whose flows are remembered, and flows per process (the most recent). */
+const PROCESSES = 10_000;
+const FLOWS_PER_PROCESS = 8;
+
 /** Counters of the action, logged when the pipeline ends. */
 export interface CaptureActionCounters {
   /** matches that asked for a capture */
@@ -119,6 +126,8 @@ class CaptureAction implements Action {
   private broken: string | null = null;
   private readonly pending = new Set<Promise<void>>();
   private readonly unfilteredRules = new Set<string>();
+  /** process (hpid:createTS) → filters of its recent flows, oldest first; the map in least recently seen order */
+  private readonly flows = new Map<string, string[]>();
 
   constructor(
     private readonly s: Settings,
@@ -132,13 +141,41 @@ class CaptureAction implements Action {
     return now * 1000 + (this.seq++ % 1000);
   }
 
+  observe(batch: readonly FlatRecord[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      if (r.sfType !== SfType.NF || r.proc === undefined) continue;
+      const k = `${r.proc.oid.hpid}:${r.proc.oid.createTS}`;
+      const f = flowFilter(r)!;
+      let list = this.flows.get(k);
+      if (list === undefined) list = [];
+      else this.flows.delete(k);
+      this.flows.set(k, list);
+      if (!list.includes(f)) {
+        list.push(f);
+        if (list.length > FLOWS_PER_PROCESS) list.shift();
+      }
+      if (this.flows.size > PROCESSES) this.flows.delete(this.flows.keys().next().value!);
+    }
+  }
+
+  /** The flows last seen for r's process, as one filter. */
+  private processFilter(r: FlatRecord): string | null {
+    if (r.proc === undefined) return null;
+    const list = this.flows.get(`${r.proc.oid.hpid}:${r.proc.oid.createTS}`);
+    if (!list?.length) return null;
+    return list.length === 1 ? list[0]! : list.map((f) => `(${f})`).join(' or ');
+  }
+
   run(r: FlatRecord, rule: CompiledRule): void {
-    const bpf = flowFilter(r) ?? rule.capture.bpf ?? this.s['capture.bpf'] ?? null;
+    const bpf = flowFilter(r) ?? this.processFilter(r) ?? rule.capture.bpf ?? this.s['capture.bpf'] ?? null;
     if (bpf === null) {
       this.counters.unfiltered++;
       if (!this.unfilteredRules.has(rule.name)) {
         this.unfilteredRules.add(rule.name);
-        this.log.warn(`capture action: rule '${rule.name}' matched a record that is not a network flow, and neither the rule's capture_bpf nor capture.bpf gives a filter: no capture`);
+        this.log.warn(
+          `capture action: rule '${rule.name}' matched a record that is not a network flow, of a process with no flows seen, and neither the rule's capture_bpf nor capture.bpf gives a filter: no capture`,
+        );
       }
       return;
     }
@@ -168,6 +205,7 @@ class CaptureAction implements Action {
       duration: durationS,
       alertid,
       tags: [rule.name, ...rule.tags].join(','),
+      ...(s['capture.customer'] ? { customer: s['capture.customer'] } : {}),
     };
     this.counters.requested++;
     r.addTag(`capture:${alertid}`);

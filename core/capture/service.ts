@@ -5,7 +5,7 @@
  * file plus a JSON sidecar (the requests, the controls, the counts, why it stopped). Files appear
  * under their final names only when complete (written as .part, then renamed).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
@@ -87,6 +87,7 @@ interface Pending {
   stop: (() => void) | null;
 }
 
+const PACKET_DEBUG_LINES = 1000;
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
 const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '');
 
@@ -186,6 +187,7 @@ export class CaptureService {
     const pcapPath = join(this.o.dir, `${base}.pcap`);
     const part = `${pcapPath}.part`;
     this.counters.started++;
+    if (job.message.logrequest) this.o.log.info(`capture request (alertid ${job.alertid ?? 'none'}): ${JSON.stringify(job.message)}`);
     this.o.log.info(`capture on ${job.iface} for alertid ${job.alertid ?? 'none'}: bpf '${job.bpf}', at most ${job.packets} packets, ${job.bytes} bytes, ${job.durationS} s, ${job.timeoutS} s idle`);
     let res: CaptureResult;
     try {
@@ -222,6 +224,7 @@ export class CaptureService {
       ...(res.error ? { error: res.error } : {}),
       libpcap: { received: res.received, dropped: res.dropped, ifDropped: res.ifDropped },
     };
+    if (job.message.packetdebug) this.packetDebug(rec.file, pcapPath);
     const sidecar = join(this.o.dir, `${base}.json`);
     if (res.reason === 'error') this.counters.failed++;
     else this.counters.completed++;
@@ -239,6 +242,20 @@ export class CaptureService {
     this.writeSidecar(sidecar, rec);
     this.o.log.info(`capture ${rec.file}: ${rec.packets} packets, ${rec.bytes} bytes, stopped by ${rec.stopped}${res.dropped ? `, ${res.dropped} dropped by libpcap` : ''}`);
     return rec;
+  }
+
+  /** pcapdaemon's packetdebug: one line per captured packet (time, captured and original length), at most PACKET_DEBUG_LINES. */
+  private packetDebug(name: string, path: string): void {
+    const b = readFileSync(path);
+    let n = 0;
+    for (let p = 24; p + 16 <= b.length; p += 16 + b.readUInt32LE(p + 8)) {
+      if (n++ === PACKET_DEBUG_LINES) {
+        this.o.log.info(`capture ${name}: packet lines end at ${PACKET_DEBUG_LINES}`);
+        break;
+      }
+      const t = new Date(b.readUInt32LE(p) * 1000 + Math.floor(b.readUInt32LE(p + 4) / 1000)).toISOString();
+      this.o.log.info(`capture ${name}: packet ${n} at ${t}, ${b.readUInt32LE(p + 8)} of ${b.readUInt32LE(p + 12)} bytes`);
+    }
   }
 
   private writeSidecar(path: string, rec: CaptureRecord): void {

@@ -172,6 +172,7 @@ const RULE_KEYS = new Set([
   'capture',
   'capture_duration',
   'capture_bpf',
+  'capture.bpf',
 ]);
 const RULE_APPENDABLE = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
 const RULE_REPLACEABLE = new Set([
@@ -187,6 +188,7 @@ const RULE_REPLACEABLE = new Set([
   'capture',
   'capture_duration',
   'capture_bpf',
+  'capture.bpf',
   'prefilter',
   'actions',
   'action',
@@ -494,6 +496,7 @@ class FileReader {
             old.captureDurationMs = this.count(v, item, k);
             break;
           case 'capture_bpf':
+          case 'capture.bpf':
             old.captureBpf = this.str(v, item, k).trim() || null;
             break;
           default:
@@ -521,7 +524,10 @@ class FileReader {
       skipIfUnknown: get('skip-if-unknown-filter') ? this.bool(get('skip-if-unknown-filter')!.value, item, 'skip-if-unknown-filter') : false,
       capture: get('capture') ? this.bool(get('capture')!.value, item, 'capture') : false,
       captureDurationMs: get('capture_duration') ? this.count(get('capture_duration')!.value, item, 'capture_duration') : null,
-      captureBpf: get('capture_bpf') ? this.str(get('capture_bpf')!.value, item, 'capture_bpf').trim() || null : null,
+      captureBpf: (() => {
+        const b = get('capture_bpf') ?? get('capture.bpf');
+        return b ? this.str(b.value, item, b.key).trim() || null : null;
+      })(),
       pos: this.pos(e.keyStart),
     };
     if (old) this.warn(e.keyStart, item, `redefines the rule from ${old.pos.file}:${old.pos.line}`);

@@ -42,6 +42,8 @@ export const PRIORITY_NUMBER: Record<string, number> = {
 export interface Action {
   readonly name: string;
   run(r: FlatRecord, rule: CompiledRule): void;
+  /** Sees every record of a batch before the rules run (an action that needs context: capture's flows per process). */
+  observe?(batch: readonly FlatRecord[]): void;
   /** At the end of the pipeline (an action holding connections or work in progress). */
   close?(): Promise<void>;
 }

@@ -21,16 +21,25 @@ import { formatReport } from '../policy/report.js';
 
 type Mode = 'alert' | 'enrich';
 
+/** The actions of a set's rules that observe every record (none in most sets). */
+function observersOf(set: PolicySet): Action[] {
+  return [...new Set(set.rules.flatMap((r) => r.actions))].filter((a) => a.observe !== undefined);
+}
+
 class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
   private readonly out: FlatRecord[] = [];
   private matched = 0;
+  private observers: Action[];
   constructor(
     private set: PolicySet,
     private readonly mode: Mode,
-  ) {}
+  ) {
+    this.observers = observersOf(set);
+  }
 
   process(batch: readonly FlatRecord[], emit: Emit<FlatRecord>): void {
     const set = this.set; // one set per batch (reload atomicity)
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!.observe!(batch);
     const enrich = this.mode === 'enrich';
     const out = this.out;
     for (let i = 0; i < batch.length; i++) {
@@ -53,6 +62,7 @@ class PolicyEngine implements Processor<FlatRecord, FlatRecord> {
 
   swap(set: PolicySet): void {
     this.set = set;
+    this.observers = observersOf(set);
   }
   get current(): PolicySet {
     return this.set;

@@ -40,6 +40,16 @@ function liveSkip(): string | false {
   return false;
 }
 
+/** Whether libpcap compiles the filter (true where the addon is not built: nothing to check with). */
+function pcapCompiles(bpf: string): boolean {
+  try {
+    return pcap().checkFilter(bpf) === null;
+  } catch (e) {
+    if ((e as Error).message.includes('libpcap addon')) return true;
+    throw e;
+  }
+}
+
 /** The trace's NF records' filters, in order, as the action derives them. */
 function traceFilters(): string[] {
   const r = SysFlowFileReader.open(TRACE);
@@ -49,38 +59,73 @@ function traceFilters(): string[] {
   return out;
 }
 
-test('redis mode: one pcapdaemon request per matched flow, with its 5-tuple; alerts carry the request id; capture: true and capture_duration too', { skip: redisSkip }, async () => {
+test("redis mode: pcapdaemon requests with the flow's 5-tuple, the process's flows or the rule's filter; one per flow within the window; alerts carry the request id", {
+  skip: redisSkip,
+}, async () => {
   const redis = await startRedis();
   const dir = mkdtempSync(join(tmpdir(), 'sfp-capact-'));
   const sub = new Redis({ host: '127.0.0.1', port: redis.port });
-  const got: CaptureMessage[] = [];
+  let got: CaptureMessage[] = [];
   try {
     await sub.subscribe('capture');
     sub.on('message', (_c: string, m: string) => got.push(JSON.parse(m) as CaptureMessage));
+    // tcp.sf: ./server (exec, opens, flow 127.0.0.1:40556 → :8080, exit) and ./client (the same)
     writeFileSync(
       join(dir, 'policy.yaml'),
       [
-        '- rule: outbound connection',
-        '  desc: a flow that connects',
-        '  condition: sf.type = NF and sf.net.dport = 80',
+        '- rule: client connects',
+        '  desc: the flow, seen from the client',
+        '  condition: sf.type = NF and sf.net.dport = 8080 and sf.proc.name = client',
         '  output: connect %sf.net.dip:%sf.net.dport',
         '  priority: high',
         '  tags: [network]',
         '  actions: [capture]',
-        '- rule: any other flow',
-        '  desc: flows to other ports',
-        '  condition: sf.type = NF and sf.net.dport != 80',
+        '- rule: server flow',
+        '  desc: the same flow, seen from the server',
+        '  condition: sf.type = NF and sf.proc.name = server',
         '  output: flow %sf.net.dport',
         '  priority: low',
         '  capture: true',
         '  capture_duration: 5000',
+        '- rule: client exits',
+        '  desc: a process event of a process with a flow',
+        '  condition: sf.type = PE and sf.opflags contains EXIT and sf.proc.name = client',
+        '  output: exit',
+        '  priority: low',
+        '  actions: [capture]',
+        '- rule: server reads ld cache',
+        '  desc: a file record of a process with a flow (which wins over its own filter)',
+        '  condition: sf.type = FF and sf.file.path = /etc/ld.so.cache and sf.proc.name = server',
+        '  output: open',
+        '  priority: low',
+        '  actions: [capture]',
+        '  capture_bpf: tcp port 8080',
         '',
       ].join('\n'),
     );
     const out = join(dir, 'alerts.json');
     const cfg = join(dir, 'pipeline.json');
+    // shellshock.sf has no flows: a rule's own filter, and a rule with none
     writeFileSync(
-      cfg,
+      join(dir, 'noflows.yaml'),
+      [
+        '- rule: exec with own filter',
+        '  desc: x',
+        '  condition: sf.type = PE and sf.opflags contains EXEC',
+        '  output: exec',
+        '  priority: low',
+        '  actions: [capture]',
+        '  capture.bpf: tcp port 80',
+        '- rule: open without filter',
+        '  desc: x',
+        '  condition: sf.type = FF',
+        '  output: open',
+        '  priority: low',
+        '  actions: [capture]',
+        '',
+      ].join('\n'),
+    );
+    const config = (window: string | null, policies = 'policy.yaml') =>
       JSON.stringify({
         pipeline: [
           { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
@@ -88,7 +133,7 @@ test('redis mode: one pcapdaemon request per matched flow, with its 5-tuple; ale
             processor: 'policyengine',
             in: 'flat flattenerchan',
             out: 'evt eventchan',
-            policies: join(dir, 'policy.yaml'),
+            policies: join(dir, policies),
             mode: 'alert',
             'capture.mode': 'redis',
             'capture.redis': `127.0.0.1:${redis.port}`,
@@ -98,48 +143,73 @@ test('redis mode: one pcapdaemon request per matched flow, with its 5-tuple; ale
             'capture.maxpackets': '200',
             'capture.duration': '20',
             'capture.timeout': '3',
+            'capture.customer': 'acme',
+            ...(window !== null ? { 'capture.window': window } : {}),
           },
           { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
         ],
-      }),
-    );
-    const p = spawnSync(process.execPath, [CLI, '-config', cfg, '-log', 'info', TRACE], { encoding: 'utf8' });
-    assert.equal(p.status, 0, p.stderr);
-    const alerts = readFileSync(out, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { tags?: string[]; policies: { id: string }[]; net: { dport: number } });
-    const filters = traceFilters();
-    assert.equal(alerts.length, filters.length, 'every NF record is an alert');
-    const distinct = [...new Set(filters)];
-    const until = Date.now() + 5000;
-    while (got.length < distinct.length && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(got.length, distinct.length, 'one request per distinct flow');
+      });
+    const runOnce = async (window: string | null, want: number, trace = TRACE, policies = 'policy.yaml') => {
+      got = [];
+      writeFileSync(cfg, config(window, policies));
+      const p = spawnSync(process.execPath, [CLI, '-config', cfg, '-log', 'info', trace], { encoding: 'utf8' });
+      assert.equal(p.status, 0, p.stderr);
+      const until = Date.now() + 5000;
+      while (got.length < want && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      const alerts = readFileSync(out, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { tags?: string[]; policies: { id: string }[] });
+      return { stderr: p.stderr, alerts, byRule: (name: string) => alerts.find((a) => a.policies.some((x) => x.id === name))! };
+    };
+    const flow = 'tcp and host 127.0.0.1 and host 127.0.0.1 and port 40556 and port 8080';
+    assert.deepEqual([...new Set(traceFilters())], [flow]);
+
+    // the default window (the duration): the flow is requested once; the later matches refer to it
+    const a = await runOnce(null, 1);
+    assert.equal(a.alerts.length, 4);
     assert.deepEqual(
-      got.map((m) => m.bpf),
-      distinct,
+      got.map((m) => [m.tags, m.bpf]),
+      [['server reads ld cache', flow]],
     );
-    // every alert names the request of its flow
-    const idOf = new Map(got.map((m) => [m.bpf!, m.alertid!]));
-    for (const [i, a] of alerts.entries()) assert.ok(a.tags?.includes(`capture:${idOf.get(filters[i]!)}`), `alert ${i} tags ${a.tags}`);
-    assert.equal(new Set(got.map((m) => m.alertid)).size, got.length, 'ids are unique');
+    for (const rule of ['server reads ld cache', 'client connects', 'server flow', 'client exits'])
+      assert.ok(a.byRule(rule).tags?.includes(`capture:${got[0]!.alertid}`), `${rule}: ${a.byRule(rule).tags}`);
+    assert.match(a.stderr, /capture action: 1 captures requested \(redis\), 3 matches referred to one in progress, 0 without a filter, 0 failed/);
     for (const m of got) {
       assert.equal(m.node, 'edge-1');
       assert.deepEqual(m.interface, ['eth0', 'lo']);
       assert.equal(m.packets, 200, 'capture.maxpackets bounds capture.packets');
       assert.equal(m.timeout, 3);
-      assert.match(m.bpf!, /^(tcp|udp|ip proto \d+) and host \d+\.\d+\.\d+\.\d+ and host \d+\.\d+\.\d+\.\d+ and port \d+ and port \d+$/);
-      const port80 = / and port 80$/.test(m.bpf!);
-      assert.equal(m.duration, port80 ? 20 : 5, 'capture_duration (ms) applies to its rule');
-      assert.ok(m.tags!.startsWith(port80 ? 'outbound connection,network' : 'any other flow'), m.tags);
-      try {
-        assert.equal(pcap().checkFilter(m.bpf!), null, `${m.bpf} compiles`);
-      } catch (e) {
-        if (!(e as Error).message.includes('libpcap addon')) throw e;
-      }
+      assert.equal(m.customer, 'acme');
+      assert.equal(pcapCompiles(m.bpf!), true);
     }
-    assert.match(p.stderr, new RegExp(`capture action: ${distinct.length} captures requested \\(redis\\), ${filters.length - distinct.length} matches referred to one in progress`));
+
+    // no window: every match asks; capture_duration (ms) applies to its rule; the exit uses the client's flow
+    const b = await runOnce('0', 4);
+    assert.deepEqual(
+      got.map((m) => [m.tags, m.bpf, m.duration]),
+      [
+        ['server reads ld cache', flow, 20],
+        ['client connects,network', flow, 20],
+        ['client exits', flow, 20],
+        ['server flow', flow, 5],
+      ],
+    );
+    assert.equal(new Set(got.map((m) => m.alertid)).size, 4, 'ids are unique');
+    for (const m of got) assert.ok(b.alerts.some((x) => x.tags?.includes(`capture:${m.alertid}`)));
+
+    // no flows: the rule's capture_bpf; a rule with no filter warns once and counts
+    const c = await runOnce(null, 1, join(FIXTURES, 'traces', 'sf-processor', 'shellshock.sf'), 'noflows.yaml');
+    assert.deepEqual(
+      got.map((m) => [m.tags, m.bpf]),
+      [['exec with own filter', 'tcp port 80']],
+    );
+    assert.equal(c.stderr.match(/capture action: rule 'open without filter' matched a record that is not a network flow, of a process with no flows seen/g)?.length, 1);
+    const execs = c.alerts.filter((x) => x.policies.some((p) => p.id === 'exec with own filter')).length;
+    const opens = c.alerts.filter((x) => x.policies.some((p) => p.id === 'open without filter')).length;
+    assert.ok(execs > 1 && opens > 1);
+    assert.match(c.stderr, new RegExp(`capture action: 1 captures requested \\(redis\\), ${execs - 1} matches referred to one in progress, ${opens} without a filter, 0 failed`));
 
     // a bad capture attribute is a load error naming it
     const bad = spawnSync(process.execPath, [CLI, '-test', '-config', cfg, TRACE], { encoding: 'utf8', env: { ...process.env, POLICYENGINE_CAPTURE_MODE: 'kafka' } });

@@ -115,10 +115,10 @@ function rig(limits: Partial<CaptureLimits> = {}, opts: { concurrency?: number; 
 
 const req = (o: Record<string, unknown>) => JSON.stringify({ node: 'any', interface: ['lo'], ...o });
 
-test('packets: the capture stops at exactly that many, and tcpdump reads them back', { skip }, async () => {
+test('packets: the capture stops at exactly that many, and tcpdump reads them back; logrequest and packetdebug log', { skip }, async () => {
   const r = rig();
   const port = nextPort();
-  const done = r.service.submit(req({ bpf: `udp dst port ${port}`, packets: 25, alertid: 7 }));
+  const done = r.service.submit(req({ bpf: `udp dst port ${port}`, packets: 25, alertid: 7, logrequest: true, packetdebug: true }));
   await live(r.dir);
   const s = sender(port, 100, 2);
   const [rec] = (await done) as CaptureRecord[];
@@ -135,6 +135,10 @@ test('packets: the capture stops at exactly that many, and tcpdump reads them ba
   assert.deepEqual(side, rec);
   assert.equal(side.requests[0]!.alertid, 7);
   assert.deepEqual(readdirSync(r.dir).sort(), [rec.file.replace(/\.pcap$/, '.json'), rec.file].sort(), 'no .part left');
+  // logrequest and packetdebug: the request, then a line per packet
+  assert.ok(r.lines.some((l) => l.startsWith('info: capture request (alertid 7): {"node":"any"')));
+  const pkts = r.lines.filter((l) => /^info: capture .*: packet \d+ at \d{4}-\d\d-\d\dT.*Z, 142 of 142 bytes$/.test(l));
+  assert.equal(pkts.length, 25);
   rmSync(r.dir, { recursive: true, force: true });
 });
 
