@@ -40,6 +40,11 @@ function liveSkip(): string | false {
   return false;
 }
 
+/** One policy rule as YAML: desc and output are the name, priority low unless given. */
+function rule(name: string, condition: string, extra: string[] = [], priority = 'low'): string {
+  return [`- rule: ${name}`, `  desc: ${name}`, `  condition: ${condition}`, `  output: ${name}`, `  priority: ${priority}`, ...extra.map((l) => `  ${l}`), ''].join('\n');
+}
+
 /** Whether libpcap compiles the filter (true where the addon is not built: nothing to check with). */
 function pcapCompiles(bpf: string): boolean {
   try {
@@ -73,57 +78,20 @@ test("redis mode: pcapdaemon requests with the flow's 5-tuple, the process's flo
     writeFileSync(
       join(dir, 'policy.yaml'),
       [
-        '- rule: client connects',
-        '  desc: the flow, seen from the client',
-        '  condition: sf.type = NF and sf.net.dport = 8080 and sf.proc.name = client',
-        '  output: connect %sf.net.dip:%sf.net.dport',
-        '  priority: high',
-        '  tags: [network]',
-        '  actions: [capture]',
-        '- rule: server flow',
-        '  desc: the same flow, seen from the server',
-        '  condition: sf.type = NF and sf.proc.name = server',
-        '  output: flow %sf.net.dport',
-        '  priority: low',
-        '  capture: true',
-        '  capture_duration: 5000',
-        '- rule: client exits',
-        '  desc: a process event of a process with a flow',
-        '  condition: sf.type = PE and sf.opflags contains EXIT and sf.proc.name = client',
-        '  output: exit',
-        '  priority: low',
-        '  actions: [capture]',
-        '- rule: server reads ld cache',
-        '  desc: a file record of a process with a flow (which wins over its own filter)',
-        '  condition: sf.type = FF and sf.file.path = /etc/ld.so.cache and sf.proc.name = server',
-        '  output: open',
-        '  priority: low',
-        '  actions: [capture]',
-        '  capture_bpf: tcp port 8080',
-        '',
-      ].join('\n'),
+        rule('client connects', 'sf.type = NF and sf.net.dport = 8080 and sf.proc.name = client', ['tags: [network]', 'actions: [capture]'], 'high'),
+        rule('server flow', 'sf.type = NF and sf.proc.name = server', ['capture: true', 'capture_duration: 5000']),
+        rule('client exits', 'sf.type = PE and sf.opflags contains EXIT and sf.proc.name = client', ['actions: [capture]']),
+        // a file record of a process with a flow: the flow wins over the rule's own filter
+        rule('server reads ld cache', 'sf.type = FF and sf.file.path = /etc/ld.so.cache and sf.proc.name = server', ['actions: [capture]', 'capture_bpf: tcp port 8080']),
+      ].join(''),
     );
     const out = join(dir, 'alerts.json');
     const cfg = join(dir, 'pipeline.json');
     // shellshock.sf has no flows: a rule's own filter, and a rule with none
     writeFileSync(
       join(dir, 'noflows.yaml'),
-      [
-        '- rule: exec with own filter',
-        '  desc: x',
-        '  condition: sf.type = PE and sf.opflags contains EXEC',
-        '  output: exec',
-        '  priority: low',
-        '  actions: [capture]',
-        '  capture.bpf: tcp port 80',
-        '- rule: open without filter',
-        '  desc: x',
-        '  condition: sf.type = FF',
-        '  output: open',
-        '  priority: low',
-        '  actions: [capture]',
-        '',
-      ].join('\n'),
+      rule('exec with own filter', 'sf.type = PE and sf.opflags contains EXEC', ['actions: [capture]', 'capture.bpf: tcp port 80']) +
+        rule('open without filter', 'sf.type = FF', ['actions: [capture]']),
     );
     const config = (window: string | null, policies = 'policy.yaml') =>
       JSON.stringify({
@@ -235,18 +203,7 @@ test('service mode, end to end: a record for a live loopback connection raises a
   const sport = client.localPort!;
   let run: ProcessorRun | null = null;
   try {
-    writeFileSync(
-      join(dir, 'policy.yaml'),
-      [
-        '- rule: loopback connection',
-        '  desc: the test connection',
-        `  condition: sf.type = NF and sf.net.dport = ${dport}`,
-        '  output: connection %sf.net.dport',
-        '  priority: high',
-        '  actions: [capture]',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(join(dir, 'policy.yaml'), rule('loopback connection', `sf.type = NF and sf.net.dport = ${dport}`, ['actions: [capture]'], 'high'));
     const out = join(dir, 'alerts.json');
     const collector = join(dir, 'collector.sock');
     const cfg = join(dir, 'pipeline.json');

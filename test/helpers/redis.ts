@@ -6,34 +6,24 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { anyTcpPort } from './rsyslog.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const REDIS_SERVER = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim() || null;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Send one command (RESP array of bulk strings) and read one reply line. */
-function command(port: number, ...args: string[]): Promise<string> {
+/** Send one command (a RESP array of bulk strings); resolves with the reply once `complete` says it is whole. */
+function command(port: number, args: readonly string[], complete = (reply: string) => reply.includes('\r\n')): Promise<string> {
   return new Promise((resolve, reject) => {
     const c = connect(port, '127.0.0.1');
     let got = '';
     c.once('error', reject);
     c.on('data', (d) => {
       got += d.toString();
-      if (got.includes('\r\n')) {
+      if (complete(got)) {
         c.destroy();
-        resolve(got.slice(0, got.indexOf('\r\n')));
+        resolve(got);
       }
     });
     c.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
@@ -54,7 +44,7 @@ export interface RedisServer {
 
 export async function startRedis(): Promise<RedisServer> {
   if (!REDIS_SERVER) throw new Error('redis-server is not installed (apt-get install redis-server)');
-  const port = await freePort();
+  const port = await anyTcpPort();
   const dir = mkdtempSync(join(tmpdir(), 'sfp-redis-'));
   let child: ChildProcess | null = null;
   const up = async () => {
@@ -62,7 +52,7 @@ export async function startRedis(): Promise<RedisServer> {
     const until = Date.now() + 10_000;
     for (;;) {
       try {
-        if ((await command(port, 'PING')) === '+PONG') return;
+        if ((await command(port, ['PING'])) === '+PONG\r\n') return;
       } catch {}
       if (Date.now() > until) throw new Error(`redis-server did not answer on port ${port}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -81,24 +71,12 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     port,
     async publish(channel, message) {
-      return Number((await command(port, 'PUBLISH', channel, message)).slice(1));
+      return Number((await command(port, ['PUBLISH', channel, message])).slice(1, -2));
     },
     async subscribers(channel) {
-      // reply: *2 $len channel :N — read it whole
-      return new Promise((resolve, reject) => {
-        const c = connect(port, '127.0.0.1');
-        let got = '';
-        c.once('error', reject);
-        c.on('data', (d) => {
-          got += d.toString();
-          const m = /:(\d+)\r\n/.exec(got);
-          if (m) {
-            c.destroy();
-            resolve(Number(m[1]));
-          }
-        });
-        c.write(`*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n$${Buffer.byteLength(channel)}\r\n${channel}\r\n`);
-      });
+      // the reply: *2, the channel as a bulk string, then :N
+      const reply = await command(port, ['PUBSUB', 'NUMSUB', channel], (r) => /:\d+\r\n/.test(r));
+      return Number(/:(\d+)\r\n/.exec(reply)![1]);
     },
     kill: down,
     restart: up,

@@ -224,7 +224,8 @@ async function freePorts(kinds: ('tcp' | 'udp')[]): Promise<number[]> {
   return out;
 }
 
-function anyTcpPort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 just now (the caller binds it soon after). */
+export function anyTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
