@@ -30,6 +30,8 @@ export class FlatRecord {
   rules: MatchedRule[] | null = null;
   /** Context tags added by actions, before rule tags. */
   tags: string[] | null = null;
+  /** evt.seq: the record's number in the run, from 1, gap-free over what the flattener emits (0: not numbered). */
+  seq = 0;
 
   constructor(
     readonly sfType: number,

@@ -47,6 +47,8 @@ class Flattener implements Handler<FlatRecord> {
   private ancestryFn: ((p: Process) => readonly Process[]) | null = null;
   private ancestryCache: EntityCache | null = null;
   private readonly ctx = newContext();
+  /** The last evt.seq given: one count per reader, across files, connections and policy reloads. */
+  private seq = 0;
 
   constructor(ctx: StageContext) {
     const c = settingsOf<{ 'filter.enabled': boolean; 'filter.maxage': number }>(SETTINGS, ctx.attrs);
@@ -62,6 +64,7 @@ class Flattener implements Handler<FlatRecord> {
     const c = resolve(cache, rec, this.ctx);
     const r = new FlatRecord(rec.sfType, rec, c.header, c.proc, c.pproc, c.cont, c.pod, c.file1, c.file2, this.ancestryFn);
     if (this.limiter && rec.sfType !== SfType.KE && this.limiter.check(r, Date.now())) return;
+    r.seq = ++this.seq;
     out.push(r);
   }
 }

@@ -10,6 +10,7 @@ import { OpFlags as O } from '../sysflow/flags.js';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import { VT, SF_FIELDS, type FieldDef, scoped, Scope, opFlagsOf, netIps, netPorts } from '../flatten/fields.js';
 import { procName, procCmdline, filePath } from '../flatten/derive.js';
+import { eventCategory, eventHost, eventKind } from '../flatten/canonical.js';
 import { openFlagNames } from '../flatten/names.js';
 
 type R = FlatRecord;
@@ -102,7 +103,18 @@ const isType = (r: R, a: number, b = -1) => r.sfType === a || r.sfType === b;
 
 // evt.*
 def('evt.type', VT.StrList, evtTypes, 'Falco syscall names the record stands for (FF open|read|close → open, openat, …, read, …, close)');
-def('evt.num', VT.Int, () => 1, 'always 1', { approx: 'SysFlow records carry no event number; evt.num is 1 (so never_true-style macros keep their meaning)' });
+def(
+  'evt.seq',
+  VT.Int,
+  (r) => r.seq,
+  "the record's sequence number in this run: from 1, strictly increasing and gap-free over the records the reader emits (a gap downstream means a filter or a loss)",
+);
+def('evt.num', VT.Int, (r) => r.seq, 'as evt.seq (never 0, so never_true-style macros keep their meaning)');
+def('evt.name', VT.Str, (r) => eventKind(r).name, 'canonical event name: ExecProcess, CreateProcess, OpenFile, RenameFile, Connect, Accept, … (table in docs/fields.md)');
+def('evt.category', VT.Str, eventCategory, 'canonical category: process, file, network or k8s');
+def('evt.description', VT.Str, (r) => eventKind(r).description, "a sentence describing the record's event name");
+def('evt.host', VT.Str, eventHost, "the host that produced the record (its SysFlow header's exporter, as node.id)");
+def('evt.hostname', VT.Str, eventHost, 'as evt.host');
 alias('evt.time', 'sf.ts', 'event time (ns)');
 alias('evt.rawtime', 'sf.ts', 'event time (ns)');
 def('evt.dir', VT.Str, () => '<', 'always "<" (SysFlow, like current Falco, has exit events only)');
@@ -359,7 +371,6 @@ export const UNSUPPORTED_FIELDS: ReadonlyMap<string, string> = new Map([
     'evt.latency.s',
     'evt.latency.ns',
     'evt.deltatime',
-    'evt.category',
     'evt.cpu',
     'evt.is_io',
     'evt.is_io_read',
@@ -371,7 +382,6 @@ export const UNSUPPORTED_FIELDS: ReadonlyMap<string, string> = new Map([
     'syscall.type',
     'evt.pluginname',
     'evt.source',
-    'evt.hostname',
   ].map((n) => [n, 'SysFlow does not record per-syscall event details'] as const),
   ...[
     'fd.name_changed',

@@ -1,6 +1,8 @@
 /** The field reference (docs/fields.md, `sfprocessor -listfields`), generated from the tables themselves. */
 import { SF_FIELDS, VT, type FieldDef } from '../flatten/fields.js';
 import { FALCO_FIELDS, UNSUPPORTED_FIELDS, UNSUPPORTED_PREFIXES } from './falco-fields.js';
+import { EVENT_TABLE } from '../flatten/canonical.js';
+import { opFlagNames, SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
 
 const TYPE_NAMES: Record<VT, string> = { [VT.Str]: 'string', [VT.Int]: 'int', [VT.Time]: 'int64 ns', [VT.Bool]: 'bool', [VT.StrList]: 'list', [VT.IntList]: 'int list' };
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -33,6 +35,19 @@ export function fieldsMarkdown(): string {
     '`-policycheck` for every rule that uses the field.',
     '',
     ...table(FALCO_FIELDS.values(), true),
+    '',
+    '## Canonical event names',
+    '',
+    "`evt.name` and `evt.description` by record type: the first of the type's operations, in this order,",
+    "that the record's op flags contain (a flow aggregates several); else the type's last row.",
+    "`evt.category` is the type's category.",
+    '',
+    '| record type | category | op flag | evt.name | evt.description |',
+    '|---|---|---|---|---|',
+    ...[...EVENT_TABLE].flatMap(([t, e]) => [
+      ...e.ops.map(([bit, k]) => `| ${SF_PROCESSOR_TYPE_CODES[t]} | ${e.category} | ${opFlagNames(bit, t === 5 || t === 8).join('')} | \`${k.name}\` | ${k.description} |`),
+      `| ${SF_PROCESSOR_TYPE_CODES[t]} | ${e.category} | (none of these) | \`${e.fallback.name}\` | ${e.fallback.description} |`,
+    ]),
     '',
     '## Falco fields SysFlow does not record',
     '',
