@@ -166,6 +166,13 @@ const MODES: Mode[] = [
     run: (ctx) => runCli(ctx, { mode: 'enrich' }, 'enrich'),
   },
   {
+    name: 'enrich_cef',
+    key: 'cef_rps',
+    what: 'as enrich_json, with the cef encoder (ratio to enrich_json in the summary; target ≥ 0.9×)',
+    budget: 50,
+    run: (ctx) => runCli(ctx, { mode: 'enrich' }, undefined, undefined, 'cef'),
+  },
+  {
     name: 'syslog_tcp',
     key: 'syslog_tcp_rps',
     what: '`sfprocessor` reader → policyengine (enrich) → exporter json over syslog TCP to a real local rsyslogd (writing to a file), wall time until the exporter closed',
@@ -199,7 +206,7 @@ const MODES: Mode[] = [
  * Run the sfprocessor CLI on the bench trace with the given policyengine attributes (and exporter
  * attributes, default a JSON file); wall seconds. `rss` names the peak-RSS figure to keep.
  */
-function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof peakRssMb, exporter?: Record<string, string>): number | string {
+function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof peakRssMb, exporter?: Record<string, string>, format = 'json'): number | string {
   const cli = join(ctx.root, 'dist/core/cli/sfprocessor.js');
   if (!existsSync(cli)) return 'missing: dist/core/cli/sfprocessor.js not built';
   if (engine.policies !== undefined && !existsSync(engine.policies)) return `missing: ${engine.policies}`;
@@ -213,7 +220,7 @@ function runCli(ctx: Ctx, engine: Record<string, string>, rss?: keyof typeof pea
         pipeline: [
           { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
           { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', ...engine },
-          { processor: 'exporter', in: 'evt eventchan', format: 'json', ...withDir(exporter ?? { export: 'file', 'file.path': out }, dir) },
+          { processor: 'exporter', in: 'evt eventchan', format, ...withDir(exporter ?? { export: 'file', 'file.path': out }, dir) },
         ],
       }),
     );
@@ -380,6 +387,9 @@ function printTable(ctx: Ctx, results: Result[], runs: number, inflatedBytes: nu
   const ref = results.find((r) => r.mode.name === 'ref_decode')?.rps;
   const ours = results.find((r) => r.mode.name === 'decode')?.rps;
   if (ref && ours) console.log(`\ndecode / ref_decode = ${(ours / ref).toFixed(2)}× (target ≥ 1.5×)`);
+  const json = results.find((r) => r.mode.name === 'enrich_json')?.rps;
+  const cef = results.find((r) => r.mode.name === 'enrich_cef')?.rps;
+  if (json && cef) console.log(`enrich_cef / enrich_json = ${(cef / json).toFixed(2)}× (target ≥ 0.9×)`);
   if (peakRssMb.enrich !== undefined) console.log(`sfprocessor peak RSS (enrich_json): ${peakRssMb.enrich} MB`);
   if (peakRssMb.syslog !== undefined) console.log(`sfprocessor peak RSS (syslog_tcp): ${peakRssMb.syslog} MB`);
   if (peakRssMb.syslogSpool !== undefined) console.log(`sfprocessor peak RSS (syslog_tcp_spool): ${peakRssMb.syslogSpool} MB`);
