@@ -9,6 +9,7 @@ import { captureActionFactory } from '../capture/action.js';
 import { JsonEncoder } from '../export/encoders/json.js';
 import { EcsEncoder } from '../export/encoders/ecs.js';
 import { CefEncoder } from '../export/encoders/cef.js';
+import { templateEncoder } from '../export/encoders/template.js';
 import { fileTransport } from '../export/transports/file.js';
 import { nullTransport } from '../export/transports/null.js';
 import { terminalTransport } from '../export/transports/terminal.js';
@@ -24,6 +25,7 @@ export function builtinRegistry(): Registry {
   r.channels.add({ name: 'flattenerchan', element: 'FlatRecord (core/flatten/flatrecord.ts)' });
   r.channels.add({ name: 'eventchan', element: 'FlatRecord with policy results' });
   r.encoders.add({ name: 'json', create: (attrs) => new JsonEncoder(attrs.jsonschemaversion ?? String(JSON_SCHEMA_VERSION)) });
+  r.encoders.add(templateEncoder);
   r.encoders.add({ name: 'cef', create: (attrs) => new CefEncoder(attrs.version ?? VERSION) });
   r.encoders.add({ name: 'ecs', create: (attrs) => new EcsEncoder(attrs.version ?? VERSION, attrs.ecsversion ?? ECS_VERSION) });
   r.transports.add(terminalTransport);

@@ -97,10 +97,10 @@ test('README: the attribute table lists every built-in plugin and every attribut
     else if (kind === 'handler') expected = Object.keys(registry.handlers.get(name)?.config.properties ?? {});
     else if (kind === 'driver') expected = Object.keys(registry.drivers.get(name)?.config.properties ?? {});
     else if (kind === 'transport') expected = transportAttributes(registry, name);
-    else expected = [];
+    else expected = Object.keys(registry.encoders.get(name)?.config?.properties ?? {});
     assert.deepEqual([...attrs].sort(), [...expected].sort(), `${where}: the attributes registered`);
     if (kind === 'processor' && name === 'exporter') exporterSeen.push(...attrs);
-    if (kind === 'transport') exporterSeen.push(...attrs);
+    if (kind === 'transport' || kind === 'encoder') exporterSeen.push(...attrs);
   }
   assert.deepEqual(names.processor!.sort(), registry.processors.names(), 'every built-in processor has a row');
   assert.deepEqual(names.handler!.sort(), registry.handlers.names(), 'every built-in handler has a row');

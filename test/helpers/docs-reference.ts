@@ -33,6 +33,8 @@ const TRANSPORT_TEXT: Record<string, string> = {
 const ENCODER_TEXT: Record<string, string> = {
   json: "sf-processor's JSON record, one object per line (the default)",
   ecs: 'Elastic Common Schema 8.2 documents ([docs/ecs.md](ecs.md))',
+  cef: 'ArcSight CEF:0 lines, one per record ([docs/formats.md](formats.md#cef))',
+  template: 'one line per record from `template.text`: `{{ .Placeholder }}` and `%field` ([docs/formats.md](formats.md#templates))',
 };
 
 /** The exporter attributes a transport reads (its schema), without the delivery ones. */
@@ -42,7 +44,10 @@ export function transportAttributes(registry: Registry, transport: string): stri
 
 /** Exporter attributes that belong to no transport: the exporter's own. */
 export function exporterOwnAttributes(registry: Registry): string[] {
-  const owned = new Set(registry.transports.names().flatMap((t) => Object.keys(registry.transports.get(t)?.config?.properties ?? {})));
+  const owned = new Set([
+    ...registry.transports.names().flatMap((t) => Object.keys(registry.transports.get(t)?.config?.properties ?? {})),
+    ...registry.encoders.names().flatMap((e) => Object.keys(registry.encoders.get(e)?.config?.properties ?? {})),
+  ]);
   return Object.keys(registry.processors.get('exporter')?.config.properties ?? {}).filter((a) => !owned.has(a));
 }
 
@@ -101,9 +106,14 @@ export function attributeReference(registry: Registry = builtinRegistry()): stri
     out.push(...attrTable(helpOf({ properties: DELIVERY_CONFIG })));
   }
 
-  out.push('### Encoders', '', '`"format": "<name>"` on an `exporter` entry. Encoders have no attributes of their own.', '', '| encoder | output |', '|---|---|');
+  out.push('### Encoders', '', '`"format": "<name>"` on an `exporter` entry; an encoder\'s attributes go on that entry too.', '', '| encoder | output |', '|---|---|');
   for (const n of ordered(registry.encoders.names())) out.push(`| \`${n}\` | ${ENCODER_TEXT[n] ?? ''} |`);
   out.push('');
+  for (const n of ordered(registry.encoders.names())) {
+    const config = registry.encoders.get(n)?.config;
+    if (!config || Object.keys(config.properties).length === 0) continue;
+    out.push(`#### Encoder \`${n}\``, '', ...attrTable(helpOf(config)));
+  }
 
   for (const name of ordered(registry.drivers.names())) {
     const d = registry.drivers.get(name)!;
