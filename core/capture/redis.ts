@@ -32,8 +32,9 @@ export function subscribeRedis(s: RedisSettings, onMessage: (text: string) => vo
   const where = `redis ${s.host}:${s.port} channel '${s.channel}'`;
   // 'up' after a subscription; 'down' once the loss was logged, so retries stay quiet
   let state: 'new' | 'up' | 'down' = 'new';
+  let everUp = false;
   r.on('ready', () => {
-    if (state === 'down') log.info(`capture requests: ${where} is back`);
+    if (state === 'down') log.info(`capture requests: ${everUp ? `${where} is back` : `reached ${where}`}; subscribing`);
   });
   let closing = false;
   const lost = (why: string) => {
@@ -49,9 +50,13 @@ export function subscribeRedis(s: RedisSettings, onMessage: (text: string) => vo
   const ready = r.subscribe(s.channel).then(() => {
     if (state === 'new') log.info(`capture requests: subscribed to ${where}`);
     state = 'up';
+    everUp = true;
   });
   r.on('ready', () => {
-    if (state === 'down') state = 'up';
+    if (state === 'down') {
+      state = 'up';
+      everUp = true;
+    }
   });
   return {
     ready,
