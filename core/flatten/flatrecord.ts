@@ -15,6 +15,10 @@ export interface MatchedRule {
   readonly tags: readonly string[];
   /** The rule's rendered output template, when it has one. */
   readonly output?: string;
+  /** Its throttle suppressed this many matches of the record's key in the window that just ended. */
+  readonly suppressed?: number;
+  /** With suppressed: that window's start, ms since the epoch (record time). */
+  readonly windowStart?: number;
 }
 
 const NO_TREE: readonly Process[] = Object.freeze([]);

@@ -12,6 +12,9 @@ import { parseSfpl, SfplError } from './sfpl.js';
 import { DEFAULT_SIGMA_FIELDS, isSigmaConfig, isSigmaRule, sigmaFieldMappings, translateSigma } from './sigma.js';
 import { PolicyError } from '../errors.js';
 import type { SourceRef } from './errors.js';
+import { lookupField } from './field-lookup.js';
+import type { ThrottleSpec } from './throttle.js';
+import { durationOf } from '../pipeline/settings.js';
 
 /** The Falco rule-engine level whose language this engine implements (for required_engine_version). */
 export const ENGINE_VERSION = '0.57.0';
@@ -84,6 +87,8 @@ export interface RuleDef {
   capture: boolean;
   captureDurationMs: number | null;
   captureBpf: string | null;
+  /** `throttle: {key: [fields], window: 60s, max: N}` */
+  throttle: ThrottleSpec | null;
   exceptions: ExceptionDef[];
   source: string;
   skipIfUnknown: boolean;
@@ -173,6 +178,7 @@ const RULE_KEYS = new Set([
   'capture_duration',
   'capture_bpf',
   'capture.bpf',
+  'throttle',
 ]);
 const RULE_APPENDABLE = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
 const RULE_REPLACEABLE = new Set([
@@ -189,6 +195,7 @@ const RULE_REPLACEABLE = new Set([
   'capture_duration',
   'capture_bpf',
   'capture.bpf',
+  'throttle',
   'prefilter',
   'actions',
   'action',
@@ -238,6 +245,32 @@ class FileReader {
     }
     throw this.err(n.start, item, `'${key}' must be true or false`);
   }
+  /** `throttle: {key: [fields…], window: 60s, max: N}`; the fields must exist. */
+  throttle(n: YNode, item: string): ThrottleSpec | null {
+    if (n.kind === 'null') return null;
+    if (n.kind !== 'map') throw this.err(n.start, item, "'throttle' must be a mapping: {key: [fields], window: 60s, max: N}");
+    for (const e of n.entries) if (!['key', 'window', 'max'].includes(e.key)) throw this.err(e.keyStart, item, `throttle: unknown key '${e.key}' (key, window, max)`);
+    const get = (k: string) => n.entries.find((e) => e.key === k)?.value;
+    const keyN = get('key');
+    const key = keyN === undefined ? [] : keyN.kind === 'scalar' ? [keyN.value] : this.strList(keyN, item, 'throttle.key');
+    if (keyN !== undefined)
+      for (const [i, f] of key.entries()) {
+        const at = keyN.kind === 'seq' ? keyN.items[i]!.start : keyN.start;
+        try {
+          lookupField(f.trim(), null);
+        } catch (e) {
+          throw this.err(at, item, `throttle.key: ${(e as Error).message}`);
+        }
+      }
+    const winN = get('window');
+    if (winN === undefined || winN.kind !== 'scalar') throw this.err(winN?.start ?? n.start, item, 'throttle.window: give a duration such as 60s, 5m or 1h');
+    const windowMs = durationOf(winN.value, 's');
+    if (windowMs === null || windowMs <= 0) throw this.err(winN.start, item, `throttle.window: expected a duration such as 60s, 5m or 1h, got '${winN.value}'`);
+    const maxN = get('max');
+    const max = maxN === undefined ? 1 : this.count(maxN, item, 'throttle.max');
+    return { key: key.map((k) => k.trim()), windowMs, max };
+  }
+
   /** A whole number ≥ 1 (a plain scalar). */
   count(n: YNode, item: string, key: string): number {
     if (n.kind === 'scalar' && n.plain && /^[0-9]+$/.test(n.value) && Number(n.value) >= 1 && Number.isSafeInteger(Number(n.value))) return Number(n.value);
@@ -495,6 +528,9 @@ class FileReader {
           case 'capture_duration':
             old.captureDurationMs = this.count(v, item, k);
             break;
+          case 'throttle':
+            old.throttle = this.throttle(v, item);
+            break;
           case 'capture_bpf':
           case 'capture.bpf':
             old.captureBpf = this.str(v, item, k).trim() || null;
@@ -524,6 +560,7 @@ class FileReader {
       skipIfUnknown: get('skip-if-unknown-filter') ? this.bool(get('skip-if-unknown-filter')!.value, item, 'skip-if-unknown-filter') : false,
       capture: get('capture') ? this.bool(get('capture')!.value, item, 'capture') : false,
       captureDurationMs: get('capture_duration') ? this.count(get('capture_duration')!.value, item, 'capture_duration') : null,
+      throttle: get('throttle') ? this.throttle(get('throttle')!.value, item) : null,
       captureBpf: (() => {
         const b = get('capture_bpf') ?? get('capture.bpf');
         return b ? this.str(b.value, item, b.key).trim() || null : null;
@@ -612,6 +649,7 @@ export function readDefinitions(p: string | readonly string[], sigmaConfig?: str
         prefilter: r.prefilter,
         enabled: true,
         actions: [],
+        throttle: null,
         capture: false,
         captureDurationMs: null,
         captureBpf: null,

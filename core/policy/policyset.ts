@@ -17,6 +17,7 @@ import { TYPE_CODES } from './literals.js';
 import type { Vocabulary } from './condition.js';
 import { PolicyError } from '../errors.js';
 import { lookupField } from './field-lookup.js';
+import { type Throttle, ThrottleStore, type ThrottleSpec } from './throttle.js';
 import { UnsupportedField, errorAt, type SourceRef } from './errors.js';
 import { compileOutput, type Render } from './output.js';
 import { Gate, gateKeys, itemOf, type Gated } from './gate.js';
@@ -86,6 +87,8 @@ export interface CompiledRule extends Gated {
   /** Reported in `policies` (false only when the rule's sole action is `tag`). */
   readonly alert: boolean;
   readonly actions: readonly Action[];
+  /** The rule's throttle (its own, or the engine's default), null: none. */
+  readonly throttle: Throttle | null;
   /** What the capture action reads: the rule's capture_duration (ms) and capture_bpf. */
   readonly capture: { readonly durationMs: number | null; readonly bpf: string | null };
   readonly output: Render | null;
@@ -107,6 +110,10 @@ export interface LoadOptions {
   readonly actions?: ReadonlyMap<string, Action>;
   /** A Sigma backend config whose `fieldmappings` apply to the Sigma rules loaded (sf-processor's `config`). */
   readonly sigmaConfig?: string;
+  /** Throttle state to keep across reloads (the engine's); a fresh one when absent. */
+  readonly throttles?: ThrottleStore;
+  /** The throttle of rules that declare none (the policy engine's `throttle.*` attributes). */
+  readonly throttleDefault?: ThrottleSpec | null;
 }
 
 interface FilterTest extends Gated {
@@ -195,8 +202,14 @@ export class PolicySet {
         m ^= bit;
         const rule = rules[itemOf(w, bit)]!;
         if (!(fw !== null ? rule.testEvent(r) : rule.testGated(r))) continue;
+        let matched = rule.matched;
+        if (rule.throttle !== null) {
+          const a = rule.throttle.admit(r);
+          if (!a.alert) continue;
+          if (a.suppressed > 0) matched = { ...matched, suppressed: a.suppressed, windowStart: a.windowStart };
+        }
         if (rule.alert) {
-          r.addRule(rule.output === null ? rule.matched : { ...rule.matched, output: rule.output(r) });
+          r.addRule(rule.output === null ? matched : { ...matched, output: rule.output(r) });
           alerted = true;
         }
         const acts = rule.actions;
@@ -320,12 +333,31 @@ function lenientUnknown(err: PolicyError, skipIfUnknown: boolean, file: string, 
   return null;
 }
 
+/** A rule's throttle from its spec: the key's fields read once per match, joined. */
+function throttleOf(rule: string, spec: ThrottleSpec | null, store: ThrottleStore): Throttle | null {
+  if (spec === null) return null;
+  const gets = spec.key.map((f) => lookupField(f, null).get);
+  const value = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  const keyOf =
+    gets.length === 0
+      ? () => ''
+      : gets.length === 1
+        ? (r: FlatRecord) => value(gets[0]!(r))
+        : (r: FlatRecord) => {
+            let k = value(gets[0]!(r));
+            for (let i = 1; i < gets.length; i++) k += `\0${value(gets[i]!(r))}`;
+            return k;
+          };
+  return store.get(rule, spec, keyOf);
+}
+
 /** Compile loaded definitions. Errors (syntax, unknown macro/list/field, bad values) throw PolicyError. */
 export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): PolicySet {
   const upstreamFiles: ReadonlySet<string> = defs.upstreamFiles ?? new Set();
   const { lists, macros } = vocabularyOf(defs);
   const warnings = [...defs.warnings];
   const actions = new Map([...BUILTIN_ACTIONS, ...(opts.actions ?? [])]);
+  const throttles = opts.throttles ?? new ThrottleStore();
   const macroCache = new Map<string, { compiled: Compiled; notes: Notes }>();
   const fieldsUsed = new Map<string, FieldDef>();
   const rules: CompiledRule[] = [];
@@ -421,6 +453,7 @@ export function buildPolicySet(defs: Definitions, opts: LoadOptions = {}): Polic
       alert,
       actions: ruleActions.filter((a) => a.name !== 'alert'),
       capture: { durationMs: def.captureDurationMs, bpf: def.captureBpf },
+      throttle: throttleOf(def.name, def.throttle ?? opts.throttleDefault ?? null, throttles),
       output,
       matched: Object.freeze({ name: def.name, desc: def.desc, priority, tags }),
     });

@@ -14,7 +14,9 @@ import { createHash } from 'node:crypto';
 import type { FlatRecord } from '../flatten/flatrecord.js';
 import type { Logger } from '../log.js';
 import type { Emit, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
-import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
+import { compileSettings, durationOf, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
+import { lookupField } from '../policy/field-lookup.js';
+import { ThrottleStore, type ThrottleSpec } from '../policy/throttle.js';
 import { loadPolicySet, type Action, type ActionFactory, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/definitions.js';
 import { formatReport } from '../policy/report.js';
@@ -174,6 +176,10 @@ const CONFIG: ConfigSchema = {
     config: { type: 'string', description: 'sigma: a Sigma backend config whose fieldmappings apply to the rules (as sf-processor; the built-in mapping covers its sysflow.yml)' },
     monitor: { type: 'string', enum: ['none', 'local'], default: 'none', description: 'none or local: reload policies when the files change' },
     'monitor.interval': { type: 'number', exclusiveMinimum: 0, default: 30, description: 'seconds between checks for changes when monitoring (file events trigger a check at once)' },
+    'throttle.max': { type: 'integer', minimum: 1, description: 'default throttle for rules without their own: at most this many alerts per key and window (unset: no default throttle)' },
+    'throttle.window': { type: 'string', format: 'duration', default: '60s', description: "the default throttle's window (record time), e.g. 60s, 5m" },
+    'throttle.key': { type: 'string', default: '', description: "the default throttle's key: policy fields, comma-separated (empty: one key per rule)" },
+    'throttle.keys': { type: 'integer', minimum: 1, default: 100_000, description: 'keys each throttle remembers at most; beyond it the oldest go, counted' },
     concurrency: { type: 'integer', minimum: 1, description: 'accepted for compatibility; evaluation is single-threaded (see README)' },
   },
   // rule actions read their own `<action>.x` attributes from this entry
@@ -188,6 +194,29 @@ interface PolicyEngineSettings {
   readonly config?: string;
   readonly monitor: 'none' | 'local';
   readonly 'monitor.interval': number;
+  readonly 'throttle.max'?: number;
+  readonly 'throttle.window': string;
+  readonly 'throttle.key': string;
+  readonly 'throttle.keys': number;
+}
+
+/** The engine-wide default throttle from `throttle.*`, or null. */
+function defaultThrottle(c: PolicyEngineSettings): ThrottleSpec | null {
+  if (c['throttle.max'] === undefined) return null;
+  const windowMs = durationOf(c['throttle.window']);
+  if (windowMs === null || windowMs <= 0) throw new ConfigError(`attribute 'throttle.window': expected a duration such as 60s or 5m, got '${c['throttle.window']}'`);
+  const key = c['throttle.key']
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  for (const f of key) {
+    try {
+      lookupField(f, null);
+    } catch (e) {
+      throw new ConfigError(`attribute 'throttle.key': ${(e as Error).message}`);
+    }
+  }
+  return { key, windowMs, max: c['throttle.max'] };
 }
 
 /** The policy engine; `actions` are the rule actions plugins registered (looked up when an engine is made). */
@@ -213,7 +242,10 @@ export function policyEngineFactory(actionTable: Lookup<ActionFactory>): Process
       // rule actions registered by plugins (`actions: [name]`), created once for this engine
       const actions = new Map<string, Action>();
       for (const name of actionTable.names()) actions.set(name, actionTable.get(name)!.create(ctx));
-      const load = () => loadPolicySet(policies, { actions, sigmaConfig });
+      // throttle state outlives reloads: rules whose throttle is unchanged keep counting
+      const throttles = new ThrottleStore(c['throttle.keys']);
+      const throttleDefault = defaultThrottle(c);
+      const load = () => loadPolicySet(policies, { actions, sigmaConfig, throttles, throttleDefault });
       const set = load();
       for (const w of set.warnings) ctx.log.warn(w);
       const s = set.summary();
@@ -228,6 +260,9 @@ export function policyEngineFactory(actionTable: Lookup<ActionFactory>): Process
       // actions that hold connections or running work (capture) finish with the pipeline
       const closeActions = async () => {
         for (const a of actions.values()) await a.close?.();
+        const t = throttles.totals();
+        if (t.suppressed > 0 || throttles.evicted > 0)
+          ctx.log.info(`throttle: ${t.suppressed} matches suppressed by ${t.rules} rule throttles, ${throttles.evicted} keys dropped at the cap of ${throttles.capacity}`);
       };
       const mon = monitor === 'local' ? new Monitor(policies, engine, load, ctx.log, interval * 1000) : null;
       return {

@@ -373,6 +373,7 @@ export function definitions(cond: string, env: CondEnv = {}, rule: Partial<RuleD
     prefilter: [],
     enabled: true,
     actions: [],
+    throttle: null,
     capture: false,
     captureDurationMs: null,
     captureBpf: null,

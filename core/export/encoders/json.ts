@@ -477,6 +477,13 @@ export class JsonEncoder implements Encoder {
           out.ascii(',"output":');
           out.goJsonString(rule.output);
         }
+        if (rule.suppressed !== undefined) {
+          out.ascii(',"suppressed":');
+          out.number(rule.suppressed);
+          out.ascii(',"window_start":"');
+          out.ascii(new Date(rule.windowStart!).toISOString());
+          out.ascii('"');
+        }
         out.ascii('}');
       }
       out.bytes(K.rbr);
