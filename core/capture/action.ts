@@ -17,6 +17,7 @@ import { compileSettings, settingsOf, type ConfigSchema } from '../pipeline/sett
 import type { StageContext } from '../pipeline/types.js';
 import type { Action, ActionFactory, CompiledRule } from '../policy/policyset.js';
 import { ipStr } from '../sysflow/flags.js';
+import { commaList } from '../util/list.js';
 import { SfType } from '../sysflow/types.js';
 import { capture, pcap } from './pcap.js';
 import { type CaptureMessage, DEFAULT_LIMITS } from './request.js';
@@ -82,12 +83,6 @@ interface Settings {
   'capture.channel': string;
   'capture.auth'?: string;
 }
-
-const list = (v: string | undefined) =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -193,10 +188,10 @@ class CaptureAction implements Action {
     this.recent.delete(bpf);
     this.recent.set(bpf, { alertid, until: now + window });
     if (this.recent.size > 10_000) this.recent.delete(this.recent.keys().next().value!);
-    const aliases = list(s['capture.alias']);
+    const aliases = commaList(s['capture.alias']);
     const msg: CaptureMessage = {
       node: this.node,
-      ...(aliases.length ? { alias: aliases } : { interface: list(s['capture.interface']) }),
+      ...(aliases.length ? { alias: aliases } : { interface: commaList(s['capture.interface']) }),
       bpf,
       snap: Math.min(s['capture.snap'], s['capture.maxsnap']),
       packets: Math.min(s['capture.packets'], s['capture.maxpackets']),

@@ -10,6 +10,7 @@ import type { SubscriptionRequest, ThrottleKey } from '../telemetry/subscription
 import { durationOf } from '../pipeline/settings.js';
 import { EXIT, InputError, UsageError } from '../errors.js';
 import { parseOrUsage, usageTable, type FlagSpec } from './args.js';
+import { commaList } from '../util/list.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'socket', value: 'PATH', help: `the telemetry socket (default ${DEFAULT_TELEMETRY_SOCKET})` },
@@ -42,12 +43,6 @@ const USAGE = `Usage:
 ${usageTable(FLAGS)}
 `;
 
-const list = (v: string | undefined) =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
 function request(flags: ReadonlyMap<string, string | true>): SubscriptionRequest {
   const str = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
   const ms = (k: string) => {
@@ -70,13 +65,13 @@ function request(flags: ReadonlyMap<string, string | true>): SubscriptionRequest
     throttle = { interval_ms: Math.round(d), key: k as ThrottleKey };
   }
   return {
-    filter: { types: list(str('types')), opflags: list(str('opflags')), condition: str('filter') ?? '' },
+    filter: { types: commaList(str('types')), opflags: commaList(str('opflags')), condition: str('filter') ?? '' },
     for_ms: ms('for'),
     limit: limitRaw === undefined ? 0 : Number(limitRaw),
     throttle,
-    fields: { include: list(str('include')), exclude: list(str('exclude')) },
+    fields: { include: commaList(str('include')), exclude: commaList(str('exclude')) },
     since_ms: ms('since'),
-    containers: { ids: list(str('container')), names: list(str('container')), images: list(str('image')), image_ids: [], host_only: flags.has('hostonly') },
+    containers: { ids: commaList(str('container')), names: commaList(str('container')), images: commaList(str('image')), image_ids: [], host_only: flags.has('hostonly') },
   };
 }
 

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { naturalCompare } from '../util/paths.js';
+import { commaList } from '../util/list.js';
 import { parseYaml, LineIndex, scalarOffset, YamlError, type YNode } from './yaml.js';
 import { parseSfpl, SfplError } from './sfpl.js';
 import { DEFAULT_SIGMA_FIELDS, isSigmaConfig, isSigmaRule, sigmaFieldMappings, translateSigma } from './sigma.js';
@@ -122,10 +123,7 @@ export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning',
  */
 export function policyPaths(p: string): string[] {
   if (!p.includes(',') || fs.existsSync(p)) return [p];
-  return p
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
+  return commaList(p);
 }
 
 /** The policy files under a path: the file itself, or every *.yaml / *.yml below a directory. */

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Emit, Lookup, Processor, ProcessorFactory } from '../pipeline/types.js';
 import { compileSettings, durationOf, settingsOf, type ConfigSchema } from '../pipeline/settings.js';
 import { lookupField } from '../policy/field-lookup.js';
+import { commaList } from '../util/list.js';
 import { ThrottleStore, type ThrottleSpec } from '../policy/throttle.js';
 import { loadPolicySet, type Action, type ActionFactory, type PolicySet } from '../policy/policyset.js';
 import { policyFiles, policyPaths } from '../policy/definitions.js';
@@ -205,10 +206,7 @@ function defaultThrottle(c: PolicyEngineSettings): ThrottleSpec | null {
   if (c['throttle.max'] === undefined) return null;
   const windowMs = durationOf(c['throttle.window']);
   if (windowMs === null || windowMs <= 0) throw new ConfigError(`attribute 'throttle.window': expected a duration such as 60s or 5m, got '${c['throttle.window']}'`);
-  const key = c['throttle.key']
-    .split(',')
-    .map((f) => f.trim())
-    .filter(Boolean);
+  const key = commaList(c['throttle.key']);
   for (const f of key) {
     try {
       lookupField(f, null);

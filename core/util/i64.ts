@@ -25,6 +25,11 @@ export function secOf(d: number, ns: number): number {
   return Math.round((d - ns) / NS_PER_SEC);
 }
 
+/** Whole milliseconds: floor(v / 1e6). */
+export function msOf(d: number, ns: number): number {
+  return secOf(d, ns) * 1000 + Math.floor(ns / 1e6);
+}
+
 /** Decimal digits of the exact value. */
 export function exactToString(d: number, ns: number): string {
   if (d <= SAFE && d >= -SAFE) return String(d);

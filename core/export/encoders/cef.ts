@@ -20,7 +20,7 @@ import type { FlatRecord } from '../../flatten/flatrecord.js';
 import { ipStr } from '../../sysflow/flags.js';
 import { type Container, type File, type Process, SfType } from '../../sysflow/types.js';
 import type { ByteSink } from '../../util/bytes.js';
-import { secOf } from '../../util/i64.js';
+import { msOf } from '../../util/i64.js';
 import type { Encoder } from '../types.js';
 
 /** Our priorities (0 informational … 4 critical) on CEF's 0–10 scale. */
@@ -40,8 +40,6 @@ export function cefValue(s: string): string {
   if (!VALUE_SPECIAL.test(s)) return s;
   return s.replace(/[\\=]/g, '\\$&').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
 }
-
-const ms = (d: number, ns: number) => secOf(d, ns) * 1000 + Math.floor(ns / 1e6);
 
 export class CefEncoder implements Encoder {
   readonly name = 'cef';
@@ -90,13 +88,13 @@ export class CefEncoder implements Encoder {
     let line = this.head;
     if (rule) line += `${cefHeader(rule.name)}|${cefHeader(rule.output ?? rule.desc)}|${SEVERITY[rule.priority] ?? 5}|`;
     else line += `${kind.name}|${cefHeader(kind.description)}|1|`;
-    line += `rt=${ms(rec.ts, rec.tsNs)} externalId=${r.seq} act=${kind.name} cat=${eventCategory(r)} cs6Label=sfType cs6=${SF_PROCESSOR_TYPE_CODES[r.sfType] ?? r.sfType}`;
+    line += `rt=${msOf(rec.ts, rec.tsNs)} externalId=${r.seq} act=${kind.name} cat=${eventCategory(r)} cs6Label=sfType cs6=${SF_PROCESSOR_TYPE_CODES[r.sfType] ?? r.sfType}`;
     const host = eventHost(r);
     if (host !== '') line += ` dvchost=${cefValue(host)}`;
     const t = r.sfType;
     if (t === SfType.FF || t === SfType.NF || t === SfType.PF) {
       const f = rec as { endTs: number; endTsNs: number };
-      line += ` end=${ms(f.endTs, f.endTsNs)}`;
+      line += ` end=${msOf(f.endTs, f.endTsNs)}`;
     }
     if (r.proc) line += this.proc(r.proc);
     if (r.pproc) line += ` cn1Label=ppid cn1=${r.pproc.oid.hpid}`;

@@ -12,7 +12,7 @@ import { SF_PROCESSOR_TYPE_CODES } from '../../flatten/names.js';
 import { Compiler, Notes } from '../../policy/compile.js';
 import { compileOutput, type Render } from '../../policy/output.js';
 import { closest } from '../../util/suggest.js';
-import { exactToString, secOf } from '../../util/i64.js';
+import { exactToString, msOf, secOf } from '../../util/i64.js';
 import { SfType } from '../../sysflow/types.js';
 import type { ByteSink } from '../../util/bytes.js';
 import { compileSettings, settingsOf, type ConfigSchema } from '../../pipeline/settings.js';
@@ -39,11 +39,11 @@ function timestamp(fmt: TimeFormat): (d: number, ns: number) => string {
     case 'unix':
       return (d, ns) => String(secOf(d, ns));
     case 'unixms':
-      return (d, ns) => String(secOf(d, ns) * 1000 + Math.floor(ns / 1e6));
+      return (d, ns) => String(msOf(d, ns));
     case 'unixns':
       return exactToString;
     case 'rfc3339ms':
-      return (d, ns) => new Date(secOf(d, ns) * 1000 + Math.floor(ns / 1e6)).toISOString();
+      return (d, ns) => new Date(msOf(d, ns)).toISOString();
     default:
       return (d, ns) => `${new Date(secOf(d, ns) * 1000).toISOString().slice(0, 19)}.${String(ns).padStart(9, '0')}Z`;
   }

@@ -21,6 +21,7 @@ import type { Link, SendResult } from '../delivery.js';
 import { DeliveryTransport } from '../options.js';
 import { compileSettings, durationOf, readAttributeFile, settingsOf, sizeOf, type ConfigSchema } from '../../pipeline/settings.js';
 import { networkTransport } from './network.js';
+import { commaList } from '../../util/list.js';
 
 // Loaded on first use: the client and its dependencies take ~170 ms to import, a cost every run
 // would pay at start-up, Elasticsearch or not.
@@ -97,10 +98,7 @@ interface EsAttributes {
 
 function settings(attrs: Attributes): EsSettings {
   const c = settingsOf<EsAttributes>(SETTINGS, attrs);
-  const addresses = (c['es.addresses'] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const addresses = commaList(c['es.addresses']);
   if (addresses.length === 0) throw new ConfigError("attribute 'es.addresses': at least one URL is needed, e.g. https://localhost:9200");
   for (const a of addresses) {
     try {
