@@ -13,7 +13,7 @@ import { SF_PROCESSOR_TYPE_CODES } from '../flatten/names.js';
 import { ByteSink } from '../util/bytes.js';
 import { IntList } from '../util/intlist.js';
 import type { BatchMessage } from './messages.js';
-import { type Tap, Verdict } from './tap.js';
+import type { Tap } from './tap.js';
 import { writeEventHeaderBefore } from './wire.js';
 
 /** Writes a record's JSON (ending in a newline, which the event leaves out). */
@@ -243,7 +243,7 @@ export class Hub {
 
   /** Show r, which tap's filters take, to it; `event` is r's event index once encoded (-1: not yet). Returns it. */
   private show(tap: Tap, r: FlatRecord, seq: number, event: number): number {
-    if (tap.admit(r) === Verdict.Suppressed) {
+    if (!tap.admit(r)) {
       this.suppressed.set(tap.id, (this.suppressed.get(tap.id) ?? 0) + 1);
       return event;
     }

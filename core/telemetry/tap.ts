@@ -29,11 +29,6 @@ function throttleKey(key: ThrottleKey, r: FlatRecord): string {
   }
 }
 
-export const enum Verdict {
-  Suppressed = 1,
-  Take = 2,
-}
-
 export class Tap {
   private readonly lastByKey = new Map<string, number>();
 
@@ -52,17 +47,17 @@ export class Tap {
     return this.sub.matches(r);
   }
 
-  /** r matches: does the stream get it, or does its throttle hold it back? */
-  admit(r: FlatRecord): Verdict.Take | Verdict.Suppressed {
+  /** r matches: does the stream get it (true), or does its throttle hold it back? */
+  admit(r: FlatRecord): boolean {
     const t = this.sub.throttle;
-    if (t === null) return Verdict.Take;
+    if (t === null) return true;
     const k = throttleKey(t.key, r);
     const now = r.rec.ts / 1e6;
     const last = this.lastByKey.get(k);
-    if (last !== undefined && now - last < t.intervalMs) return Verdict.Suppressed;
+    if (last !== undefined && now - last < t.intervalMs) return false;
     this.lastByKey.delete(k);
     this.lastByKey.set(k, now);
     if (this.lastByKey.size > THROTTLE_KEYS) this.lastByKey.delete(this.lastByKey.keys().next().value!);
-    return Verdict.Take;
+    return true;
   }
 }
