@@ -18,13 +18,13 @@ import type { StageContext } from '../pipeline/types.js';
 import type { Action, ActionFactory, CompiledRule } from '../policy/policyset.js';
 import { ipStr } from '../sysflow/flags.js';
 import { commaList } from '../util/list.js';
-import { SfType } from '../sysflow/types.js';
+import { type Process, SfType } from '../sysflow/types.js';
+import { intAttr } from './config.js';
 import { capture, pcap } from './pcap.js';
 import { type CaptureMessage, DEFAULT_LIMITS } from './request.js';
 import { CaptureService } from './service.js';
 
 const L = DEFAULT_LIMITS;
-const int = (description: string, dflt: number, minimum = 1) => ({ type: 'integer' as const, minimum, default: dflt, description });
 
 export const CAPTURE_ACTION_CONFIG: ConfigSchema = {
   properties: {
@@ -39,19 +39,19 @@ export const CAPTURE_ACTION_CONFIG: ConfigSchema = {
     'capture.node': { type: 'string', description: "the node the requests are for (default: this host's name)" },
     'capture.bpf': { type: 'string', description: 'capture filter for records that are not network flows, when the rule has no capture_bpf' },
     'capture.customer': { type: 'string', description: "the requests' customer (pcapdaemon's metadata field)" },
-    'capture.packets': int('packets per capture', L.packets),
-    'capture.bytes': int('bytes per capture (pcap file size)', L.maxbytes),
-    'capture.duration': int("seconds a capture lasts at most (a rule's capture_duration, in ms as in Falco, overrides it)", 30),
-    'capture.timeout': int('seconds without a packet after which a capture ends', 10),
-    'capture.snap': int('bytes kept of each packet', L.snap),
-    'capture.maxpackets': int('upper bound for packets', L.maxpackets),
-    'capture.maxbytes': int('upper bound for bytes', L.maxbytes),
-    'capture.maxduration': int('upper bound for duration, seconds', L.maxduration),
-    'capture.maxtimeout': int('upper bound for timeout, seconds', L.maxtimeout),
-    'capture.maxsnap': int('upper bound for snap', L.maxsnap),
+    'capture.packets': intAttr('packets per capture', L.packets),
+    'capture.bytes': intAttr('bytes per capture (pcap file size)', L.maxbytes),
+    'capture.duration': intAttr("seconds a capture lasts at most (a rule's capture_duration, in ms as in Falco, overrides it)", 30),
+    'capture.timeout': intAttr('seconds without a packet after which a capture ends', 10),
+    'capture.snap': intAttr('bytes kept of each packet', L.snap),
+    'capture.maxpackets': intAttr('upper bound for packets', L.maxpackets),
+    'capture.maxbytes': intAttr('upper bound for bytes', L.maxbytes),
+    'capture.maxduration': intAttr('upper bound for duration, seconds', L.maxduration),
+    'capture.maxtimeout': intAttr('upper bound for timeout, seconds', L.maxtimeout),
+    'capture.maxsnap': intAttr('upper bound for snap', L.maxsnap),
     'capture.window': { type: 'integer', minimum: 0, description: 'seconds in which the same filter is not requested again (default: the duration)' },
     'capture.dir': { type: 'string', default: '/var/lib/sfprocessor/pcaps', description: 'service mode: where pcap files and sidecars are written' },
-    'capture.concurrency': int('service mode: captures at once', 4),
+    'capture.concurrency': intAttr('service mode: captures at once', 4),
     'capture.redis': { type: 'string', default: '127.0.0.1:6379', pattern: '^[^\\s:]+:\\d{1,5}$', description: 'redis mode: the server, host:port' },
     'capture.channel': { type: 'string', default: 'capture', description: 'redis mode: the channel' },
     'capture.auth': { type: 'string', description: 'redis mode: the password' },
@@ -93,6 +93,9 @@ export function flowFilter(r: FlatRecord): string | null {
   const proto = PROTO[n.proto] ?? `ip proto ${n.proto}`;
   return `${proto} and host ${ipStr(n.sip)} and host ${ipStr(n.dip)} and port ${n.sport} and port ${n.dport}`;
 }
+
+/** A process across records: its host pid and creation time. */
+const processKey = (p: Process) => `${p.oid.hpid}:${p.oid.createTS}`;
 
 /** Processes whose flows are remembered, and flows per process (the most recent). */
 const PROCESSES = 10_000;
@@ -140,7 +143,7 @@ class CaptureAction implements Action {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       if (r.sfType !== SfType.NF || r.proc === undefined) continue;
-      const k = `${r.proc.oid.hpid}:${r.proc.oid.createTS}`;
+      const k = processKey(r.proc);
       const f = flowFilter(r)!;
       let list = this.flows.get(k);
       if (list === undefined) list = [];
@@ -157,7 +160,7 @@ class CaptureAction implements Action {
   /** The flows last seen for r's process, as one filter. */
   private processFilter(r: FlatRecord): string | null {
     if (r.proc === undefined) return null;
-    const list = this.flows.get(`${r.proc.oid.hpid}:${r.proc.oid.createTS}`);
+    const list = this.flows.get(processKey(r.proc));
     if (!list?.length) return null;
     return list.length === 1 ? list[0]! : list.map((f) => `(${f})`).join(' or ');
   }

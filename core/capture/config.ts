@@ -11,23 +11,24 @@ import type { RedisSettings } from './redis.js';
 import type { S3Settings } from './s3.js';
 
 const L = DEFAULT_LIMITS;
-const int = (description: string, dflt: number, minimum = 0) => ({ type: 'integer' as const, minimum, default: dflt, description });
+/** An integer setting with a default (minimum 1 unless given). */
+export const intAttr = (description: string, dflt: number, minimum = 1) => ({ type: 'integer' as const, minimum, default: dflt, description });
 
 export const CAPTURE_CONFIG: ConfigSchema = {
   properties: {
     node: { type: 'string', description: "this node's name, which requests' node and nodere are matched against (default: the host name)" },
     localdir: { type: 'string', default: '/var/lib/sfprocessor/pcaps', description: 'directory the pcap files and their JSON sidecars are written to' },
-    maxpackets: int('packets a request may ask for, at most (more is lowered to this)', L.maxpackets, 1),
-    maxbytes: int('bytes (pcap file size) a request may ask for, at most', L.maxbytes, 1),
-    maxtimeout: int('idle timeout a request may ask for, at most, seconds', L.maxtimeout, 1),
-    maxduration: int('duration a request may ask for, at most, seconds', L.maxduration, 1),
-    maxsnap: int('snap length a request may ask for, at most', L.maxsnap, 1),
-    defaultpackets: int('packets when a request gives none', L.packets, 1),
-    defaulttimeout: int('idle timeout when a request gives none, seconds (pcapdaemon: defaulttimeout)', L.timeout, 1),
-    defaultduration: int('duration when a request gives none, seconds', L.duration, 1),
-    snaplength: int('snap length when a request gives none (pcapdaemon: snaplength)', L.snap, 1),
-    concurrency: int('captures running at once, at most', 4, 1),
-    queue: int('captures waiting for a free slot, at most; beyond it requests are refused and counted', 16, 0),
+    maxpackets: intAttr('packets a request may ask for, at most (more is lowered to this)', L.maxpackets),
+    maxbytes: intAttr('bytes (pcap file size) a request may ask for, at most', L.maxbytes),
+    maxtimeout: intAttr('idle timeout a request may ask for, at most, seconds', L.maxtimeout),
+    maxduration: intAttr('duration a request may ask for, at most, seconds', L.maxduration),
+    maxsnap: intAttr('snap length a request may ask for, at most', L.maxsnap),
+    defaultpackets: intAttr('packets when a request gives none', L.packets),
+    defaulttimeout: intAttr('idle timeout when a request gives none, seconds (pcapdaemon: defaulttimeout)', L.timeout),
+    defaultduration: intAttr('duration when a request gives none, seconds', L.duration),
+    snaplength: intAttr('snap length when a request gives none (pcapdaemon: snaplength)', L.snap),
+    concurrency: intAttr('captures running at once, at most', 4),
+    queue: intAttr('captures waiting for a free slot, at most; beyond it requests are refused and counted', 16, 0),
     'redis.host': { type: 'string', default: '127.0.0.1', description: 'Redis server' },
     'redis.port': { type: 'integer', minimum: 1, maximum: 65535, default: 6379, description: 'Redis port' },
     'redis.channel': { type: 'string', default: 'capture', description: 'pub/sub channel the requests arrive on' },
