@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { EVENT_TABLE } from '../../core/flatten/canonical.js';
 import { OpFlags } from '../../core/sysflow/flags.js';
 import { FIXTURES } from '../helpers/corpus.js';
-import { CLI, ProcessorRun, streamSend, traceMessages } from '../helpers/socket-harness.js';
+import { CLI, pipelineConfig, ProcessorRun, streamSend, traceMessages } from '../helpers/socket-harness.js';
 
 const TRACES = join(FIXTURES, 'traces');
 
@@ -23,17 +23,7 @@ function setup(output: string, socket = false): { dir: string; cfg: string; out:
   writeFileSync(policy, ['- rule: every record', '  desc: all', '  condition: evt.seq > 0', `  output: "${output}"`, '  priority: low', ''].join('\n'));
   const out = join(dir, 'out.json');
   const cfg = join(dir, 'pipeline.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify({
-      pipeline: [
-        { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-        { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', policies: policy, mode: 'alert', monitor: 'local', 'monitor.interval': '0.2' },
-        { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-      ],
-      ...(socket ? { drivers: [{ driver: 'socket', type: 'stream' }] } : {}),
-    }),
-  );
+  writeFileSync(cfg, JSON.stringify(pipelineConfig(out, socket ? { type: 'stream' } : undefined, { policies: policy, mode: 'alert', monitor: 'local', 'monitor.interval': '0.2' })));
   return { dir, cfg, out, policy };
 }
 

@@ -24,7 +24,7 @@ import { AvroWriter } from '../helpers/avro-writer.js';
 import { FIXTURES } from '../helpers/corpus.js';
 import { REDIS_SERVER, startRedis } from '../helpers/redis.js';
 import { ipNum } from '../helpers/records.js';
-import { CLI, encodeForLayout, ProcessorRun } from '../helpers/socket-harness.js';
+import { CLI, encodeForLayout, pipelineConfig, ProcessorRun } from '../helpers/socket-harness.js';
 
 const TRACE = join(FIXTURES, 'traces', 'sf-processor', 'tcp.sf');
 const redisSkip = REDIS_SERVER ? false : 'redis-server is not installed (apt-get install redis-server)';
@@ -94,29 +94,22 @@ test("redis mode: pcapdaemon requests with the flow's 5-tuple, the process's flo
         rule('open without filter', 'sf.type = FF', ['actions: [capture]']),
     );
     const config = (window: string | null, policies = 'policy.yaml') =>
-      JSON.stringify({
-        pipeline: [
-          { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-          {
-            processor: 'policyengine',
-            in: 'flat flattenerchan',
-            out: 'evt eventchan',
-            policies: join(dir, policies),
-            mode: 'alert',
-            'capture.mode': 'redis',
-            'capture.redis': `127.0.0.1:${redis.port}`,
-            'capture.node': 'edge-1',
-            'capture.interface': 'eth0,lo',
-            'capture.packets': '500',
-            'capture.maxpackets': '200',
-            'capture.duration': '20',
-            'capture.timeout': '3',
-            'capture.customer': 'acme',
-            ...(window !== null ? { 'capture.window': window } : {}),
-          },
-          { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-        ],
-      });
+      JSON.stringify(
+        pipelineConfig(out, undefined, {
+          policies: join(dir, policies),
+          mode: 'alert',
+          'capture.mode': 'redis',
+          'capture.redis': `127.0.0.1:${redis.port}`,
+          'capture.node': 'edge-1',
+          'capture.interface': 'eth0,lo',
+          'capture.packets': '500',
+          'capture.maxpackets': '200',
+          'capture.duration': '20',
+          'capture.timeout': '3',
+          'capture.customer': 'acme',
+          ...(window !== null ? { 'capture.window': window } : {}),
+        }),
+      );
     const runOnce = async (window: string | null, want: number, trace = TRACE, policies = 'policy.yaml') => {
       got = [];
       writeFileSync(cfg, config(window, policies));
@@ -209,25 +202,13 @@ test('service mode, end to end: a record for a live loopback connection raises a
     const cfg = join(dir, 'pipeline.json');
     writeFileSync(
       cfg,
-      JSON.stringify({
-        pipeline: [
-          { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-          {
-            processor: 'policyengine',
-            in: 'flat flattenerchan',
-            out: 'evt eventchan',
-            policies: join(dir, 'policy.yaml'),
-            mode: 'alert',
-            'capture.interface': 'lo',
-            'capture.dir': pcaps,
-            'capture.node': 'edge-live',
-            'capture.duration': '2',
-            'capture.snap': '256',
-          },
-          { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
-        ],
-        drivers: [{ driver: 'socket', type: 'stream' }],
-      }),
+      JSON.stringify(
+        pipelineConfig(
+          out,
+          { type: 'stream' },
+          { policies: join(dir, 'policy.yaml'), mode: 'alert', 'capture.interface': 'lo', 'capture.dir': pcaps, 'capture.node': 'edge-live', 'capture.duration': '2', 'capture.snap': '256' },
+        ),
+      ),
     );
     run = ProcessorRun.start(['-config', cfg, '-driver', 'socket', '-log', 'info', collector]);
     await run.waitFor(/listening on/);

@@ -212,12 +212,12 @@ export function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** reader → policyengine (enrich) → exporter(json, file); optional driver entry (attributes). */
-export function pipelineConfig(out: string, driver?: Record<string, string>): object {
+/** reader → policyengine (enrich, or as `engine` says) → exporter(json, file); optional driver entry (attributes). */
+export function pipelineConfig(out: string, driver?: Record<string, string>, engine: Record<string, string> = {}): object {
   return {
     pipeline: [
       { processor: 'sysflowreader', handler: 'flattener', in: 'sysflow sysflowchan', out: 'flat flattenerchan' },
-      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich' },
+      { processor: 'policyengine', in: 'flat flattenerchan', out: 'evt eventchan', mode: 'enrich', ...engine },
       { processor: 'exporter', in: 'evt eventchan', export: 'file', format: 'json', 'file.path': out },
     ],
     ...(driver ? { drivers: [{ driver: 'socket', ...driver }] } : {}),
